@@ -1,0 +1,178 @@
+"""The ``hotline`` command: run the bridge, set desks ready, look at calls, run the lab."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import redis
+import typer
+
+from hotline.settings import RuntimeSettings, SettingsError, load_settings
+from queueing.errors import RoutingRefused
+from queueing.routing import Routing
+
+app = typer.Typer(help="hotline: one emergency number, every agency's desk.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+desk_app = typer.Typer(help="A call-taker's desk: ready, paused, offline.", no_args_is_help=True)
+call_app = typer.Typer(help="Call records.", no_args_is_help=True)
+lab_app = typer.Typer(help="The lab: real Asterisk, Redis, bridge and SIP phones on this machine.", no_args_is_help=True)
+app.add_typer(desk_app, name="desk")
+app.add_typer(call_app, name="call")
+app.add_typer(lab_app, name="lab")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"hotline: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _runtime() -> RuntimeSettings:
+    try:
+        return RuntimeSettings.from_env()
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _city(runtime: RuntimeSettings):
+    try:
+        return load_settings(runtime.city_file)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _routing(runtime: RuntimeSettings) -> Routing:
+    return Routing(redis.Redis.from_url(runtime.redis_url, decode_responses=True, socket_timeout=5))
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("HOTLINE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def bridge() -> None:
+    """Run the bridge: FastAGI (IVR), AMI (delivery, events) and the dispatcher."""
+    from telephony.bridge import Bridge
+
+    _logging()
+    runtime = _runtime()
+    city = _city(runtime)
+    try:
+        runtime.require_ami_secret()
+    except SettingsError as exc:
+        _fail(str(exc))
+    asyncio.run(Bridge(city, runtime).run_forever())
+
+
+def _set_desk(desk_id: str, state: str, reason: str = "") -> None:
+    runtime = _runtime()
+    city = _city(runtime)
+    if desk_id not in {d.id for d in city.desks}:
+        _fail(f"unknown desk {desk_id!r}; desks in {runtime.city_file}: {', '.join(d.id for d in city.desks)}")
+    try:
+        change = _routing(runtime).set_desk_state(desk_id, state, reason=reason)
+    except RoutingRefused as exc:
+        _fail(str(exc))
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    typer.echo(f"{change.desk_id} ({change.agency}): {change.previous or 'new'} → {change.state}")
+
+
+@desk_app.command("ready")
+def desk_ready(desk_id: str) -> None:
+    """The call-taker is ready for the next caller."""
+    _set_desk(desk_id, "ready")
+
+
+@desk_app.command("pause")
+def desk_pause(desk_id: str, reason: str = typer.Option("break", help="why, shown to supervisors")) -> None:
+    """Not ready: no caller is offered to this desk."""
+    _set_desk(desk_id, "paused", reason)
+
+
+@desk_app.command("offline")
+def desk_offline(desk_id: str) -> None:
+    """The call-taker logged out."""
+    _set_desk(desk_id, "offline")
+
+
+@desk_app.command("show")
+def desk_show() -> None:
+    """Every desk and its state."""
+    runtime = _runtime()
+    routing = _routing(runtime)
+    for d in _city(runtime).desks:
+        rec = routing.desk(d.id)
+        typer.echo(f"{d.id:12} {d.agency:10} {rec.get('state', 'unregistered'):9} {rec.get('call_id', '')} {rec.get('reason', '')}")
+
+
+@call_app.command("show")
+def call_show(call_id: str) -> None:
+    """One call's record, as JSON."""
+    rec = _routing(_runtime()).call(call_id)
+    if not rec:
+        _fail(f"no call {call_id!r}")
+    typer.echo(json.dumps(rec, indent=2, ensure_ascii=False))
+
+
+@lab_app.command("demo")
+def lab_demo(city_file: Path = typer.Option(Path("hotline.toml"), help="the city's data file"),
+             workdir: Path = typer.Option(Path("var/lab"), help="logs, recordings and sipp files")) -> None:
+    """Bring up the lab, register demo desks, place demo calls, print where each went."""
+    from hotline.lab.demo import run_demo
+
+    sys.exit(run_demo(city_file, workdir))
+
+
+@lab_app.command("up")
+def lab_up(city_file: Path = typer.Option(Path("hotline.toml"), help="the city's data file"),
+           workdir: Path = typer.Option(Path("var/lab"), help="logs and sipp files"),
+           info_file: Path = typer.Option(Path("var/lab/lab.json"), help="where to write addresses and credentials")) -> None:
+    """Bring up the lab and keep it running, printing what a tester needs."""
+    from hotline.lab.demo import run_lab
+
+    sys.exit(run_lab(city_file, workdir, info_file))
+
+
+@app.command("asterisk-conf")
+def asterisk_conf(out: Path = typer.Option(..., help="folder to write the rendered files into"),
+                  desk_passwords: Path = typer.Option(..., help="JSON file: {desk id: SIP password}"),
+                  sip_port: int = 5060, ami_port: int = 5038, agi_host: str = "127.0.0.1", agi_port: int = 4573,
+                  citizens_match: str = typer.Option("127.0.0.1", help="address(es) of the carrier sending citizens' calls"),
+                  moh_dir: str = "/var/lib/asterisk/moh-hotline") -> None:
+    """Render asterisk_conf/ for an existing Asterisk 20+ (AMI secret from HOTLINE_AMI_SECRET)."""
+    from telephony.asterisk_config import AsteriskConfigError, AsteriskSite, render, write
+
+    runtime = _runtime()
+    city = _city(runtime)
+    try:
+        passwords = json.loads(desk_passwords.read_text())
+        site = AsteriskSite(sip_port=sip_port, ami_port=ami_port, agi_host=agi_host, agi_port=agi_port,
+                            citizens_match=citizens_match, moh_dir=moh_dir,
+                            ami_secret=runtime.require_ami_secret(), desk_passwords=passwords)
+        files = write(render(city, site, full_instance=False), out)
+    except (OSError, ValueError, AsteriskConfigError, SettingsError) as exc:
+        _fail(str(exc))
+    for f in files:
+        typer.echo(f"wrote {f}")
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (desk states, calls, queues)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _logging()
+    runtime = _runtime()
+    uvicorn.run(create_app(runtime), host=runtime.api_host, port=runtime.api_port)
+
+
+if __name__ == "__main__":
+    app()

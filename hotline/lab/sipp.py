@@ -1,0 +1,398 @@
+"""SIPp as citizens' phones and as desk phones, for the lab, the tests and the benchmark.
+
+Scenarios are generated per use (digits to press, how long to stay, how a desk answers)
+and every phone writes a log of what it saw, so a test can check what a person would:
+the desk's screen (the INVITE's From: caller number and emergency type) and whether the
+caller was answered.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
+
+_SDP = """v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv
+"""
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_pair() -> int:
+    """An even UDP port whose successor is free too (RTP + RTCP)."""
+    for _ in range(200):
+        p = free_port()
+        if p % 2 == 0 and p < 65000:
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                    a.bind(("127.0.0.1", p))
+                    b.bind(("127.0.0.1", p + 1))
+                return p
+            except OSError:
+                continue
+    raise RuntimeError("no free even UDP port pair")
+
+
+def dtmf_pcap(digit: str) -> Path:
+    name = {"*": "star", "#": "pound"}.get(digit, digit)
+    path = DTMF_PCAP_DIR / f"dtmf_2833_{name}.pcap"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: apt-get install sip-tester")
+    return path
+
+
+def citizen_scenario(caller: str, digits: str = "", first_digit_after_ms: int = 1500,
+                     between_digits_ms: int = 1500, stay_ms: int = 30000) -> str:
+    """A citizen calls, presses ``digits`` (RFC 4733) and stays on the line up to
+    ``stay_ms`` after the last digit: hangs up then unless the line hangs up first."""
+    press = []
+    for i, d in enumerate(digits):
+        press.append(f'  <pause milliseconds="{first_digit_after_ms if i == 0 else between_digits_ms}"/>')
+        press.append(f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>')
+        press.append(f'  <nop><action><log message="DTMF {escape(d)} at [clock_tick]"/></action></nop>')
+    press_xml = "\n".join(press)
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="citizen {escape(caller)}">
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{escape(caller)}" <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{escape(caller)}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true">
+    <action><log message="ANSWERED at [clock_tick]"/></action>
+  </recv>
+  <send>
+    <![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{escape(caller)}" <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:{escape(caller)}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+{press_xml}
+  <recv request="BYE" timeout="{stay_ms}" ontimeout="citizen_hangs_up">
+    <action><log message="LINE HUNG UP at [clock_tick]"/></action>
+  </recv>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+  <nop next="end"/>
+  <label id="citizen_hangs_up"/>
+  <nop><action><log message="CITIZEN HUNG UP at [clock_tick]"/></action></nop>
+  <send retrans="500">
+    <![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{escape(caller)}" <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" timeout="5000"/>
+  <label id="end"/>
+</scenario>
+"""
+
+
+def desk_register_scenario(desk_id: str, expires_s: int = 120) -> str:
+    """The desk phone's main scenario: REGISTER with digest auth, then re-REGISTER before
+    expiry for as long as the phone runs. Incoming calls go to the out-of-call scenario."""
+    register = f"""
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{desk_id}@[remote_ip]>;tag=[pid]reg[call_number]
+To: <sip:{desk_id}@[remote_ip]>
+Call-ID: [call_id]
+CSeq: CSEQ REGISTER
+Contact: <sip:{desk_id}@[local_ip]:[local_port]>
+Expires: {expires_s}
+Max-Forwards: 70
+User-Agent: hotline-lab-desk
+AUTH
+Content-Length: 0
+"""
+    first = register.replace("CSEQ", "1").replace("AUTH\n", "")
+    auth = register.replace("CSEQ", "2").replace("AUTH", "[field0]")
+    refresh_ms = max(5, expires_s // 2) * 1000
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="desk {desk_id} registration">
+  <label id="register"/>
+  <send retrans="500"><![CDATA[{first}
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[{auth}
+  ]]></send>
+  <recv response="200">
+    <action><log message="REGISTERED at [clock_tick]"/></action>
+  </recv>
+  <pause milliseconds="{refresh_ms}"/>
+  <nop next="register"/>
+</scenario>
+"""
+
+
+def desk_incoming_scenario(answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True) -> str:
+    """How a desk phone takes a call: ring, show the caller (logged), answer, talk, hang up.
+    With ``answer=False`` the phone rings until Asterisk gives up (ring no-answer)."""
+    ring = f"""
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
+      <log message="RINGING from=[$from] at [clock_tick] (contact [$contact], cseq [$invite_cseq])"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]desk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:desk@[local_ip]:[local_port]>
+Content-Length: 0
+
+  ]]></send>
+"""
+    if not answer:
+        body = ring + """
+  <recv request="CANCEL">
+    <action><log message="CANCELLED at [clock_tick]"/></action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]desk[call_number]
+[last_Call-ID:]
+CSeq: [$invite_cseq] INVITE
+Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK"/>
+"""
+    else:
+        body = ring + f"""
+  <pause milliseconds="{answer_after_ms}"/>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]desk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:desk@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv request="ACK">
+    <action><log message="ANSWERED at [clock_tick]"/></action>
+  </recv>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="desk_hangs_up">
+    <action><log message="CALLER HUNG UP at [clock_tick]"/></action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+  <nop next="end"/>
+  <label id="desk_hangs_up"/>
+  <send retrans="500"><![CDATA[
+BYE [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:desk@[local_ip]:[local_port]>;tag=[pid]desk[call_number]
+To: [$from]
+Call-ID: [call_id]
+CSeq: 100 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="200" timeout="5000">
+    <action><log message="DESK HUNG UP at [clock_tick]"/></action>
+  </recv>
+  <label id="end"/>
+"""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="desk incoming call">
+{body}
+</scenario>
+"""
+
+
+def _sipp_binary() -> str:
+    path = shutil.which("sipp")
+    if not path:
+        raise FileNotFoundError("sipp missing: apt-get install sip-tester")
+    return path
+
+
+@dataclass
+class SippRun:
+    """One SIPp process and the log it writes."""
+
+    name: str
+    workdir: Path
+    proc: subprocess.Popen | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / f"{self.name}.log"
+
+    def log_lines(self) -> list[str]:
+        if not self.log_path.exists():
+            return []
+        return [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match | None:
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while True:
+            for line in self.log_lines():
+                m = rx.search(line)
+                if m:
+                    return m
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        if self.running():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=3)
+
+
+def _start(run: SippRun, args: list[str]) -> SippRun:
+    stdout = open(run.workdir / f"{run.name}.out", "wb")
+    run.proc = subprocess.Popen(
+        [_sipp_binary(), *args, "-trace_logs", "-log_file", str(run.log_path),
+         "-trace_err", "-error_file", str(run.workdir / f"{run.name}.errors"), "-nostdin"],
+        stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT, cwd=run.workdir,
+    )
+    return run
+
+
+def place_call(target: str, number: str, caller: str, workdir: Path, digits: str = "",
+               stay_ms: int = 30000, first_digit_after_ms: int = 1500, name: str | None = None,
+               local_ip: str = "127.0.0.1") -> SippRun:
+    """A citizen's phone: one call from ``caller`` to ``number`` at ``target`` (host:port)."""
+    run = SippRun(name or f"citizen-{caller}", workdir)
+    scenario = run.workdir / f"{run.name}.xml"
+    scenario.write_text(citizen_scenario(caller, digits, first_digit_after_ms=first_digit_after_ms, stay_ms=stay_ms))
+    return _start(run, [target, "-sf", str(scenario), "-s", number, "-m", "1", "-l", "1",
+                        "-i", local_ip, "-p", str(free_port()), "-mp", str(free_port_pair()),
+                        "-recv_timeout", str(stay_ms + 60000)])
+
+
+def start_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
+                     answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
+                     local_ip: str = "127.0.0.1") -> SippRun:
+    """A desk phone that registers as ``desk_id`` and takes every call the same way."""
+    run = SippRun(f"desk-phone-{desk_id}", workdir)
+    main = run.workdir / f"{run.name}-register.xml"
+    incoming = run.workdir / f"{run.name}-incoming.xml"
+    inject = run.workdir / f"{run.name}.csv"
+    main.write_text(desk_register_scenario(desk_id))
+    incoming.write_text(desk_incoming_scenario(answer_after_ms, talk_ms, answer))
+    inject.write_text(f"SEQUENTIAL\n[authentication username={desk_id} password={password}];\n")
+    return _start(run, [target, "-sf", str(main), "-oocsf", str(incoming), "-inf", str(inject),
+                        "-m", "1", "-l", "1", "-i", local_ip, "-p", str(free_port()),
+                        "-mp", str(free_port_pair())])
+
+
+def wait_registered(run: SippRun, timeout: float = 10) -> None:
+    if not run.wait_for(r"REGISTERED", timeout):
+        errors = (run.workdir / f"{run.name}.errors")
+        detail = errors.read_text(errors="replace")[-1500:] if errors.exists() else ""
+        raise RuntimeError(f"{run.name} did not register within {timeout:.0f} s\n{detail}")
+
+
+def env_has_sipp() -> bool:
+    return shutil.which("sipp") is not None and os.path.isdir(DTMF_PCAP_DIR)

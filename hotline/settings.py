@@ -1,0 +1,432 @@
+"""The city's data file (hotline.toml) and the process's runtime settings.
+
+The data file says *what* the hotline is: its number, languages, menu, prompts,
+timeouts, agencies and desks. A city edits it by hand, so every mistake is
+reported with the key path it sits at (``agencies[1].digit``) before anything
+answers a call. The runtime settings say *where* things run (Redis, AMI, FastAGI,
+API) and come from ``HOTLINE_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CITY_FILE = Path("hotline.toml")
+
+# The queue every agency's desks serve: where callers go when the menu got no
+# usable answer. Agencies may not take this id.
+GENERAL_QUEUE = "general"
+
+# Queue scores are priority × 10¹³ + arrival ms, stored as Redis doubles (exact up
+# to 2⁵³ ≈ 9·10¹⁵): a single-digit priority keeps every score exact.
+MAX_PRIORITY = 9
+
+# espeak-ng's words per minute; outside this range speech is unintelligible.
+TTS_SPEED_WPM = (80, 450)
+
+Issue = tuple[tuple[str | int, ...], str]  # (key path, message)
+
+
+class SettingsError(Exception):
+    """A settings problem, worded for the person who edits the file or the environment."""
+
+    def __init__(self, message: str, issues: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.issues = list(issues) or [message]
+
+
+# --- key paths and messages -------------------------------------------------------
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """('agencies', 1, 'digit') → 'agencies[1].digit', the way the TOML reads."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+class _CrossCheckFailed(ValueError):
+    """Raised by CitySettings' cross-reference checks, carrying one issue per key path.
+
+    Pydantic reports a model validator's error at the model's own location; keeping
+    the issues structured lets format_validation_error name the real keys.
+    """
+
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__("; ".join(f"{format_loc(loc)}: {msg}" for loc, msg in issues))
+        self.issues = issues
+
+
+_MESSAGES = {
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key (check its spelling and the table it is in)",
+}
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def validation_issues(error: ValidationError) -> list[str]:
+    """One 'key.path: message' line per problem in a pydantic ValidationError."""
+    lines: list[str] = []
+    for err in error.errors():
+        loc = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _CrossCheckFailed):
+            lines.extend(f"{format_loc(loc + sub)}: {msg}" for sub, msg in cause.issues)
+            continue
+        if err["type"] == "value_error":
+            msg = str(cause) if cause is not None else err["msg"]
+        elif err["type"] == "too_short" and (err.get("ctx") or {}).get("min_length") == 1:
+            msg = "must not be empty"
+        else:
+            msg = _MESSAGES.get(err["type"], err["msg"]).replace("Input should be", "must be", 1)
+            if err["type"] not in _MESSAGES and _scalar(err.get("input")):
+                msg += f", got {err['input']!r}"
+        lines.append(f"{format_loc(loc)}: {msg}")
+    return lines
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    """The CLI-friendly text: one '<file>: key.path: message' line per problem."""
+    return "\n".join(f"{source}: {line}" for line in validation_issues(error))
+
+
+# --- field types ----------------------------------------------------------------------
+
+
+def _non_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _matches(pattern: str, what: str):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{what}, got {value!r}")
+        return value
+
+    return check
+
+
+def _digit(value: Any) -> Any:
+    # A bare 1 is the natural thing to type; take it as "1" rather than nag.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and not re.fullmatch(r"[1-9]", value):
+        raise ValueError(f"must be one digit 1-9, got {value!r}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_non_blank)]
+Language = Annotated[str, AfterValidator(_matches(r"[a-z]{2,3}", "must be a 2-3 letter lowercase language code like 'vi'"))]
+AgencyId = Annotated[
+    str,
+    AfterValidator(_matches(r"[a-z][a-z0-9_]{0,31}", "must be lowercase letters, digits or '_', starting with a letter (at most 32)")),
+]
+DeskId = Annotated[
+    str,
+    AfterValidator(_matches(r"[a-z0-9][a-z0-9-]{0,31}", "must be lowercase letters, digits or '-' (a SIP user name, at most 32)")),
+]
+# Shown on the desk phone before the caller's number, passed through SIP caller-id
+# and dialplan arguments: quotes, commas and angle brackets would break those.
+Label = Annotated[str, AfterValidator(_matches(r"[A-Za-z0-9 &+./_-]{1,15}", "must be 1-15 plain ASCII characters (letters, digits, space, &+./_-)"))]
+Digit = Annotated[str, BeforeValidator(_digit)]
+Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
+Voice = Annotated[str, AfterValidator(_matches(r"[A-Za-z0-9_+/-]{1,64}", "must be an espeak-ng voice name like 'vi' or 'en-us'"))]
+
+
+class _Table(BaseModel):
+    # strict: a TOML "12" where 12 was meant (or the reverse) is a mistake worth hearing about.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- the data file's tables -------------------------------------------------------------
+
+
+class LineSettings(_Table):
+    """[hotline]"""
+
+    number: Annotated[str, AfterValidator(_matches(r"[0-9]{1,15}", "must be digits only, like \"112\""))]
+    languages: Annotated[list[Language], Field(min_length=1)]
+
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, languages: list[str]) -> list[str]:
+        repeated = sorted({lang for lang in languages if languages.count(lang) > 1})
+        if repeated:
+            raise ValueError(f"languages must be listed once each, repeated: {', '.join(repeated)}")
+        return languages
+
+
+class IvrSettings(_Table):
+    """[ivr]"""
+
+    no_input_timeout_s: float = Field(ge=1, le=30)
+    attempts: int = Field(ge=1, le=5)
+    general_priority: Priority = 0
+
+
+class QueueingSettings(_Table):
+    """[queueing]"""
+
+    ring_timeout_s: int = Field(ge=5, le=120)
+    wrap_up_s: int = Field(ge=0, le=600)
+    missed_calls_before_pause: int = Field(ge=1, le=20)
+    # The bridge writes the heartbeat every second, so one missed beat must not count as stale.
+    bridge_heartbeat_stale_s: int = Field(ge=2, le=60)
+    announce_interval_s: int = Field(ge=5, le=300)
+
+
+class TtsSettings(_Table):
+    """[tts] — how ivr.prompts speaks the prompts (espeak-ng)."""
+
+    speed_wpm: int = Field(default=150, ge=TTS_SPEED_WPM[0], le=TTS_SPEED_WPM[1])
+    voices: dict[Language, Voice] = Field(default_factory=dict)  # language → voice; default: the language code
+
+    def voice_for(self, language: str) -> str:
+        return self.voices.get(language, language)
+
+
+class Agency(_Table):
+    """[[agencies]]"""
+
+    id: AgencyId
+    digit: Digit
+    priority: Priority
+    label: Label
+    name: dict[str, Text]  # language → name
+
+
+class Prompts(_Table):
+    """[prompts.<language>] — the text of every prompt in one language."""
+
+    menu: Text
+    invalid: Text  # before the menu repeats after an invalid digit
+    no_input: Text  # before the menu repeats after silence
+    stay_on_line: Text  # every announce_interval_s while waiting
+    connecting_general: Text  # after the last attempt, before the general queue
+
+
+# Every language has exactly these prompts; ivr.prompts renders one file per key.
+PROMPT_KEYS: tuple[str, ...] = tuple(Prompts.model_fields)
+
+
+class Desk(_Table):
+    """[[desks]]"""
+
+    id: DeskId
+    agency: str
+
+
+class CitySettings(_Table):
+    """The whole data file, validated and cross-checked."""
+
+    hotline: LineSettings
+    ivr: IvrSettings
+    queueing: QueueingSettings
+    tts: TtsSettings = Field(default_factory=TtsSettings)
+    agencies: Annotated[list[Agency], Field(min_length=1)]
+    prompts: dict[str, Prompts]
+    desks: Annotated[list[Desk], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> CitySettings:
+        issues = _cross_check(self)
+        if issues:
+            raise _CrossCheckFailed(issues)
+        return self
+
+    @property
+    def languages(self) -> list[str]:
+        return self.hotline.languages
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue name: the general queue, then one per agency."""
+        return [GENERAL_QUEUE, *(a.id for a in self.agencies)]
+
+    def agency(self, agency_id: str) -> Agency:
+        for agency in self.agencies:
+            if agency.id == agency_id:
+                return agency
+        raise KeyError(agency_id)
+
+    def desks_of(self, agency_id: str) -> list[Desk]:
+        return [d for d in self.desks if d.agency == agency_id]
+
+    def prompt(self, language: str, key: str) -> str:
+        return getattr(self.prompts[language], key)
+
+
+def _cross_check(city: CitySettings) -> list[Issue]:
+    """What a single field can't know: uniqueness, references, and every language covered."""
+    issues: list[Issue] = []
+    languages = city.hotline.languages
+
+    seen_ids: dict[str, int] = {}
+    seen_digits: dict[str, int] = {}
+    for i, agency in enumerate(city.agencies):
+        if agency.id == GENERAL_QUEUE:
+            issues.append((("agencies", i, "id"), f"'{GENERAL_QUEUE}' is reserved for the queue every desk serves"))
+        elif agency.id in seen_ids:
+            issues.append((("agencies", i, "id"), f"'{agency.id}' is already the id of agencies[{seen_ids[agency.id]}]"))
+        seen_ids.setdefault(agency.id, i)
+        if agency.digit in seen_digits:
+            first = seen_digits[agency.digit]
+            issues.append(
+                (("agencies", i, "digit"), f"digit '{agency.digit}' is already used by agency '{city.agencies[first].id}' (agencies[{first}])")
+            )
+        seen_digits.setdefault(agency.digit, i)
+        for lang in languages:
+            if lang not in agency.name:
+                issues.append((("agencies", i, "name", lang), "missing: every language in hotline.languages needs a name"))
+        for lang in agency.name:
+            if lang not in languages:
+                issues.append((("agencies", i, "name", lang), f"'{lang}' is not in hotline.languages"))
+
+    for lang in languages:
+        if lang not in city.prompts:
+            issues.append((("prompts", lang), f"missing: every language in hotline.languages needs [prompts.{lang}]"))
+    for lang, prompts in city.prompts.items():
+        if lang not in languages:
+            issues.append((("prompts", lang), f"'{lang}' is not in hotline.languages"))
+            continue
+        # A digit the menu never mentions is an option no caller can find.
+        for agency in city.agencies:
+            if not re.search(rf"(?<!\d){agency.digit}(?!\d)", prompts.menu):
+                issues.append(
+                    (("prompts", lang, "menu"), f"does not mention digit {agency.digit} (agency '{agency.id}') as a number on its own")
+                )
+
+    for lang in city.tts.voices:
+        if lang not in languages:
+            issues.append((("tts", "voices", lang), f"'{lang}' is not in hotline.languages"))
+
+    seen_desks: dict[str, int] = {}
+    for i, desk in enumerate(city.desks):
+        if desk.id in seen_desks:
+            issues.append((("desks", i, "id"), f"'{desk.id}' is already the id of desks[{seen_desks[desk.id]}]"))
+        seen_desks.setdefault(desk.id, i)
+        if desk.agency not in seen_ids:
+            known = ", ".join(a.id for a in city.agencies)
+            issues.append((("desks", i, "agency"), f"no agency has id '{desk.agency}' (agencies: {known})"))
+    # An agency nobody staffs would hold its callers forever.
+    staffed = {d.agency for d in city.desks}
+    for i, agency in enumerate(city.agencies):
+        if agency.id not in staffed and agency.id != GENERAL_QUEUE:
+            issues.append((("agencies", i, "id"), f"no desk serves agency '{agency.id}': add a [[desks]] entry with agency = \"{agency.id}\""))
+    return issues
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def parse_settings(data: Mapping[str, Any], source: str = "hotline.toml") -> CitySettings:
+    """Validate already-parsed TOML data; errors name `source` and the key path."""
+    try:
+        return CitySettings.model_validate(dict(data))
+    except ValidationError as error:
+        issues = validation_issues(error)
+        raise SettingsError("\n".join(f"{source}: {line}" for line in issues), issues) from None
+
+
+def load_settings(path: str | Path = DEFAULT_CITY_FILE) -> CitySettings:
+    """Read and validate the city's data file, or raise SettingsError saying what is wrong where."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"{source}: no such file (the city's data file; set HOTLINE_CITY_FILE to use another)") from None
+    except IsADirectoryError:
+        raise SettingsError(f"{source}: is a directory, expected the city's TOML data file") from None
+    except OSError as error:
+        raise SettingsError(f"{source}: cannot read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"{source}: not UTF-8 text (byte {error.start}): save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{source}: not valid TOML: {error}") from None
+    return parse_settings(data, source)
+
+
+# --- runtime settings -------------------------------------------------------------------
+
+
+class RuntimeSettings(BaseSettings):
+    """Where this process finds its peers, from HOTLINE_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="forbid", frozen=True)
+
+    city_file: Path = DEFAULT_CITY_FILE
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_user: str = "hotline"
+    # No default: a guessable AMI secret would hand the phone system to anyone on the network.
+    ami_secret: SecretStr | None = None
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(default=4573, ge=1, le=65535)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str) -> str:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must start with redis://, rediss:// or unix://, got {url!r}")
+        return url
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> RuntimeSettings:
+        """Read the environment; errors name the variable (HOTLINE_AMI_PORT), not the field."""
+        try:
+            return cls(**overrides)
+        except ValidationError as error:
+            lines = []
+            for line in validation_issues(error):
+                field, _, msg = line.partition(": ")
+                lines.append(f"{cls.env_name(field)}: {msg}")
+            raise SettingsError("\n".join(lines), lines) from None
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        return f"{cls.model_config['env_prefix']}{field.upper()}"
+
+    def require_ami_secret(self) -> str:
+        """The AMI secret, for the processes that log in to AMI; missing is an error."""
+        secret = self.ami_secret.get_secret_value() if self.ami_secret is not None else ""
+        if not secret:
+            raise SettingsError(
+                f"{self.env_name('ami_secret')} is not set: the bridge logs in to Asterisk's AMI as "
+                f"'{self.ami_user}' and needs that user's secret from manager.conf"
+            )
+        return secret

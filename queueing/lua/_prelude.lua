@@ -1,0 +1,126 @@
+-- Shared prelude: queueing/scripts.py prepends this file to every script in this folder
+-- (files starting with "_" are not scripts themselves). Line numbers in Redis error
+-- messages therefore count from the top of this prelude.
+--
+-- Calling convention, the same for every script:
+--   KEYS   the fixed keys, always in this order (queueing.keys.Keys.fixed()):
+--          calls, calls:active, desks, offers, wrapups, events
+--   ARGV   [1] key prefix ("hotline:"), [2] now in ms (the caller's clock, so tests can
+--          fix time), [3..] the script's own arguments.
+-- Per-call, per-desk, per-queue and per-agency keys are built below from the prefix. That
+-- is sound on the single Redis instance / Sentinel-managed primary hotline runs on; it
+-- would not be on Redis Cluster, where every key a script touches must be in KEYS.
+--
+-- Replies: a refusal (bad input, or a state that forbids the change) is an error reply
+-- "REFUSED <message>". Everything else is a normal reply: a flat field/value array like
+-- HGETALL, nil (claim_next: nothing to dispatch) or a list of ids (wrapups_release).
+-- Redis does not roll a script back when it fails halfway, so every script validates
+-- everything it can refuse on before its first write.
+
+local K_CALLS, K_ACTIVE, K_DESKS, K_OFFERS, K_WRAPUPS, K_EVENTS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local EVENTS_MAXLEN = '100000'
+local GENERAL = 'general'
+local PREFIX, NOW
+
+local function refuse(message)
+  error({ refused = message })
+end
+
+-- Runs a script body; turns refuse() into a clean error reply and lets real errors
+-- (bugs, wrong types) through untouched.
+local function run(main)
+  local ok, result = pcall(function()
+    if #KEYS ~= 6 then refuse('expected the 6 fixed keys, got ' .. #KEYS) end
+    PREFIX = ARGV[1]
+    if PREFIX == nil or PREFIX == '' then refuse('key prefix (ARGV[1]) is required') end
+    local now = tonumber(ARGV[2])
+    if now == nil or now ~= math.floor(now) or now < 0 then
+      refuse('now_ms must be a non-negative integer, got ' .. tostring(ARGV[2]))
+    end
+    NOW = now
+    return main()
+  end)
+  if ok then return result end
+  if type(result) == 'table' and result.refused then
+    return redis.error_reply('REFUSED ' .. result.refused)
+  end
+  error(result, 0)
+end
+
+-- Integers leave Lua through string.format: redis.call would print a bare Lua number with
+-- %.14g, which silently rounds queue scores (up to 10^15).
+local function int_str(n)
+  return string.format('%d', n)
+end
+
+local function arg_int(i, name, min, max)
+  local v = tonumber(ARGV[i])
+  if v == nil or v ~= math.floor(v) then
+    refuse(name .. ' must be an integer, got ' .. tostring(ARGV[i]))
+  end
+  if (min and v < min) or (max and v > max) then
+    refuse(name .. ' must be between ' .. tostring(min) .. ' and ' .. tostring(max or 'any')
+      .. ', got ' .. int_str(v))
+  end
+  return v
+end
+
+-- Ids end up inside key names: no spaces, no control characters, bounded length.
+local function check_id(value, name)
+  if value == nil or value == '' then refuse(name .. ' is required') end
+  if #value > 128 or not string.match(value, '^[%w][%w%._:@+/%-]*$') then
+    refuse(name .. ' ' .. string.format('%q', value)
+      .. ' is not a valid id (letters, digits and . _ : @ + / - only)')
+  end
+  return value
+end
+
+local function arg_id(i, name)
+  return check_id(ARGV[i], name)
+end
+
+local function arg_text(i)
+  return ARGV[i] or ''
+end
+
+local function call_key(call_id) return PREFIX .. 'call:' .. call_id end
+local function desk_key(desk_id) return PREFIX .. 'desk:' .. desk_id end
+local function queue_key(queue) return PREFIX .. 'queue:' .. queue end
+local function ready_key(agency) return PREFIX .. 'desks:ready:' .. agency end
+local function callbacks_key(queue) return PREFIX .. 'callbacks:' .. queue end
+
+-- A hash as a Lua table, or nil when the key does not exist.
+local function load_hash(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local record = {}
+  for i = 1, #flat, 2 do record[flat[i]] = flat[i + 1] end
+  return record
+end
+
+local function load_call(call_id) return load_hash(call_key(call_id)) end
+local function load_desk(desk_id) return load_hash(desk_key(desk_id)) end
+
+-- One event per state change: emit('offered', 'call_id', id, 'desk_id', d, ...).
+local function emit(kind, ...)
+  local fields = { ... }
+  local args = { 'XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', kind }
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  args[#args + 1] = 'ms'
+  args[#args + 1] = int_str(NOW)
+  redis.call(unpack(args))
+end
+
+-- Tells dispatchers that a caller or a desk may now be matched.
+local function wake(reason)
+  redis.call('PUBLISH', PREFIX .. 'wake', reason)
+end
+
+-- Puts a desk at the back of its agency's idle order (ready since now).
+local function make_desk_ready(desk_id, agency)
+  redis.call('HSET', desk_key(desk_id), 'state', 'ready', 'call_id', '', 'since_ms', int_str(NOW),
+    'reason', '', 'wrap_up_until_ms', '')
+  redis.call('ZADD', ready_key(agency), int_str(NOW), desk_id)
+end
+

@@ -1,0 +1,32 @@
+-- call_enqueue: ivr -> queued. The score is priority * 10^13 + arrival ms (arrival at the
+-- hotline, not at the queue: time spent in the menu does not cost the caller their place).
+-- ARGV[3..] call_id, queue, priority (0 = highest, up to 99), choice, route_reason,
+--          language (the one the caller used in the menu; empty keeps the arrival's)
+-- Reply: call_id, queue, queue_score, position (1 = next to be served in that queue)
+return run(function()
+  local call_id = arg_id(3, 'call_id')
+  local queue = arg_id(4, 'queue')
+  -- 99 * 10^13 + ms since 1970 stays far below 2^53, where Lua numbers stop being exact.
+  local priority = arg_int(5, 'priority', 0, 99)
+  local choice = arg_text(6)
+  local route_reason = arg_text(7)
+  local language = arg_text(8)
+
+  local call = load_call(call_id)
+  if not call then refuse('unknown call ' .. call_id) end
+  if call.state ~= 'ivr' then
+    refuse('call ' .. call_id .. ' is ' .. call.state .. '; only a call in the ivr can be queued')
+  end
+
+  local score = int_str(priority * 10 ^ 13 + tonumber(call.arrived_ms))
+  if language ~= '' then redis.call('HSET', call_key(call_id), 'language', language) end
+  redis.call('HSET', call_key(call_id), 'state', 'queued', 'queue', queue, 'choice', choice,
+    'priority', int_str(priority), 'route_reason', route_reason, 'queued_ms', int_str(NOW),
+    'queue_score', score)
+  redis.call('ZADD', queue_key(queue), score, call_id)
+  local position = redis.call('ZRANK', queue_key(queue), call_id) + 1
+  emit('call_queued', 'call_id', call_id, 'queue', queue, 'priority', int_str(priority),
+    'choice', choice, 'state', 'queued')
+  wake('call_queued')
+  return { 'call_id', call_id, 'queue', queue, 'queue_score', score, 'position', int_str(position) }
+end)

@@ -1,0 +1,100 @@
+-- claim_next: takes the best waiting caller that has an eligible ready desk, and that desk.
+-- ARGV[3..] ring_timeout_ms, agency ids (one or more)
+-- Reply: nil when nothing can be dispatched, else
+--        call_id, desk_id, channel, queue, caller, deadline_ms
+--
+-- Queues are each agency's queue plus general. An agency queue is served by that agency's
+-- ready desks only; general by every agency's. All callers of one queue share the same
+-- eligible desks, so only queue heads compete: the lowest score (priority, then arrival)
+-- among heads that have a ready desk wins, and gets the desk that has been idle longest.
+-- Redis runs the whole script atomically, so concurrent bridges can never hand one caller
+-- to two desks or one desk two callers.
+return run(function()
+  local ring_timeout = arg_int(3, 'ring_timeout_ms', 1)
+  local agencies, seen = {}, {}
+  for i = 4, #ARGV do
+    local agency = arg_id(i, 'agency')
+    if agency == GENERAL then refuse('"general" is a queue, not an agency') end
+    if not seen[agency] then
+      seen[agency] = true
+      agencies[#agencies + 1] = agency
+    end
+  end
+  if #agencies == 0 then refuse('claim_next needs at least one agency') end
+
+  -- The longest-idle ready desk of an agency. An entry whose desk is not really ready (a
+  -- record edited or deleted by hand) is dropped rather than rung.
+  local function idle_desk(agency)
+    while true do
+      local top = redis.call('ZRANGE', ready_key(agency), 0, 0, 'WITHSCORES')
+      if #top == 0 then return nil end
+      local desk_id = top[1]
+      local desk = load_desk(desk_id)
+      if desk and desk.state == 'ready' and desk.agency == agency then
+        return { id = desk_id, since = tonumber(top[2]) }
+      end
+      redis.call('ZREM', ready_key(agency), desk_id)
+      emit('ready_entry_dropped', 'desk_id', desk_id, 'agency', agency,
+        'state', desk and desk.state or 'missing')
+    end
+  end
+
+  -- The head of a queue. A head that is not a queued call of this queue would block
+  -- everyone behind it forever, so it is dropped.
+  local function queue_head(queue)
+    while true do
+      local top = redis.call('ZRANGE', queue_key(queue), 0, 0, 'WITHSCORES')
+      if #top == 0 then return nil end
+      local call_id = top[1]
+      local call = load_call(call_id)
+      if call and call.state == 'queued' and call.queue == queue then
+        return { id = call_id, score = tonumber(top[2]), call = call }
+      end
+      redis.call('ZREM', queue_key(queue), call_id)
+      emit('queue_entry_dropped', 'call_id', call_id, 'queue', queue,
+        'state', call and call.state or 'missing')
+    end
+  end
+
+  local function idler(a, b)
+    if a == nil then return b end
+    if b == nil then return a end
+    if b.since < a.since or (b.since == a.since and b.id < a.id) then return b end
+    return a
+  end
+
+  local idle_by_agency, any_idle = {}, nil
+  for _, agency in ipairs(agencies) do
+    local desk = idle_desk(agency)
+    if desk then desk.agency = agency end
+    idle_by_agency[agency] = desk
+    any_idle = idler(any_idle, desk)
+  end
+  if any_idle == nil then return false end
+
+  local best
+  local function consider(queue, desk)
+    if desk == nil then return end
+    local head = queue_head(queue)
+    if head and (best == nil or head.score < best.head.score) then
+      best = { queue = queue, head = head, desk = desk }
+    end
+  end
+  -- general first: on an exact tie it wins (it is the no-input, top-priority route).
+  consider(GENERAL, any_idle)
+  for _, agency in ipairs(agencies) do consider(agency, idle_by_agency[agency]) end
+  if best == nil then return false end
+
+  local call_id, desk_id, call = best.head.id, best.desk.id, best.head.call
+  local now, deadline = int_str(NOW), int_str(NOW + ring_timeout)
+  redis.call('ZREM', queue_key(best.queue), call_id)
+  redis.call('ZREM', ready_key(best.desk.agency), desk_id)
+  redis.call('HSET', call_key(call_id), 'state', 'ringing', 'desk', desk_id, 'offered_ms', now)
+  local attempt = redis.call('HINCRBY', call_key(call_id), 'ring_attempts', 1)
+  redis.call('HSET', desk_key(desk_id), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
+  redis.call('ZADD', K_OFFERS, deadline, call_id)
+  emit('offered', 'call_id', call_id, 'desk_id', desk_id, 'queue', best.queue,
+    'attempt', int_str(attempt), 'deadline_ms', deadline, 'state', 'ringing')
+  return { 'call_id', call_id, 'desk_id', desk_id, 'channel', call.channel, 'queue', best.queue,
+    'caller', call.caller, 'deadline_ms', deadline }
+end)

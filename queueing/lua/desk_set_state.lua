@@ -1,0 +1,49 @@
+-- desk_set_state: a call-taker (or a supervisor) sets a desk offline, ready or paused.
+-- Refused while the desk is ringing or on a call: those end through the call. From wrap-up
+-- any target is fine (ready = the call-taker finished early). Setting ready resets the
+-- missed-call count: the call-taker is back.
+-- ARGV[3..] desk_id, state, reason (free text, kept on the desk record)
+-- Reply: desk_id, agency, state, previous, changed ("0" when the desk already was ready or
+--        offline: a ready desk keeps its place in the idle order)
+return run(function()
+  local desk_id = arg_id(3, 'desk_id')
+  local target = ARGV[4] or ''
+  local reason = arg_text(5)
+
+  local targets = { offline = true, ready = true, paused = true }
+  local desk_states = { offline = true, ready = true, ringing = true, on_call = true,
+    wrap_up = true, paused = true }
+  if not targets[target] then
+    if desk_states[target] then
+      refuse('desk state ' .. target .. ' cannot be set by hand; allowed: offline, ready, paused')
+    end
+    refuse('unknown desk state ' .. string.format('%q', target)
+      .. '; allowed: offline, ready, paused')
+  end
+  local desk = load_desk(desk_id)
+  if not desk then refuse('unknown desk ' .. desk_id) end
+  local previous = desk.state
+  if previous == 'ringing' or previous == 'on_call' then
+    refuse('desk ' .. desk_id .. ' is ' .. previous .. '; cannot set ' .. target)
+  end
+
+  if previous == target and target ~= 'paused' then
+    return { 'desk_id', desk_id, 'agency', desk.agency, 'state', previous, 'previous', previous,
+      'changed', '0' }
+  end
+
+  if previous == 'wrap_up' then redis.call('ZREM', K_WRAPUPS, desk_id) end
+  if target == 'ready' then
+    make_desk_ready(desk_id, desk.agency)
+    redis.call('HSET', desk_key(desk_id), 'misses', '0', 'reason', reason)
+  else
+    redis.call('ZREM', ready_key(desk.agency), desk_id)
+    redis.call('HSET', desk_key(desk_id), 'state', target, 'call_id', '', 'reason', reason,
+      'wrap_up_until_ms', '', 'since_ms', int_str(NOW))
+  end
+  emit('desk_state', 'desk_id', desk_id, 'agency', desk.agency, 'state', target,
+    'previous', previous, 'reason', reason)
+  if target == 'ready' then wake('desk_ready') end
+  return { 'desk_id', desk_id, 'agency', desk.agency, 'state', target, 'previous', previous,
+    'changed', '1' }
+end)

@@ -1,0 +1,28 @@
+-- offer_answered: the desk picked up. ringing -> on_call for the call and the desk.
+-- ARGV[3..] call_id, desk_id
+-- Reply: call_id, desk_id, wait_ms (arrival at the hotline -> answered by a call-taker)
+return run(function()
+  local call_id = arg_id(3, 'call_id')
+  local desk_id = arg_id(4, 'desk_id')
+
+  local call = load_call(call_id)
+  if not call then refuse('unknown call ' .. call_id) end
+  local desk = load_desk(desk_id)
+  if not desk then refuse('unknown desk ' .. desk_id) end
+  if call.state ~= 'ringing' or call.desk ~= desk_id then
+    refuse('call ' .. call_id .. ' is ' .. call.state .. ', not ringing at desk ' .. desk_id)
+  end
+  if desk.state ~= 'ringing' or desk.call_id ~= call_id then
+    refuse('desk ' .. desk_id .. ' is ' .. desk.state .. ', not ringing with call ' .. call_id)
+  end
+
+  local now = int_str(NOW)
+  local wait = int_str(NOW - tonumber(call.arrived_ms))
+  redis.call('ZREM', K_OFFERS, call_id)
+  redis.call('HSET', call_key(call_id), 'state', 'on_call', 'answered_ms', now, 'wait_ms', wait,
+    'last_ring_status', 'ANSWER')
+  -- An answered call ends a run of missed calls.
+  redis.call('HSET', desk_key(desk_id), 'state', 'on_call', 'since_ms', now, 'misses', '0')
+  emit('answered', 'call_id', call_id, 'desk_id', desk_id, 'wait_ms', wait, 'state', 'on_call')
+  return { 'call_id', call_id, 'desk_id', desk_id, 'wait_ms', wait }
+end)

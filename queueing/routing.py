@@ -1,0 +1,274 @@
+"""Routing operations over Redis: one Lua script per decision, plus plain readers.
+
+:class:`Routing` works on ``redis.Redis``, :class:`AsyncRouting` on ``redis.asyncio.Redis``
+(the bridge is asyncio). Both share every method of :class:`RoutingBase`. A method is
+written as a generator of Redis requests (each a no-argument callable returning the reply,
+or an awaitable of it) that receives each reply and returns the result; ``_execute``, the
+only part that differs, drives it. :class:`AsyncRouting`'s methods therefore return
+awaitables.
+
+Times: every mutating method takes ``now_ms``; when omitted, the instance's ``clock``
+(wall clock in ms by default) is read. A refusal from a script raises
+:class:`~queueing.errors.RoutingRefused` with the script's message; other Redis errors
+propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from redis.exceptions import ResponseError
+
+from queueing.errors import RoutingRefused
+from queueing.keys import DEFAULT_PREFIX, Keys
+from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed
+from queueing.scripts import Scripts
+
+#: Error replies starting with this are refusals (see ``lua/_prelude.lua``).
+REFUSED_PREFIX = "REFUSED "
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _fields(reply: Any) -> dict[str, str]:
+    """A flat field/value array (or a HGETALL dict) as ``dict[str, str]``."""
+    if isinstance(reply, dict):
+        return {_text(k): _text(v) for k, v in reply.items()}
+    items = [_text(item) for item in reply]
+    return dict(zip(items[::2], items[1::2]))
+
+
+def _texts(reply: Any) -> list[str]:
+    return [_text(item) for item in reply]
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turns a script's refusal into RoutingRefused; any other Redis error passes through."""
+    try:
+        yield
+    except ResponseError as error:
+        message = str(error)
+        if not message.startswith(REFUSED_PREFIX):
+            raise
+        raise RoutingRefused(message[len(REFUSED_PREFIX):]) from None
+
+
+T = TypeVar("T")
+
+#: A request: called with no argument, returns the reply (sync client) or an awaitable of it.
+Request = Callable[[], Any]
+#: An operation: yields requests, receives their replies, returns its result.
+Steps = Generator[Request, Any, T]
+
+
+def _one(request: Request, parse: Callable[[Any], T]) -> Steps[T]:
+    reply = yield request
+    return parse(reply)
+
+
+def _enqueued(reply: Any) -> Enqueued:
+    f = _fields(reply)
+    return Enqueued(f["call_id"], f["queue"], int(f["queue_score"]), int(f["position"]))
+
+
+def _claim(reply: Any) -> Claim | None:
+    if reply is None:
+        return None
+    f = _fields(reply)
+    return Claim(f["call_id"], f["desk_id"], f["channel"], f["queue"], f["caller"],
+                 int(f["deadline_ms"]))
+
+
+def _answered(reply: Any) -> Answered:
+    f = _fields(reply)
+    return Answered(f["call_id"], f["desk_id"], int(f["wait_ms"]))
+
+
+def _offer_failed(reply: Any) -> OfferFailed:
+    f = _fields(reply)
+    if f["result"] == "stale":
+        return OfferFailed(f["call_id"], f["desk_id"], requeued=False, note=f["note"])
+    return OfferFailed(
+        f["call_id"], f["desk_id"], requeued=True, queue=f["queue"],
+        position=int(f["position"]), desk_state=f["desk_state"], misses=int(f["misses"]),
+        missed=f["missed"] == "1",
+    )
+
+
+def _hangup(reply: Any) -> Hangup:
+    f = _fields(reply)
+    return Hangup(f["result"], f["call_id"], f["state"], f["previous"], f["outcome"],
+                  f["abandon_stage"], f["desk_id"], f["desk_state"])
+
+
+def _desk_change(reply: Any) -> DeskChange:
+    f = _fields(reply)
+    return DeskChange(f["desk_id"], f["agency"], f["state"], f["previous"], f["changed"] == "1")
+
+
+def _events(reply: Any) -> list[dict[str, str]]:
+    # XREVRANGE gives newest first; callers read history forwards.
+    return [{"id": _text(entry_id), **_fields(fields)} for entry_id, fields in reversed(reply)]
+
+
+def _nothing(reply: Any) -> None:
+    return None
+
+
+class RoutingBase:
+    """Every operation, written once; subclasses only say how to drive its :data:`Steps`."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.scripts = Scripts(redis)
+        self.clock = clock
+
+    def _execute(self, steps: Steps[T]) -> Any:
+        raise NotImplementedError
+
+    def _script(self, name: str, now_ms: int | None, *args: Any, parse: Callable) -> Any:
+        script = self.scripts[name]
+        now = self.clock() if now_ms is None else now_ms
+        argv = [self.keys.prefix, now, *args]
+        return self._execute(_one(lambda: script(keys=self.keys.fixed(), args=argv), parse))
+
+    def _read(self, request: Request, parse: Callable) -> Any:
+        return self._execute(_one(request, parse))
+
+    # -- calls -------------------------------------------------------------------------
+
+    def arrive(self, call_id: str, caller: str, channel: str, *, language: str = "",
+               now_ms: int | None = None) -> None:
+        """A caller reached the IVR: creates the call record (state ``ivr``)."""
+        return self._script("call_arrive", now_ms, call_id, caller, channel, language,
+                            parse=_nothing)
+
+    def enqueue(self, call_id: str, queue: str, priority: int, *, choice: str = "",
+                route_reason: str = "", language: str = "",
+                now_ms: int | None = None) -> Enqueued:
+        """ivr -> queued; priority 0 is the highest, ties go by arrival.
+
+        ``language``, when given, records the language the caller used in the menu.
+        """
+        return self._script("call_enqueue", now_ms, call_id, queue, priority, choice,
+                            route_reason, language, parse=_enqueued)
+
+    def claim_next(self, agencies: Sequence[str], ring_timeout_ms: int, *,
+                   now_ms: int | None = None) -> Claim | None:
+        """Match the best waiting caller with the longest-idle eligible desk, or None."""
+        return self._script("claim_next", now_ms, ring_timeout_ms, *agencies, parse=_claim)
+
+    def offer_answered(self, call_id: str, desk_id: str, *,
+                       now_ms: int | None = None) -> Answered:
+        return self._script("offer_answered", now_ms, call_id, desk_id, parse=_answered)
+
+    def offer_failed(self, call_id: str, desk_id: str, status: str, missed_limit: int, *,
+                     now_ms: int | None = None) -> OfferFailed:
+        """The desk did not take the call: caller back at its place, desk counts a miss."""
+        return self._script("offer_failed", now_ms, call_id, desk_id, status, missed_limit,
+                            parse=_offer_failed)
+
+    def hangup(self, call_id: str, wrap_up_ms: int, *, now_ms: int | None = None) -> Hangup:
+        """The caller's channel is gone; safe to report more than once."""
+        return self._script("call_hangup", now_ms, call_id, wrap_up_ms, parse=_hangup)
+
+    def fallback(self, call_id: str, *, reason: str = "", now_ms: int | None = None) -> None:
+        """ivr/queued -> fallback: Asterisk's static queue took the caller."""
+        return self._script("call_fallback", now_ms, call_id, reason, parse=_nothing)
+
+    # -- desks -------------------------------------------------------------------------
+
+    def register_desk(self, desk_id: str, agency: str, *,
+                      now_ms: int | None = None) -> DeskChange:
+        return self._script("desk_register", now_ms, desk_id, agency, parse=_desk_change)
+
+    def set_desk_state(self, desk_id: str, state: str, *, reason: str = "",
+                       now_ms: int | None = None) -> DeskChange:
+        """offline, ready or paused; refused while the desk is ringing or on a call."""
+        return self._script("desk_set_state", now_ms, desk_id, str(state), reason,
+                            parse=_desk_change)
+
+    def release_wrapups(self, *, now_ms: int | None = None) -> list[str]:
+        """wrap-up -> ready for desks whose wrap-up has ended; returns their ids."""
+        return self._script("wrapups_release", now_ms, parse=_texts)
+
+    # -- readers -----------------------------------------------------------------------
+
+    def call(self, call_id: str) -> dict[str, str]:
+        """The call record (all values are strings); empty when the call is unknown."""
+        return self._read(lambda: self.redis.hgetall(self.keys.call(call_id)), _fields)
+
+    def active_calls(self) -> list[dict[str, str]]:
+        """Records of every call not yet ended, by arrival (for reconciling with Asterisk)."""
+        return self._execute(self._active_calls())
+
+    def _active_calls(self) -> Steps[list[dict[str, str]]]:
+        call_ids = sorted(_texts((yield lambda: self.redis.smembers(self.keys.calls_active()))))
+        if not call_ids:
+            return []
+        pipeline = self.redis.pipeline(transaction=False)
+        for call_id in call_ids:
+            pipeline.hgetall(self.keys.call(call_id))
+        records = [_fields(reply) for reply in (yield pipeline.execute)]
+        return sorted((r for r in records if r), key=lambda r: (int(r["arrived_ms"]), r["call_id"]))
+
+    def desk(self, desk_id: str) -> dict[str, str]:
+        """The desk record; empty when the desk is unknown."""
+        return self._read(lambda: self.redis.hgetall(self.keys.desk(desk_id)), _fields)
+
+    def queue(self, queue: str) -> list[str]:
+        """Waiting call ids, next to be served first."""
+        return self._read(lambda: self.redis.zrange(self.keys.queue(queue), 0, -1), _texts)
+
+    def callbacks(self, queue: str) -> list[str]:
+        """Abandoned call ids of a queue, oldest abandonment first."""
+        return self._read(lambda: self.redis.zrange(self.keys.callbacks(queue), 0, -1), _texts)
+
+    def events(self, count: int = 100) -> list[dict[str, str]]:
+        """The last ``count`` events, oldest first; each has its stream ``id``."""
+        return self._read(lambda: self.redis.xrevrange(self.keys.events(), count=count), _events)
+
+
+class Routing(RoutingBase):
+    """Routing over a synchronous ``redis.Redis``."""
+
+    def _execute(self, steps: Steps[T]) -> T:
+        reply = None
+        while True:
+            try:
+                request = steps.send(reply)
+            except StopIteration as done:
+                return done.value
+            with _refusals():
+                reply = request()
+
+
+class AsyncRouting(RoutingBase):
+    """Routing over ``redis.asyncio.Redis``: the same methods, each returning an awaitable."""
+
+    async def _execute(self, steps: Steps[T]) -> T:
+        reply = None
+        while True:
+            try:
+                request = steps.send(reply)
+            except StopIteration as done:
+                return done.value
+            with _refusals():
+                reply = await request()

@@ -1,0 +1,99 @@
+"""The bridge's AMI link (panoramisk): actions with deadlines, hotline events, reconnects.
+
+Events missed while the link is down are gone, so every (re)login calls ``on_ready``,
+where the bridge reconciles its Redis view with the channels Asterisk really has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from panoramisk import Manager
+
+from telephony.ami_events import DialplanEvent, LiveChannel, MalformedEvent, parse_channel_row, parse_user_event
+
+log = logging.getLogger("hotline.ami")
+
+ACTION_DEADLINE_S = 5.0
+
+
+class AmiError(RuntimeError):
+    pass
+
+
+class AmiLink:
+    def __init__(self, host: str, port: int, username: str, secret: str,
+                 on_event: Callable[[DialplanEvent], Awaitable[None]],
+                 on_ready: Callable[[], Awaitable[None]]):
+        self._on_event = on_event
+        self._on_ready = on_ready
+        self.ready = asyncio.Event()
+        self.manager = Manager(
+            host=host, port=port, username=username, secret=secret,
+            ping_delay=5, ping_interval=5, reconnect_timeout=1,
+            on_login=self._logged_in, on_disconnect=self._disconnected,
+            log=logging.getLogger("hotline.ami.panoramisk"),
+        )
+        self.manager.register_event("UserEvent", self._user_event)
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self.manager.loop = asyncio.get_running_loop()
+        self.manager.connect()
+
+    def close(self) -> None:
+        self.ready.clear()
+        self.manager.close()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _logged_in(self, manager) -> None:
+        log.info("AMI logged in")
+        self.ready.set()
+        self._spawn(self._on_ready())
+
+    def _disconnected(self, manager, exc) -> None:
+        log.warning("AMI link lost (%s); reconnecting", exc)
+        self.ready.clear()
+
+    def _user_event(self, manager, message) -> None:
+        try:
+            event = parse_user_event(message)
+        except MalformedEvent as exc:
+            log.error("ignored a malformed hotline event: %s (%r)", exc, dict(message))
+            return
+        if event is not None:
+            self._spawn(self._on_event(event))
+
+    async def action(self, fields: dict[str, str], timeout: float = ACTION_DEADLINE_S):
+        if not self.ready.is_set() or self.manager.protocol is None:
+            raise AmiError(f"AMI not connected; cannot {fields.get('Action')}")
+        try:
+            reply = await asyncio.wait_for(self.manager.send_action(dict(fields)), timeout)
+        except asyncio.TimeoutError:
+            raise AmiError(f"AMI {fields.get('Action')} got no reply within {timeout:.0f} s") from None
+        first = reply[0] if isinstance(reply, list) else reply
+        if str(first.get("Response", "")).lower() == "error":
+            raise AmiError(f"AMI {fields.get('Action')}: {first.get('Message')}")
+        return reply
+
+    async def redirect(self, channel: str, context: str, exten: str) -> None:
+        await self.action({"Action": "Redirect", "Channel": channel, "Context": context,
+                           "Exten": exten, "Priority": "1"})
+
+    async def put_heartbeat(self, epoch_s: int) -> None:
+        await self.action({"Action": "DBPut", "Family": "hotline", "Key": "heartbeat", "Val": str(epoch_s)})
+
+    async def getvar(self, channel: str, variable: str) -> str:
+        reply = await self.action({"Action": "Getvar", "Channel": channel, "Variable": variable})
+        return str(reply.get("Value") or "")
+
+    async def channels(self) -> list[LiveChannel]:
+        reply = await self.action({"Action": "CoreShowChannels"}, timeout=15)
+        rows = reply if isinstance(reply, list) else [reply]
+        return [parse_channel_row(m) for m in rows if str(m.get("Event", "")) == "CoreShowChannel"]

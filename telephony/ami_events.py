@@ -1,0 +1,117 @@
+"""What the dialplan tells the bridge over AMI, as pure functions.
+
+The dialplan (asterisk_conf/extensions.conf.tmpl) raises one UserEvent at each point the
+bridge must learn about; this module turns those AMI messages into domain events, and
+turns CoreShowChannel rows into what reconciliation needs. Tests replay recorded messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RingEnded:
+    """A desk was rung and did not take the call (NOANSWER, BUSY, CHANUNAVAIL, DESK_INUSE…)."""
+
+    call_id: str
+    desk_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DeskAnswered:
+    call_id: str
+    desk_id: str
+
+
+@dataclass(frozen=True)
+class CallerLeft:
+    """The caller's channel ended, whatever stage it was in."""
+
+    call_id: str
+    stage: str
+    dial_status: str
+
+
+@dataclass(frozen=True)
+class WentToFallback:
+    call_id: str
+    reason: str
+
+
+DialplanEvent = RingEnded | DeskAnswered | CallerLeft | WentToFallback
+
+
+class MalformedEvent(ValueError):
+    pass
+
+
+def _get(message: Mapping[str, str], key: str) -> str:
+    # panoramisk's Message is case-insensitive; a plain dict from a test may not be.
+    value = message.get(key)
+    if value is None:
+        value = message.get(key.lower(), "")
+    return str(value).strip()
+
+
+def parse_user_event(message: Mapping[str, str]) -> DialplanEvent | None:
+    """A hotline UserEvent → a domain event; other UserEvents → None; a hotline event
+    without its call id → MalformedEvent (the dialplan and the bridge disagree)."""
+    name = _get(message, "UserEvent")
+    if not name.startswith("Hotline"):
+        return None
+    call_id = _get(message, "CallId")
+    if not call_id:
+        raise MalformedEvent(f"{name} without CallId")
+    if name == "HotlineRingEnd":
+        return RingEnded(call_id, _get(message, "Desk"), _get(message, "Status") or "UNKNOWN")
+    if name == "HotlineAnswered":
+        return DeskAnswered(call_id, _get(message, "Desk"))
+    if name == "HotlineHangup":
+        return CallerLeft(call_id, _get(message, "Stage"), _get(message, "DialStatus"))
+    if name == "HotlineFallback":
+        return WentToFallback(call_id, _get(message, "Reason"))
+    raise MalformedEvent(f"unknown hotline event {name}")
+
+
+@dataclass(frozen=True)
+class LiveChannel:
+    """One row of CoreShowChannels: where a channel is in the dialplan right now."""
+
+    channel: str
+    uniqueid: str
+    caller: str
+    context: str
+    exten: str
+    application: str
+    bridged: bool
+
+
+def parse_channel_row(message: Mapping[str, str]) -> LiveChannel:
+    return LiveChannel(
+        channel=_get(message, "Channel"),
+        uniqueid=_get(message, "Uniqueid"),
+        caller=_get(message, "CallerIDNum"),
+        context=_get(message, "Context"),
+        exten=_get(message, "Exten"),
+        application=_get(message, "Application"),
+        bridged=bool(_get(message, "BridgeId")),
+    )
+
+
+HOTLINE_CONTEXTS = ("hotline-inbound", "hotline-wait", "hotline-deliver", "hotline-fallback")
+
+
+def caller_stage(channel: LiveChannel) -> str:
+    """Where a caller's channel is, in the bridge's words."""
+    if channel.context == "hotline-fallback" or channel.application == "Queue":
+        return "fallback"
+    if channel.context == "hotline-wait":
+        return "waiting"
+    if channel.context == "hotline-deliver":
+        return "on_call" if channel.bridged else "ringing"
+    if channel.application == "AGI":
+        return "ivr"
+    return "other"

@@ -1,0 +1,122 @@
+"""Render asterisk_conf/ for one Asterisk: the lab's sandbox or an existing installation.
+
+The templates use ``{{name}}`` placeholders (Asterisk's own ``${VAR}`` stays untouched).
+Every placeholder must be given a value: a missing one is an error naming the file and
+the placeholder, so a half-rendered dialplan never reaches Asterisk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotline.settings import CitySettings
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+# Files an existing installation includes from its own configuration.
+INCLUDABLE = ("pjsip.conf", "extensions.conf", "queues.conf", "manager.conf", "musiconhold.conf")
+
+
+# Copied as they are into a full instance; an existing installation keeps its own.
+STATIC_INSTANCE_FILES = (
+    "modules.conf", "logger.conf", "cdr.conf", "cel.conf", "indications.conf",
+    "features.conf", "acl.conf", "udptl.conf", "pjproject.conf", "ccss.conf",
+)
+
+
+class AsteriskConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class AsteriskSite:
+    """Where this Asterisk listens and how it reaches the bridge."""
+
+    sip_port: int = 5060
+    sip_bind: str = "127.0.0.1"
+    media_address: str = "127.0.0.1"
+    rtp_start: int = 10000
+    rtp_end: int = 20000
+    citizens_match: str = "127.0.0.1"  # address(es) of the carrier / SBC sending citizens' calls
+    dtmf_mode: str = "rfc4733"
+    ami_bind: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "hotline"
+    ami_secret: str = ""
+    ami_permit: str = "127.0.0.1/255.255.255.255"
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    moh_dir: str = "/var/lib/asterisk/moh-hotline"
+    system_name: str = "hotline"
+    etc_dir: str = "/etc/asterisk"
+    state_dir: str = "/var/lib/asterisk"
+    desk_passwords: dict[str, str] = field(default_factory=dict)
+
+
+def render_template(name: str, text: str, values: dict[str, object]) -> str:
+    missing = sorted({m for m in _PLACEHOLDER.findall(text) if m not in values})
+    if missing:
+        raise AsteriskConfigError(f"{name}: no value for {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
+
+
+def _template(name: str) -> str:
+    return (TEMPLATE_DIR / name).read_text()
+
+
+def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = True) -> dict[str, str]:
+    """File name → content. ``full_instance`` adds asterisk.conf, modules.conf, logger.conf
+    and rtp.conf, which an existing installation keeps as its own."""
+    if not site.ami_secret:
+        raise AsteriskConfigError("ami_secret: empty; set HOTLINE_AMI_SECRET (there is no default)")
+    missing_pw = [d.id for d in settings.desks if not site.desk_passwords.get(d.id)]
+    if missing_pw:
+        raise AsteriskConfigError(f"desk_passwords: no SIP password for {', '.join(missing_pw)}")
+
+    q = settings.queueing
+    values: dict[str, object] = {
+        **{k: v for k, v in site.__dict__.items() if k != "desk_passwords"},
+        "number": settings.hotline.number,
+        "first_language": settings.hotline.languages[0],
+        "ring_timeout_s": q.ring_timeout_s,
+        "wrap_up_s": q.wrap_up_s,
+        "heartbeat_stale_s": q.bridge_heartbeat_stale_s,
+        "announce_interval_s": q.announce_interval_s,
+    }
+    desk_template = _template("pjsip_desk.conf.tmpl")
+    values["desk_sections"] = "\n".join(
+        render_template(
+            "pjsip_desk.conf.tmpl",
+            desk_template,
+            {**values, "desk_id": d.id, "agency": d.agency, "password": site.desk_passwords[d.id]},
+        )
+        for d in settings.desks
+    )
+    values["fallback_members"] = "\n".join(f"member => PJSIP/{d.id}" for d in settings.desks)
+
+    out = {
+        "pjsip.conf": render_template("pjsip.conf.tmpl", _template("pjsip.conf.tmpl"), values),
+        "extensions.conf": render_template("extensions.conf.tmpl", _template("extensions.conf.tmpl"), values),
+        "queues.conf": render_template("queues.conf.tmpl", _template("queues.conf.tmpl"), values),
+        "manager.conf": render_template("manager.conf.tmpl", _template("manager.conf.tmpl"), values),
+        "musiconhold.conf": render_template("musiconhold.conf.tmpl", _template("musiconhold.conf.tmpl"), values),
+    }
+    if full_instance:
+        out["asterisk.conf"] = render_template("asterisk.conf.tmpl", _template("asterisk.conf.tmpl"), values)
+        out["rtp.conf"] = render_template("rtp.conf.tmpl", _template("rtp.conf.tmpl"), values)
+        for name in STATIC_INSTANCE_FILES:
+            out[name] = _template(name)
+    return out
+
+
+def write(files: dict[str, str], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = out_dir / name
+        path.write_text(text)
+        written.append(path)
+    return written

@@ -1,0 +1,228 @@
+"""The bridge process: FastAGI (the IVR), AMI (delivery and events), and the dispatcher.
+
+Any number of bridges may share one Redis: every decision is one Lua script there, so two
+bridges can never offer the same caller or book the same desk twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from hotline.settings import CitySettings, RuntimeSettings
+from queueing.routing import AsyncRouting
+from telephony.agi_server import FastAgiServer
+from telephony.ami import AmiError, AmiLink
+from telephony.ami_events import (
+    HOTLINE_CONTEXTS,
+    CallerLeft,
+    DeskAnswered,
+    DialplanEvent,
+    LiveChannel,
+    RingEnded,
+    WentToFallback,
+    caller_stage,
+)
+from telephony.ivr_call import IvrCall
+
+log = logging.getLogger("hotline.bridge")
+
+DISPATCH_TICK_S = 0.5  # wrap-ups end and missed wake-ups are caught at this pace
+HEARTBEAT_EVERY_S = 1.0
+
+
+class Bridge:
+    def __init__(self, city: CitySettings, runtime: RuntimeSettings, redis_client: aioredis.Redis | None = None):
+        self.city = city
+        self.runtime = runtime
+        self.redis = redis_client or aioredis.Redis.from_url(
+            runtime.redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+        self.routing = AsyncRouting(self.redis)
+        self.agencies = [a.id for a in city.agencies]
+        q = city.queueing
+        self.ring_timeout_ms = q.ring_timeout_s * 1000
+        self.wrap_up_ms = q.wrap_up_s * 1000
+        self.missed_limit = q.missed_calls_before_pause
+        self.wake = asyncio.Event()
+        self.agi = FastAgiServer({"ivr": IvrCall(city, self.routing)})
+        self.ami = AmiLink(runtime.ami_host, runtime.ami_port, runtime.ami_user, runtime.require_ami_secret(),
+                           on_event=self.on_dialplan_event, on_ready=self.reconcile)
+        self._tasks: list[asyncio.Task] = []
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._register_desks()
+        await self.agi.start(self.runtime.agi_host, self.runtime.agi_port)
+        await self.ami.start()
+        self._tasks = [asyncio.create_task(t) for t in (self._dispatch_loop(), self._heartbeat_loop(), self._wake_listener())]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.agi.close()
+        self.ami.close()
+        await self.redis.aclose()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def _register_desks(self) -> None:
+        while True:
+            try:
+                for desk in self.city.desks:
+                    await self.routing.register_desk(desk.id, desk.agency)
+                return
+            except RedisError as exc:
+                # Asterisk's fallback serves callers meanwhile (no heartbeat from us).
+                log.error("Redis unreachable at start (%s); retrying", exc)
+                await asyncio.sleep(1)
+
+    # --- dispatch: the best waiting caller to the longest-idle ready desk ----------------
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.wake.wait(), DISPATCH_TICK_S)
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+            if not self.ami.ready.is_set():
+                continue
+            try:
+                await self.dispatch_once()
+            except RedisError as exc:
+                log.error("dispatch paused: Redis unreachable (%s)", exc)
+                await asyncio.sleep(DISPATCH_TICK_S)
+            except Exception:
+                log.exception("dispatch failed; retrying")
+                await asyncio.sleep(DISPATCH_TICK_S)
+
+    async def dispatch_once(self) -> int:
+        await self.routing.release_wrapups()
+        delivered = 0
+        while self.ami.ready.is_set():
+            claim = await self.routing.claim_next(self.agencies, self.ring_timeout_ms)
+            if claim is None:
+                break
+            await self.deliver(claim)
+            delivered += 1
+        return delivered
+
+    async def deliver(self, claim) -> None:
+        log.info("call %s (%s, queue %s) → desk %s", claim.call_id, claim.caller or "unknown", claim.queue, claim.desk_id)
+        try:
+            await self.ami.redirect(claim.channel, "hotline-deliver", claim.desk_id)
+            return
+        except AmiError as exc:
+            problem = str(exc)
+        if "does not exist" in problem or "no such channel" in problem.lower():
+            log.info("call %s left before its desk could ring (%s)", claim.call_id, problem)
+            await self.routing.hangup(claim.call_id, self.wrap_up_ms)
+        else:
+            # Not the desk's fault: the caller goes back to its place, the desk stays ready.
+            log.error("could not ring desk %s for call %s: %s", claim.desk_id, claim.call_id, problem)
+            await self.routing.offer_failed(claim.call_id, claim.desk_id, "BRIDGE_ERROR", self.missed_limit)
+
+    # --- what the dialplan reports ------------------------------------------------------
+
+    async def on_dialplan_event(self, event: DialplanEvent) -> None:
+        try:
+            if isinstance(event, RingEnded):
+                log.info("desk %s did not take call %s: %s", event.desk_id, event.call_id, event.status)
+                await self.routing.offer_failed(event.call_id, event.desk_id, event.status, self.missed_limit)
+            elif isinstance(event, DeskAnswered):
+                log.info("desk %s answered call %s", event.desk_id, event.call_id)
+                await self.routing.offer_answered(event.call_id, event.desk_id)
+            elif isinstance(event, CallerLeft):
+                await self.routing.hangup(event.call_id, self.wrap_up_ms)
+            elif isinstance(event, WentToFallback):
+                log.warning("call %s went to Asterisk's fallback queue (%s)", event.call_id, event.reason)
+                await self.routing.fallback(event.call_id, reason=event.reason)
+        except RedisError as exc:
+            # Reconciliation after Redis is back repairs what this event would have changed.
+            log.error("could not record %s: Redis unreachable (%s)", event, exc)
+        except Exception:
+            log.exception("could not apply %s", event)
+        self.wake.set()
+
+    # --- keeping Asterisk and Redis in agreement ------------------------------------------
+
+    async def reconcile(self) -> None:
+        """After every AMI (re)login: events may have been missed, so compare each call Redis
+        thinks is live with the channels Asterisk really has, and repair the difference."""
+        try:
+            live = {c.uniqueid: c for c in await self.ami.channels()}
+            repaired = 0
+            for call in await self.routing.active_calls():
+                call_id, state = call["call_id"], call.get("state")
+                channel = live.get(call_id)
+                if channel is None:
+                    await self.routing.hangup(call_id, self.wrap_up_ms)
+                    repaired += 1
+                    continue
+                stage = caller_stage(channel)
+                if stage == "fallback" and state in ("ivr", "queued", "ringing"):
+                    if state == "ringing":
+                        await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
+                    await self.routing.fallback(call_id, reason="found-in-fallback")
+                    repaired += 1
+                elif state == "ringing" and stage == "waiting":
+                    await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
+                    repaired += 1
+                elif state == "ringing" and stage == "on_call":
+                    await self.routing.offer_answered(call_id, call.get("desk", ""))
+                    repaired += 1
+            repaired += await self._record_unknown_callers(live)
+            log.info("reconciled with Asterisk: %d live channels, %d calls repaired", len(live), repaired)
+        except (AmiError, RedisError) as exc:
+            log.error("reconciliation postponed: %s", exc)
+        self.wake.set()
+
+    async def _record_unknown_callers(self, live: dict[str, LiveChannel]) -> int:
+        """Callers Asterisk took while the bridge or Redis was down (straight to the fallback
+        queue) have no record yet: write one now, so every call leaves a record."""
+        added = 0
+        for channel in live.values():
+            if channel.context not in HOTLINE_CONTEXTS or caller_stage(channel) != "fallback":
+                continue
+            if await self.routing.call(channel.uniqueid):
+                continue
+            await self.routing.arrive(channel.uniqueid, channel.caller, channel.channel)
+            await self.routing.fallback(channel.uniqueid, reason="found-in-fallback")
+            added += 1
+        return added
+
+    # --- liveness: the dialplan's watchdog reads this ------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                if self.ami.ready.is_set():
+                    await self.redis.ping()  # no Redis, no routing: let the dialplan fall back
+                    await self.ami.put_heartbeat(int(time.time()))
+            except (RedisError, AmiError) as exc:
+                log.warning("heartbeat withheld: %s", exc)
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+
+    async def _wake_listener(self) -> None:
+        """Other processes (the API, another bridge) publish 'wake' when a desk gets ready."""
+        while True:
+            try:
+                pubsub = self.redis.pubsub()
+                await pubsub.subscribe(self.routing.keys.wake())
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.wake.set()
+            except RedisError as exc:
+                log.warning("wake channel lost (%s); polling meanwhile", exc)
+                await asyncio.sleep(1)

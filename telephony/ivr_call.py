@@ -1,0 +1,109 @@
+"""Runs the IVR on one caller's AGI session: plays what ``ivr.menu`` decides, feeds back
+what the caller pressed, and queues the caller in Redis.
+
+Whatever goes wrong here (Redis down, a prompt missing, a bug) the caller is not lost:
+the session ends without HOTLINE_ROUTE=queued and the dialplan rings desks through
+Asterisk's own fallback queue.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from hotline.settings import CitySettings
+from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
+from telephony.agi_server import AgiChannel, CallerHungUp
+
+log = logging.getLogger("hotline.ivr")
+
+ALL_KEYS = "0123456789*#"
+
+
+def prompt_path(language: str, key: str) -> str:
+    return f"hotline/{language}/{key}"
+
+
+class IvrCall:
+    def __init__(self, city: CitySettings, routing):
+        self.city = city
+        self.menu = Menu.from_settings(city)
+        self.routing = routing
+
+    async def __call__(self, agi: AgiChannel) -> None:
+        env = agi.env
+        call_id = env.variables.get("agi_arg_1") or env.uniqueid
+        try:
+            await self.routing.arrive(call_id, env.caller_number, env.channel)
+        except RedisError as exc:
+            log.error("Redis unreachable at arrival of %s (%s): caller goes to the fallback queue", call_id, exc)
+            return
+        try:
+            await self._converse(agi, call_id)
+        except CallerHungUp:
+            await self._record_hangup(call_id)
+            raise
+
+    async def _converse(self, agi: AgiChannel, call_id: str) -> None:
+        languages = self.city.hotline.languages
+        language = languages[0]
+        state, action = step(self.menu, start(), Started())
+        while isinstance(action, PlayMenu):
+            digit, heard = await self._play_menu(agi, action)
+            if digit:
+                language = heard
+            state, action = step(self.menu, state, DigitPressed(digit) if digit else NoInput())
+        if not isinstance(action, RouteTo):  # only a hang-up leaves the menu otherwise
+            raise CallerHungUp(agi.env.channel)
+
+        if action.prompt:  # the caller chose nothing: say where they are going
+            for lang in languages:
+                await self._play(agi, lang, action.prompt, escape="")
+        label = "EMERGENCY" if action.queue == "general" else self.city.agency(action.queue).label
+        await agi.set_variable("HOTLINE_LANG", language)
+        await agi.set_variable("HOTLINE_LABEL", label)
+        await agi.set_variable("HOTLINE_QUEUE", action.queue)
+        try:
+            await self.routing.enqueue(
+                call_id, queue=action.queue, priority=action.priority, choice=action.choice or "",
+                route_reason=action.reason, language=language,
+            )
+        except RedisError as exc:
+            log.error("Redis unreachable when queueing %s (%s): caller goes to the fallback queue", call_id, exc)
+            return
+        # Only now: a caller marked queued but not in Redis would wait for nobody.
+        await agi.set_variable("HOTLINE_ROUTE", "queued")
+        log.info("call %s from %s → queue %s (priority %s, %s, digit %r, %s)", call_id,
+                 agi.env.caller_number or "unknown", action.queue, action.priority, action.reason,
+                 action.choice, language)
+
+    async def _play_menu(self, agi: AgiChannel, action: PlayMenu) -> tuple[str | None, str]:
+        """Notice and menu in each language in turn, any key interrupting; then wait.
+        Returns the key and the language the caller was hearing when they pressed it."""
+        languages = self.city.hotline.languages
+        for lang in languages:
+            for key in ([action.notice] if action.notice else []) + ["menu"]:
+                digit = await self._play(agi, lang, key, escape=ALL_KEYS)
+                if digit:
+                    return digit, lang
+        reply = await agi.send("WAIT FOR DIGIT", int(self.city.ivr.no_input_timeout_s * 1000))
+        if reply.hangup:
+            raise CallerHungUp(agi.env.channel)
+        return reply.digit, languages[-1]
+
+    async def _play(self, agi: AgiChannel, language: str, key: str, escape: str) -> str | None:
+        reply = await agi.send("STREAM FILE", prompt_path(language, key), escape)
+        if reply.hangup:
+            raise CallerHungUp(agi.env.channel)
+        if not reply.ok:
+            log.error("prompt %s could not be played: %s", prompt_path(language, key), reply.line)
+        return reply.digit
+
+    async def _record_hangup(self, call_id: str) -> None:
+        # Asterisk's hangup handler reports this too (over AMI); recording it here as well
+        # keeps the record right when the AMI link is down. The script is idempotent.
+        try:
+            await self.routing.hangup(call_id, self.city.queueing.wrap_up_s * 1000)
+        except RedisError as exc:
+            log.error("could not record hang-up of %s in the IVR: %s", call_id, exc)

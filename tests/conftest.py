@@ -1,0 +1,50 @@
+"""Shared fixtures. Redis: a real redis-server, started once per session.
+
+Set REDIS_URL to use a running server instead. Each test FLUSHDBs that database, so point
+REDIS_URL at a database you can lose (e.g. redis://localhost:6379/15).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from hotline.lab.redis_server import start_redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+# A skipped end-to-end, fault or browser test proves nothing: report it as a failure.
+_MUST_RUN = ("e2e", "faults", "browser")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and any(item.get_closest_marker(m) for m in _MUST_RUN):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} was skipped, and a skipped {'/'.join(_MUST_RUN)} test is a failure: {report.longrepr}"
