@@ -56,16 +56,29 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
         except redis.RedisError as exc:
             raise unavailable(exc) from None
 
-    @app.put("/desks/{desk_id}/state", response_model=DeskView)
-    def set_desk_state(desk_id: str, change: DeskStateChange) -> DeskView:
+    def change_desk(desk_id: str, target: str, reason: str = "") -> DeskView:
         known_desk(desk_id)
         try:
-            routing.set_desk_state(desk_id, change.state, reason=change.reason)
+            routing.set_desk_state(desk_id, target, reason=reason)
             return _desk_view(desk_id, desk_ids[desk_id], routing.desk(desk_id))
         except RoutingRefused as exc:
             raise HTTPException(409, str(exc)) from None
         except redis.RedisError as exc:
             raise unavailable(exc) from None
+
+    @app.put("/desks/{desk_id}/state", response_model=DeskView)
+    def set_desk_state(desk_id: str, change: DeskStateChange) -> DeskView:
+        """ready, paused (with a reason) or offline; 409 with the reason when refused."""
+        return change_desk(desk_id, change.state, change.reason)
+
+    @app.post("/desks/{desk_id}/login", response_model=DeskView)
+    def login(desk_id: str) -> DeskView:
+        """Start of a shift: the desk is logged in, not ready yet (paused "logged in")."""
+        return change_desk(desk_id, "login")
+
+    @app.post("/desks/{desk_id}/logout", response_model=DeskView)
+    def logout(desk_id: str) -> DeskView:
+        return change_desk(desk_id, "offline")
 
     @app.get("/calls/{call_id}")
     def get_call(call_id: str) -> dict[str, str]:

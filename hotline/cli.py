@@ -95,9 +95,21 @@ def desk_pause(desk_id: str, reason: str = typer.Option("break", help="why, show
     _set_desk(desk_id, "paused", reason)
 
 
+@desk_app.command("login")
+def desk_login(desk_id: str) -> None:
+    """Start of a shift: logged in, not ready yet."""
+    _set_desk(desk_id, "login")
+
+
+@desk_app.command("logout")
+def desk_logout(desk_id: str) -> None:
+    """End of a shift: no caller is offered to this desk."""
+    _set_desk(desk_id, "offline")
+
+
 @desk_app.command("offline")
 def desk_offline(desk_id: str) -> None:
-    """The call-taker logged out."""
+    """Same as logout."""
     _set_desk(desk_id, "offline")
 
 

@@ -167,3 +167,26 @@ def build_hold_music(source_wavs: Iterable[str | Path], out_dir: str | Path) -> 
             Path(tmp).unlink(missing_ok=True)
         written.append(target)
     return written
+
+
+# Tones a desk phone hears after a feature code: words would need every language, a tone
+# is understood at once. sox "synth" arguments per tone.
+DESK_TONES: dict[str, list[str]] = {
+    "desk-ok": ["synth", "0.12", "sine", "1000", "pad", "0", "0.08", "repeat", "1", "vol", "0.5"],
+    "desk-refused": ["synth", "0.6", "square", "220", "vol", "0.4"],
+    "desk-error": ["synth", "0.15", "square", "300", "pad", "0", "0.1", "repeat", "2", "vol", "0.4"],
+}
+
+
+def build_tones(out_dir: str | Path) -> list[Path]:
+    """Write `<out_dir>/<tone>.wav` (8 kHz mono 16-bit) for every desk tone."""
+    sox = require_tool("sox")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, synth in DESK_TONES.items():
+        target = out_dir / f"{name}.wav"
+        _run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(target), *synth], str(target))
+        os.chmod(target, READABLE)
+        written.append(target)
+    return written

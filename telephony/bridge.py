@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from hotline.settings import CitySettings, RuntimeSettings
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer
+from telephony.desk_codes import DeskFeatureCode
 from telephony.ami import AmiError, AmiLink
 from telephony.ami_events import (
     HOTLINE_CONTEXTS,
@@ -48,7 +49,10 @@ class Bridge:
         self.wrap_up_ms = q.wrap_up_s * 1000
         self.missed_limit = q.missed_calls_before_pause
         self.wake = asyncio.Event()
-        self.agi = FastAgiServer({"ivr": IvrCall(city, self.routing)})
+        self.agi = FastAgiServer({
+            "ivr": IvrCall(city, self.routing),
+            "desk": DeskFeatureCode(self.routing, {d.id for d in city.desks}),
+        })
         self.ami = AmiLink(runtime.ami_host, runtime.ami_port, runtime.ami_user, runtime.require_ami_secret(),
                            on_event=self.on_dialplan_event, on_ready=self.reconcile)
         self._tasks: list[asyncio.Task] = []
@@ -108,30 +112,38 @@ class Bridge:
                 await asyncio.sleep(DISPATCH_TICK_S)
 
     async def dispatch_once(self) -> int:
+        """Ring a desk for every caller a ready desk can take now; returns how many rang."""
         await self.routing.release_wrapups()
         delivered = 0
         while self.ami.ready.is_set():
             claim = await self.routing.claim_next(self.agencies, self.ring_timeout_ms)
             if claim is None:
                 break
-            await self.deliver(claim)
-            delivered += 1
+            outcome = await self.deliver(claim)
+            if outcome == "retry":
+                # The same caller and desk would be claimed again at once: wait for the next tick.
+                break
+            if outcome == "ringing":
+                delivered += 1
         return delivered
 
-    async def deliver(self, claim) -> None:
+    async def deliver(self, claim) -> str:
+        """Move the caller to its desk: "ringing"; "gone" (the caller left, call closed);
+        "retry" (AMI could not move it: the caller is back at its place, the desk ready)."""
         log.info("call %s (%s, queue %s) → desk %s", claim.call_id, claim.caller or "unknown", claim.queue, claim.desk_id)
         try:
             await self.ami.redirect(claim.channel, "hotline-deliver", claim.desk_id)
-            return
+            return "ringing"
         except AmiError as exc:
             problem = str(exc)
         if "does not exist" in problem or "no such channel" in problem.lower():
             log.info("call %s left before its desk could ring (%s)", claim.call_id, problem)
             await self.routing.hangup(claim.call_id, self.wrap_up_ms)
-        else:
-            # Not the desk's fault: the caller goes back to its place, the desk stays ready.
-            log.error("could not ring desk %s for call %s: %s", claim.desk_id, claim.call_id, problem)
-            await self.routing.offer_failed(claim.call_id, claim.desk_id, "BRIDGE_ERROR", self.missed_limit)
+            return "gone"
+        # Not the desk's fault: the caller goes back to its place, the desk stays ready.
+        log.error("could not ring desk %s for call %s: %s", claim.desk_id, claim.call_id, problem)
+        await self.routing.offer_failed(claim.call_id, claim.desk_id, "BRIDGE_ERROR", self.missed_limit)
+        return "retry"
 
     # --- what the dialplan reports ------------------------------------------------------
 
@@ -161,9 +173,12 @@ class Bridge:
         """After every AMI (re)login: events may have been missed, so compare each call Redis
         thinks is live with the channels Asterisk really has, and repair the difference."""
         try:
+            # Redis first: a call that arrives while Asterisk lists its channels is not in
+            # that list, and must not be taken for a caller who is gone.
+            calls = await self.routing.active_calls()
             live = {c.uniqueid: c for c in await self.ami.channels()}
             repaired = 0
-            for call in await self.routing.active_calls():
+            for call in calls:
                 call_id, state = call["call_id"], call.get("state")
                 channel = live.get(call_id)
                 if channel is None:

@@ -167,3 +167,15 @@ def test_hold_music_becomes_8khz_ulaw(tmp_path):
 def test_hold_music_missing_source(tmp_path):
     with pytest.raises(PromptBuildError, match="no such hold-music file"):
         build_hold_music([tmp_path / "absent.wav"], tmp_path / "moh")
+
+
+def test_desk_tones_are_short_8khz_sounds(tmp_path):
+    from ivr.prompts import DESK_TONES, build_tones
+
+    files = build_tones(tmp_path)
+    assert sorted(f.stem for f in files) == sorted(DESK_TONES)
+    for f in files:
+        info = subprocess.run(["soxi", str(f)], capture_output=True, text=True, check=True).stdout
+        assert "8000" in info and "1" in info.split("Channels")[1].split("\n")[0]
+        seconds = float(subprocess.run(["soxi", "-D", str(f)], capture_output=True, text=True, check=True).stdout)
+        assert 0.2 <= seconds <= 1.5

@@ -22,6 +22,8 @@ def desk_in_state(routing, state, desk_id="p-1"):
     routing.register_desk(desk_id, "police", now_ms=T0)
     if state == "offline":
         return
+    if state == "paused":
+        routing.set_desk_state(desk_id, "login", now_ms=T0 + 50)
     if state in ("ready", "paused"):
         routing.set_desk_state(desk_id, state, reason="lunch", now_ms=T0 + 100)
         return
@@ -90,7 +92,7 @@ def test_general_is_not_an_agency(routing):
     ("start", "target", "expected_state", "changed"),
     [
         ("offline", "ready", "ready", True),
-        ("offline", "paused", "paused", True),
+        ("offline", "login", "paused", True),
         ("offline", "offline", "offline", False),
         ("ready", "paused", "paused", True),
         ("ready", "offline", "offline", True),
@@ -159,11 +161,14 @@ def test_pause_reason_is_kept(routing):
         ("on_call", "paused", "^desk p-1 is on_call; cannot set paused$"),
         ("on_call", "ready", "^desk p-1 is on_call; cannot set ready$"),
         ("ready", "on_call",
-         "^desk state on_call cannot be set by hand; allowed: offline, ready, paused$"),
+         "^desk state on_call cannot be set by hand; allowed: offline, ready, paused, login$"),
         ("ready", "wrap_up",
-         "^desk state wrap_up cannot be set by hand; allowed: offline, ready, paused$"),
-        ("ready", "sleepy", '^unknown desk state "sleepy"; allowed: offline, ready, paused$'),
-        ("ready", "", '^unknown desk state ""; allowed: offline, ready, paused$'),
+         "^desk state wrap_up cannot be set by hand; allowed: offline, ready, paused, login$"),
+        ("ready", "sleepy", '^unknown desk state "sleepy"; allowed: offline, ready, paused, login$'),
+        ("ready", "", '^unknown desk state ""; allowed: offline, ready, paused, login$'),
+        ("ready", "login", r"^desk p-1 is already logged in \(ready\)$"),
+        ("paused", "login", r"^desk p-1 is already logged in \(paused\)$"),
+        ("offline", "paused", "^desk p-1 is not logged in: log in first$"),
     ],
 )
 def test_refusals_are_clear_and_change_nothing(routing, start, target, message):

@@ -24,7 +24,7 @@ from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, en
 from hotline.lab.redis_server import RedisServer, start_redis_server
 from hotline.lab.sipp import free_port
 from hotline.settings import CitySettings, load_settings
-from ivr.prompts import build_hold_music, build_prompts
+from ivr.prompts import build_hold_music, build_prompts, build_tones
 from queueing.routing import Routing
 from telephony.asterisk_config import AsteriskSite, render
 
@@ -88,6 +88,7 @@ class Lab:
         if built:
             self.progress(f"    generated {len(built)} prompt file(s)")
         shutil.copytree(cache / "prompts" / self.name, self.asterisk.sounds_dir, dirs_exist_ok=True)
+        build_tones(self.asterisk.sounds_dir / "tones")
         music = sorted((self.asterisk.root / "usr/share/asterisk/moh").glob("*.wav"))[:HOLD_MUSIC_FILES]
         build_hold_music(music, cache / "moh")
         for f in (cache / "moh").glob("*.ulaw"):

@@ -293,6 +293,68 @@ Content-Length: 0
 """
 
 
+def desk_dial_scenario(desk_id: str) -> str:
+    """A desk phone dials [service] (a feature code): INVITE, digest challenge, answer,
+    listen to the tone, and the line hangs up."""
+    invite = f"""
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{desk_id}@[remote_ip]>;tag=[pid]dial[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: CSEQ INVITE
+Contact: <sip:{desk_id}@[local_ip]:[local_port]>
+Max-Forwards: 70
+AUTH
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}"""
+    ack = f"""
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{desk_id}@[remote_ip]>;tag=[pid]dial[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: CSEQ ACK
+Max-Forwards: 70
+Content-Length: 0
+"""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="desk {desk_id} dials a feature code">
+  <send retrans="500"><![CDATA[{invite.replace("CSEQ", "1").replace("AUTH", "").replace(chr(10) + chr(10) + "Content-Type", chr(10) + "Content-Type")}
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>
+  <send><![CDATA[{ack.replace("CSEQ", "1")}
+  ]]></send>
+  <send retrans="500"><![CDATA[{invite.replace("CSEQ", "2").replace("AUTH", "[field0]")}
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200">
+    <action><log message="ANSWERED at [clock_tick]"/></action>
+  </recv>
+  <send><![CDATA[{ack.replace("CSEQ", "2")}
+  ]]></send>
+  <recv request="BYE" timeout="10000">
+    <action><log message="LINE HUNG UP at [clock_tick]"/></action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+</scenario>
+"""
+
+
 def _sipp_binary() -> str:
     path = shutil.which("sipp")
     if not path:
@@ -385,6 +447,19 @@ def start_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
     return _start(run, [target, "-sf", str(main), "-oocsf", str(incoming), "-inf", str(inject),
                         "-m", "1", "-l", "1", "-i", local_ip, "-p", str(free_port()),
                         "-mp", str(free_port_pair())])
+
+
+def dial_from_desk(target: str, desk_id: str, password: str, number: str, workdir: Path,
+                   local_ip: str = "127.0.0.1") -> SippRun:
+    """The desk phone ``desk_id`` dials ``number`` once (a feature code such as *70)."""
+    run = SippRun(f"desk-dial-{desk_id}-{number.replace('*', 'star')}", workdir)
+    scenario = run.workdir / f"{run.name}.xml"
+    inject = run.workdir / f"{run.name}.csv"
+    scenario.write_text(desk_dial_scenario(desk_id))
+    inject.write_text(f"SEQUENTIAL\n[authentication username={desk_id} password={password}];\n")
+    return _start(run, [target, "-sf", str(scenario), "-inf", str(inject), "-s", number, "-m", "1", "-l", "1",
+                        "-i", local_ip, "-p", str(free_port()), "-mp", str(free_port_pair()),
+                        "-recv_timeout", "15000"])
 
 
 def wait_registered(run: SippRun, timeout: float = 10) -> None:

@@ -1,8 +1,10 @@
--- desk_set_state: a call-taker (or a supervisor) sets a desk offline, ready or paused.
--- Refused while the desk is ringing or on a call: those end through the call. From wrap-up
--- any target is fine (ready = the call-taker finished early). Setting ready resets the
--- missed-call count: the call-taker is back.
--- ARGV[3..] desk_id, state, reason (free text, kept on the desk record)
+-- desk_set_state: what a call-taker (or a supervisor) does to a desk: log in (offline ->
+-- paused "logged in"), ready, pause, log out (offline). The rules are the table in
+-- queueing/desk_states.py; tests check this script against it. Refused while the desk is
+-- ringing or on a call: those end through the call. From wrap-up any target is fine (ready
+-- = the call-taker finished early). Ready from offline logs in too. Setting ready resets
+-- the missed-call count: the call-taker is back.
+-- ARGV[3..] desk_id, state (offline, ready, paused, or the command login), reason
 -- Reply: desk_id, agency, state, previous, changed ("0" when the desk already was ready or
 --        offline: a ready desk keeps its place in the idle order)
 return run(function()
@@ -10,21 +12,29 @@ return run(function()
   local target = ARGV[4] or ''
   local reason = arg_text(5)
 
-  local targets = { offline = true, ready = true, paused = true }
+  local targets = { offline = true, ready = true, paused = true, login = true }
   local desk_states = { offline = true, ready = true, ringing = true, on_call = true,
     wrap_up = true, paused = true }
   if not targets[target] then
     if desk_states[target] then
-      refuse('desk state ' .. target .. ' cannot be set by hand; allowed: offline, ready, paused')
+      refuse('desk state ' .. target .. ' cannot be set by hand; allowed: offline, ready, paused, login')
     end
     refuse('unknown desk state ' .. string.format('%q', target)
-      .. '; allowed: offline, ready, paused')
+      .. '; allowed: offline, ready, paused, login')
   end
   local desk = load_desk(desk_id)
   if not desk then refuse('unknown desk ' .. desk_id) end
   local previous = desk.state
   if previous == 'ringing' or previous == 'on_call' then
     refuse('desk ' .. desk_id .. ' is ' .. previous .. '; cannot set ' .. target)
+  end
+  if target == 'login' then
+    if previous ~= 'offline' then
+      refuse('desk ' .. desk_id .. ' is already logged in (' .. previous .. ')')
+    end
+    target, reason = 'paused', 'logged in'
+  elseif target == 'paused' and previous == 'offline' then
+    refuse('desk ' .. desk_id .. ' is not logged in: log in first')
   end
 
   if previous == target and target ~= 'paused' then
