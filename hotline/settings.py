@@ -222,6 +222,9 @@ class Agency(_Table):
     priority: Priority
     label: Label
     name: dict[str, Text]  # language → name
+    # Once this agency's longest wait passes this (or none of its desks is logged in), its
+    # callers are also offered to desks cross-trained for it, keeping their place here.
+    overflow_after_s: int = Field(default=10, ge=1, le=600)
 
 
 class Prompts(_Table):
@@ -243,6 +246,7 @@ class Desk(_Table):
 
     id: DeskId
     agency: str
+    cross_trained: list[str] = Field(default_factory=list)  # other agencies this desk can serve on overflow
 
 
 class CitySettings(_Table):
@@ -337,6 +341,11 @@ def _cross_check(city: CitySettings) -> list[Issue]:
         if desk.agency not in seen_ids:
             known = ", ".join(a.id for a in city.agencies)
             issues.append((("desks", i, "agency"), f"no agency has id '{desk.agency}' (agencies: {known})"))
+        for j, other in enumerate(desk.cross_trained):
+            if other not in seen_ids:
+                issues.append((("desks", i, "cross_trained", j), f"no agency has id '{other}'"))
+            elif other == desk.agency:
+                issues.append((("desks", i, "cross_trained", j), f"'{other}' is the desk's own agency"))
     # An agency nobody staffs would hold its callers forever.
     staffed = {d.agency for d in city.desks}
     for i, agency in enumerate(city.agencies):

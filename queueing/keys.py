@@ -18,6 +18,15 @@ key (after the prefix)      type    content
 ``callbacks:{queue}``       zset    abandoned call ids, score = abandoned at ms
 ``events``                  stream  every state change, capped near 100 000 entries
 ``wake``                    pub/sub channel: something may be dispatchable
+``callback:{call_id}``      hash    callback task of an abandoned call (queueing/callbacks.py)
+``callback_tasks:{queue}``  zset    open callback tasks, score = :func:`queue_score` of
+                                    (priority, abandoned at ms)
+``number:{number}``         hash    a caller number's last call, repeat count, open callback,
+                                    last answered call (expires 7 days after the last write)
+``number:{number}:calls``   zset    the number's recent call ids, score = arrival ms
+                                    (newest 200, expires with the number)
+``number:{number}:policy``  hash    a supervisor's policy for the number (never expires)
+``numbers:policy``          zset    numbers that have a policy, score = set at ms
 ==========================  ======  ==================================================
 
 The Lua scripts build the per-call/desk/queue/agency names themselves from the same prefix
@@ -70,6 +79,10 @@ class Keys:
     def desks(self) -> str:
         return f"{self.prefix}desks"
 
+    def desks_of(self, agency: str) -> str:
+        """Set of every desk of an agency, whatever its state."""
+        return f"{self.prefix}desks:of:{agency}"
+
     def desks_ready(self, agency: str) -> str:
         return f"{self.prefix}desks:ready:{agency}"
 
@@ -84,6 +97,26 @@ class Keys:
 
     def events(self) -> str:
         return f"{self.prefix}events"
+
+    # -- callbacks and caller numbers (queueing/callbacks.py, queueing/numbers.py) ----
+
+    def callback(self, call_id: str) -> str:
+        return f"{self.prefix}callback:{call_id}"
+
+    def callback_tasks(self, queue: str) -> str:
+        return f"{self.prefix}callback_tasks:{queue}"
+
+    def number(self, number: str) -> str:
+        return f"{self.prefix}number:{number}"
+
+    def number_calls(self, number: str) -> str:
+        return f"{self.prefix}number:{number}:calls"
+
+    def number_policy(self, number: str) -> str:
+        return f"{self.prefix}number:{number}:policy"
+
+    def numbers_with_policy(self) -> str:
+        return f"{self.prefix}numbers:policy"
 
     def wake(self) -> str:
         """Pub/sub channel, not a key."""

@@ -16,7 +16,7 @@ propagate unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -171,9 +171,14 @@ class RoutingBase:
                             route_reason, language, parse=_enqueued)
 
     def claim_next(self, agencies: Sequence[str], ring_timeout_ms: int, *,
+                   overflow_after_ms: Mapping[str, int] | None = None,
                    now_ms: int | None = None) -> Claim | None:
-        """Match the best waiting caller with the longest-idle eligible desk, or None."""
-        return self._script("claim_next", now_ms, ring_timeout_ms, *agencies, parse=_claim)
+        """Match the best waiting caller with the longest-idle eligible desk, or None.
+        ``overflow_after_ms``: per agency, the wait after which its callers may also go to
+        desks cross-trained for it (absent: never)."""
+        overflow = overflow_after_ms or {}
+        args = [f"{a}={overflow[a]}" if a in overflow else a for a in agencies]
+        return self._script("claim_next", now_ms, ring_timeout_ms, *args, parse=_claim)
 
     def offer_answered(self, call_id: str, desk_id: str, *,
                        now_ms: int | None = None) -> Answered:
@@ -195,9 +200,10 @@ class RoutingBase:
 
     # -- desks -------------------------------------------------------------------------
 
-    def register_desk(self, desk_id: str, agency: str, *,
+    def register_desk(self, desk_id: str, agency: str, *, cross_trained: Sequence[str] = (),
                       now_ms: int | None = None) -> DeskChange:
-        return self._script("desk_register", now_ms, desk_id, agency, parse=_desk_change)
+        return self._script("desk_register", now_ms, desk_id, agency, ",".join(cross_trained),
+                            parse=_desk_change)
 
     def set_desk_state(self, desk_id: str, state: str, *, reason: str = "",
                        now_ms: int | None = None) -> DeskChange:

@@ -44,6 +44,7 @@ class Bridge:
             runtime.redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
         self.routing = AsyncRouting(self.redis)
         self.agencies = [a.id for a in city.agencies]
+        self.overflow_after_ms = {a.id: a.overflow_after_s * 1000 for a in city.agencies}
         q = city.queueing
         self.ring_timeout_ms = q.ring_timeout_s * 1000
         self.wrap_up_ms = q.wrap_up_s * 1000
@@ -84,7 +85,7 @@ class Bridge:
         while True:
             try:
                 for desk in self.city.desks:
-                    await self.routing.register_desk(desk.id, desk.agency)
+                    await self.routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
                 return
             except RedisError as exc:
                 # Asterisk's fallback serves callers meanwhile (no heartbeat from us).
@@ -116,7 +117,8 @@ class Bridge:
         await self.routing.release_wrapups()
         delivered = 0
         while self.ami.ready.is_set():
-            claim = await self.routing.claim_next(self.agencies, self.ring_timeout_ms)
+            claim = await self.routing.claim_next(self.agencies, self.ring_timeout_ms,
+                                                  overflow_after_ms=self.overflow_after_ms)
             if claim is None:
                 break
             outcome = await self.deliver(claim)

@@ -8,7 +8,7 @@ from queueing import DeskChange, Keys, Routing, RoutingRefused
 from queueing.audit import audit
 
 T0 = 1_700_000_000_000
-DESK_FIELDS = {"desk_id", "agency", "state", "call_id", "since_ms", "reason", "misses",
+DESK_FIELDS = {"cross_trained", "desk_id", "agency", "state", "call_id", "since_ms", "reason", "misses",
                "wrap_up_until_ms"}
 
 
@@ -50,6 +50,20 @@ def test_a_new_desk_is_offline(routing, redis_client):
     assert (desk["state"], desk["agency"], desk["misses"], desk["since_ms"]) == (
         "offline", "police", "0", str(T0))
     assert redis_client.smembers(Keys().desks()) == {"p-1"}
+    assert redis_client.smembers(Keys().desks_of("police")) == {"p-1"}
+
+
+def test_cross_training_is_kept_and_can_change(routing):
+    routing.register_desk("p-1", "police", cross_trained=["fire", "medical"], now_ms=T0)
+    assert routing.desk("p-1")["cross_trained"] == "fire,medical"
+    assert routing.register_desk("p-1", "police", cross_trained=["fire"], now_ms=T0).changed
+    assert routing.desk("p-1")["cross_trained"] == "fire"
+    assert not routing.register_desk("p-1", "police", cross_trained=["fire"], now_ms=T0).changed
+
+
+def test_a_desk_cannot_be_cross_trained_for_its_own_agency(routing):
+    with pytest.raises(RoutingRefused, match="cannot be cross-trained for its own agency police"):
+        routing.register_desk("p-1", "police", cross_trained=["police"], now_ms=T0)
 
 
 def test_registering_again_keeps_the_state(routing):

@@ -89,6 +89,7 @@ local function desk_key(desk_id) return PREFIX .. 'desk:' .. desk_id end
 local function queue_key(queue) return PREFIX .. 'queue:' .. queue end
 local function ready_key(agency) return PREFIX .. 'desks:ready:' .. agency end
 local function callbacks_key(queue) return PREFIX .. 'callbacks:' .. queue end
+local function desks_of_key(agency) return PREFIX .. 'desks:of:' .. agency end
 
 -- A hash as a Lua table, or nil when the key does not exist.
 local function load_hash(key)
@@ -124,3 +125,42 @@ local function make_desk_ready(desk_id, agency)
   redis.call('ZADD', ready_key(agency), int_str(NOW), desk_id)
 end
 
+
+-- --- caller numbers and callback tasks (queueing/numbers.py, queueing/callbacks.py) ------
+-- Only numbers that can be dialled back are tracked: an optional '+' and 3 to 20 digits.
+-- A withheld or anonymous caller ('', 'anonymous', 'unknown', ...) leaves no per-number state.
+local NUMBER_TTL_MS = 7 * 24 * 3600 * 1000  -- per-number state of a number not heard from
+local NUMBER_CALLS_KEPT = 200               -- newest call ids kept per number
+local CALLBACK_OPEN = { pending = true, dialing = true, retry_at = true }
+
+local function callable_number(n)
+  if n == nil then return false end
+  local digits = string.match(n, '^%+?(%d+)$')
+  return digits ~= nil and #digits >= 3 and #digits <= 20
+end
+
+local function number_key(n) return PREFIX .. 'number:' .. n end
+local function callback_key(call_id) return PREFIX .. 'callback:' .. call_id end
+local function callback_tasks_key(queue) return PREFIX .. 'callback_tasks:' .. queue end
+
+-- Gives an open callback task its final status: off the open list, its number free for a
+-- new one. The task's history is the events stream (type callback_<status>).
+local function close_callback(task, status, reason)
+  local now = int_str(NOW)
+  redis.call('HSET', callback_key(task.call_id), 'status', status, 'reason', reason,
+    'next_attempt_ms', '', 'updated_ms', now, 'closed_ms', now)
+  redis.call('ZREM', callback_tasks_key(task.queue), task.call_id)
+  if task.number ~= '' and redis.call('HGET', number_key(task.number), 'open_callback') == task.call_id then
+    redis.call('HDEL', number_key(task.number), 'open_callback')
+  end
+  emit('callback_' .. status, 'call_id', task.call_id, 'number', task.number, 'queue', task.queue,
+    'status', status, 'reason', reason)
+end
+
+-- Whether the citizen of a task got through to a desk after the call the task is for.
+local function answered_since(task)
+  if task.number == '' then return nil end
+  local n = redis.call('HMGET', number_key(task.number), 'last_answered_ms', 'last_answered_call')
+  if n[1] and tonumber(n[1]) > tonumber(task.abandoned_ms) then return n[2] end
+  return nil
+end

@@ -1,5 +1,6 @@
 -- claim_next: takes the best waiting caller that has an eligible ready desk, and that desk.
--- ARGV[3..] ring_timeout_ms, agency ids (one or more)
+-- ARGV[3..] ring_timeout_ms, agencies (one or more): "police", or "police=10000" to let
+--           police callers overflow after 10 s (see below)
 -- Reply: nil when nothing can be dispatched, else
 --        call_id, desk_id, channel, queue, caller, deadline_ms
 --
@@ -9,11 +10,23 @@
 -- among heads that have a ready desk wins, and gets the desk that has been idle longest.
 -- Redis runs the whole script atomically, so concurrent bridges can never hand one caller
 -- to two desks or one desk two callers.
+--
+-- Overflow: once an agency's head caller has waited overflow_ms since arrival, or none of
+-- the agency's desks is logged in, that queue is also served by ready desks of other
+-- agencies cross-trained for it. The caller never leaves its own queue, so it keeps its
+-- place there.
 return run(function()
   local ring_timeout = arg_int(3, 'ring_timeout_ms', 1)
-  local agencies, seen = {}, {}
+  local agencies, seen, overflow_ms = {}, {}, {}
   for i = 4, #ARGV do
-    local agency = arg_id(i, 'agency')
+    local name, after = string.match(ARGV[i], '^([^=]+)=(.*)$')
+    local agency = check_id(name or ARGV[i], 'agency')
+    if after then
+      overflow_ms[agency] = tonumber(after)
+      if overflow_ms[agency] == nil or overflow_ms[agency] < 0 then
+        refuse('overflow for ' .. agency .. ' must be a number of ms, got ' .. after)
+      end
+    end
     if agency == GENERAL then refuse('"general" is a queue, not an agency') end
     if not seen[agency] then
       seen[agency] = true
@@ -72,6 +85,51 @@ return run(function()
   end
   if any_idle == nil then return false end
 
+  -- The longest-idle ready desk of another agency that is cross-trained for `queue`.
+  local function cross_trained_desk(queue)
+    local found
+    for _, agency in ipairs(agencies) do
+      if agency ~= queue then
+        local ready = redis.call('ZRANGE', ready_key(agency), 0, -1, 'WITHSCORES')
+        for i = 1, #ready, 2 do
+          local desk = load_desk(ready[i])
+          if desk and desk.state == 'ready'
+              and string.find(',' .. (desk.cross_trained or '') .. ',', ',' .. queue .. ',', 1, true) then
+            -- ordered by idle time: the first trained one is this agency's best
+            found = idler(found, { id = ready[i], since = tonumber(ready[i + 1]), agency = agency })
+            break
+          end
+        end
+      end
+    end
+    return found
+  end
+
+  local function any_logged_in(agency)
+    for _, desk_id in ipairs(redis.call('SMEMBERS', desks_of_key(agency))) do
+      local desk = load_desk(desk_id)
+      if desk and desk.agency == agency and desk.state ~= 'offline' then return true end
+    end
+    return false
+  end
+
+  local function overflowing(agency)
+    if overflow_ms[agency] == nil then return false end
+    local head = queue_head(agency)
+    if head == nil then return false end
+    local waited = NOW - (tonumber(head.call.arrived_ms) or NOW)
+    return waited >= overflow_ms[agency] or not any_logged_in(agency)
+  end
+
+  local eligible = {}
+  for _, agency in ipairs(agencies) do
+    -- the agency's own desk first; a cross-trained one only when it overflows
+    eligible[agency] = idle_by_agency[agency]
+    if eligible[agency] == nil and overflowing(agency) then
+      eligible[agency] = cross_trained_desk(agency)
+    end
+  end
+
   local best
   local function consider(queue, desk)
     if desk == nil then return end
@@ -82,7 +140,7 @@ return run(function()
   end
   -- general first: on an exact tie it wins (it is the no-input, top-priority route).
   consider(GENERAL, any_idle)
-  for _, agency in ipairs(agencies) do consider(agency, idle_by_agency[agency]) end
+  for _, agency in ipairs(agencies) do consider(agency, eligible[agency]) end
   if best == nil then return false end
 
   local call_id, desk_id, call = best.head.id, best.desk.id, best.head.call
@@ -94,6 +152,7 @@ return run(function()
   redis.call('HSET', desk_key(desk_id), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
   redis.call('ZADD', K_OFFERS, deadline, call_id)
   emit('offered', 'call_id', call_id, 'desk_id', desk_id, 'queue', best.queue,
+    'desk_agency', best.desk.agency,
     'attempt', int_str(attempt), 'deadline_ms', deadline, 'state', 'ringing')
   return { 'call_id', call_id, 'desk_id', desk_id, 'channel', call.channel, 'queue', best.queue,
     'caller', call.caller, 'deadline_ms', deadline }

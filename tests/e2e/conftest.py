@@ -37,7 +37,7 @@ def hotline(lab: Lab) -> Iterator[Lab]:
     routing = lab.routing()
     routing.redis.flushdb()
     for desk in lab.city.desks:
-        routing.register_desk(desk.id, desk.agency)
+        routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
     if lab.bridge_proc is None or lab.bridge_proc.poll() is not None:
         lab.start_bridge()
     else:

@@ -106,3 +106,15 @@ def test_with_the_bridge_down_a_call_still_rings_a_desk(hotline, phones):
     assert rec["fallback_reason"] == "found-in-fallback"
     rec = wait_call(hotline, "0955000001", ("ended",), timeout=20)
     assert rec["outcome"] == "fallback"
+
+
+def test_a_police_caller_overflows_to_a_cross_trained_fire_desk(hotline, phones):
+    phones.desk("desk-101", ready=False)
+    hotline.routing().set_desk_state("desk-101", "login")  # logged in, not ready
+    desk = phones.desk("desk-201", talk_ms=1000)  # fire, cross-trained for police
+    phones.citizen("0977000001", "1", stay_ms=40000)
+    rec = wait_call(hotline, "0977000001", ("ended",), timeout=30)
+    assert (rec["queue"], rec["desk"], rec["outcome"]) == ("police", "desk-201", "answered")
+    overflow_ms = hotline.city.agency("police").overflow_after_s * 1000
+    assert _ms(rec, "offered_ms") - _ms(rec, "arrived_ms") >= overflow_ms
+    assert desk.wait_for(r'RINGING from=\s*"POLICE" <sip:0977000001@', 1)
