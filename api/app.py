@@ -58,7 +58,10 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
 
     def change_desk(desk_id: str, target: str, reason: str = "") -> DeskView:
         known_desk(desk_id)
+        desk = next(d for d in city.desks if d.id == desk_id)
         try:
+            # Idempotent: makes the desk if Redis has lost it (or no bridge registered it yet).
+            routing.register_desk(desk_id, desk.agency, cross_trained=desk.cross_trained)
             routing.set_desk_state(desk_id, target, reason=reason)
             return _desk_view(desk_id, desk_ids[desk_id], routing.desk(desk_id))
         except RoutingRefused as exc:
@@ -97,6 +100,8 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
         except redis.RedisError as exc:
             raise unavailable(exc) from None
 
+    from api.callbacks import callbacks_router  # GET /callbacks/{agency}, /numbers/{number}, …
+    app.include_router(callbacks_router(city, routing))
     return app
 
 

@@ -69,13 +69,36 @@ def bridge() -> None:
     asyncio.run(Bridge(city, runtime).run_forever())
 
 
+@app.command()
+def worker(burst: bool = typer.Option(False, help="exit when the queue is empty (tests)")) -> None:
+    """Run an rq worker for the background jobs (callback tasks, auto-dial), with its scheduler."""
+    from rq import Worker
+
+    from queueing.jobs import QUEUE_NAME, job_queue, sweep_callbacks
+
+    _logging()
+    runtime = _runtime()
+    _city(runtime)  # a broken city file is reported now, not in the first job
+    connection = redis.Redis.from_url(runtime.redis_url)
+    try:
+        # Abandoned calls whose job never ran (rq was down) get their task now.
+        job_queue(connection).enqueue(sweep_callbacks, description="sweep abandoned calls without a callback task")
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    Worker([QUEUE_NAME], connection=connection).work(burst=burst, with_scheduler=True)
+
+
 def _set_desk(desk_id: str, state: str, reason: str = "") -> None:
     runtime = _runtime()
     city = _city(runtime)
     if desk_id not in {d.id for d in city.desks}:
         _fail(f"unknown desk {desk_id!r}; desks in {runtime.city_file}: {', '.join(d.id for d in city.desks)}")
+    desk = next(d for d in city.desks if d.id == desk_id)
     try:
-        change = _routing(runtime).set_desk_state(desk_id, state, reason=reason)
+        routing = _routing(runtime)
+        # Idempotent: makes the desk if Redis has lost it (or no bridge registered it yet).
+        routing.register_desk(desk_id, desk.agency, cross_trained=desk.cross_trained)
+        change = routing.set_desk_state(desk_id, state, reason=reason)
     except RoutingRefused as exc:
         _fail(str(exc))
     except redis.RedisError as exc:

@@ -241,6 +241,27 @@ class Prompts(_Table):
 PROMPT_KEYS: tuple[str, ...] = tuple(Prompts.model_fields)
 
 
+class CallbackSettings(_Table):
+    """[callbacks] — calling back citizens who hung up before a desk answered (optional)."""
+
+    auto_dial: bool = False  # off: desks call back by hand from the list (GET /callbacks/{agency})
+    retry_after_s: int = Field(default=300, ge=30, le=86_400)  # after no answer / busy
+    max_attempts: int = Field(default=3, ge=1, le=10)  # attempts that reach no one before giving up
+    desk_ring_s: int = Field(default=20, ge=5, le=120)  # auto-dial: ring the desk this long first
+    citizen_ring_s: int = Field(default=30, ge=5, le=120)  # then ring the citizen this long
+
+
+class NumberSettings(_Table):
+    """[numbers] — repeat and nuisance callers (optional). Nobody is ever blocked."""
+
+    repeat_window_s: int = Field(default=600, ge=0, le=86_400)  # a call this soon after the last one is a repeat
+    short_call_s: int = Field(default=10, ge=1, le=120)  # shorter calls count towards the nuisance score
+    nuisance_window_s: int = Field(default=86_400, ge=3_600, le=604_800)  # calls older than this are ignored
+    nuisance_half_life_s: int = Field(default=21_600, ge=600, le=604_800)  # a nuisance call's weight halves this often
+    nuisance_threshold: float = Field(default=3.0, gt=0, le=100)  # score shown as "likely nuisance"
+    lower_priority_by: int = Field(default=2, ge=1, le=9)  # default step of a supervisor's lower_priority policy
+
+
 class Desk(_Table):
     """[[desks]]"""
 
@@ -256,6 +277,8 @@ class CitySettings(_Table):
     ivr: IvrSettings
     queueing: QueueingSettings
     tts: TtsSettings = Field(default_factory=TtsSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    numbers: NumberSettings = Field(default_factory=NumberSettings)
     agencies: Annotated[list[Agency], Field(min_length=1)]
     prompts: dict[str, Prompts]
     desks: Annotated[list[Desk], Field(min_length=1)]

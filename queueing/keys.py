@@ -118,6 +118,10 @@ class Keys:
     def numbers_with_policy(self) -> str:
         return f"{self.prefix}numbers:policy"
 
+    def applied_event(self, identity: str) -> str:
+        """String, set once by the bridge that applied this AMI event (expires)."""
+        return f"{self.prefix}applied:{identity}"
+
     def wake(self) -> str:
         """Pub/sub channel, not a key."""
         return f"{self.prefix}wake"

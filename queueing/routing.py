@@ -155,10 +155,14 @@ class RoutingBase:
     # -- calls -------------------------------------------------------------------------
 
     def arrive(self, call_id: str, caller: str, channel: str, *, language: str = "",
-               now_ms: int | None = None) -> None:
-        """A caller reached the IVR: creates the call record (state ``ivr``)."""
+               repeat_window_ms: int = 600_000, now_ms: int | None = None) -> None:
+        """A caller reached the IVR: creates the call record (state ``ivr``).
+
+        A call from the same number within ``repeat_window_ms`` of its last call is linked
+        to it (``previous_call_id``, ``repeat_count``; see queueing/numbers.py).
+        """
         return self._script("call_arrive", now_ms, call_id, caller, channel, language,
-                            parse=_nothing)
+                            repeat_window_ms, parse=_nothing)
 
     def enqueue(self, call_id: str, queue: str, priority: int, *, choice: str = "",
                 route_reason: str = "", language: str = "",
@@ -197,6 +201,12 @@ class RoutingBase:
     def fallback(self, call_id: str, *, reason: str = "", now_ms: int | None = None) -> None:
         """ivr/queued -> fallback: Asterisk's static queue took the caller."""
         return self._script("call_fallback", now_ms, call_id, reason, parse=_nothing)
+
+    def rejoin(self, call_id: str, *, queue: str, priority: int, now_ms: int | None = None) -> int:
+        """fallback -> queued at the caller's original place; ``queue`` and ``priority`` for
+        a caller who never chose. Returns the position in the queue (1 = next)."""
+        return self._script("call_rejoin", now_ms, call_id, queue, priority,
+                            parse=lambda reply: int(_fields(reply)["position"]))
 
     # -- desks -------------------------------------------------------------------------
 

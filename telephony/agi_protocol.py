@@ -70,7 +70,10 @@ def parse_environment(raw: bytes) -> AgiEnvironment:
 
 def route_of(network_script: str) -> str:
     """``ivr`` or ``ivr?x=1`` → ``ivr`` (Asterisk passes the path after the port)."""
-    path = urlsplit(network_script).path if "://" in network_script else network_script.split("?", 1)[0]
+    try:
+        path = urlsplit(network_script).path if "://" in network_script else network_script.split("?", 1)[0]
+    except ValueError as exc:  # urllib refuses e.g. "agi://[::1/ivr" (unbalanced IPv6 brackets)
+        raise AgiEnvironmentError(f"agi_network_script is not a URL: {exc}") from None
     return path.strip("/")
 
 
@@ -87,7 +90,8 @@ class AgiReply:
     def digit(self) -> str | None:
         """For STREAM FILE / WAIT FOR DIGIT / GET OPTION: the key pressed, if any.
         result is the ASCII code of the key, 0 when none was pressed."""
-        if not self.ok or not self.result.isdigit() or self.result == "0":
+        # ASCII digits, at most 3: "²".isdigit() is true but int() refuses it, and chr() a huge code.
+        if not self.ok or not (self.result.isascii() and self.result.isdigit()) or len(self.result) > 3 or self.result == "0":
             return None
         ch = chr(int(self.result))
         return ch if ch in "0123456789*#ABCD" else None
@@ -96,7 +100,8 @@ class AgiReply:
 def parse_reply(line: str) -> AgiReply:
     """One reply line from Asterisk: ``200 result=49 endpos=12000``, ``HANGUP``, ``510 …``."""
     line = line.rstrip("\r\n")
-    if not line or not line[:3].isdigit() and line != "HANGUP":
+    # ASCII digits only: "²²²".isdigit() is true, but panoramisk's int() of it raises.
+    if not line or not (line[:3].isascii() and line[:3].isdigit()) and line != "HANGUP":
         return AgiReply(False, 0, "", "", False, line)
     parsed = parse_agi_result(line)
     hangup = parsed.get("error") == "AGIResultHangup"
@@ -105,7 +110,8 @@ def parse_reply(line: str) -> AgiReply:
         result = "-1"
     return AgiReply(
         ok="error" not in parsed,
-        code=int(parsed.get("status_code", 0) or 0),
+        # Not parsed["status_code"]: panoramisk leaves it out of "200 result=-1" replies.
+        code=int(line[:3]) if line[:3].isdigit() else 0,
         result=result,
         data=data or "",
         hangup=hangup or result == "-1",

@@ -61,7 +61,7 @@ class AgiChannel:
                 # usage text follows until "520 End of proper usage."
                 while not (await self._reader.readline()).startswith(b"520 "):
                     pass
-            if reply.hangup and reply.result == "-1":
+            if reply.line == "HANGUP":  # result=-1 alone may also mean a missing file
                 self.hung_up = True
             return reply
 

@@ -12,7 +12,15 @@ from collections.abc import Awaitable, Callable
 
 from panoramisk import Manager
 
-from telephony.ami_events import DialplanEvent, LiveChannel, MalformedEvent, parse_channel_row, parse_user_event
+from telephony.ami_events import (
+    DialplanEvent,
+    LiveChannel,
+    MalformedEvent,
+    event_identity,
+    parse_channel_row,
+    parse_device_state,
+    parse_user_event,
+)
 
 log = logging.getLogger("hotline.ami")
 
@@ -25,7 +33,7 @@ class AmiError(RuntimeError):
 
 class AmiLink:
     def __init__(self, host: str, port: int, username: str, secret: str,
-                 on_event: Callable[[DialplanEvent], Awaitable[None]],
+                 on_event: Callable[[DialplanEvent, str], Awaitable[None]],
                  on_ready: Callable[[], Awaitable[None]]):
         self._on_event = on_event
         self._on_ready = on_ready
@@ -37,15 +45,30 @@ class AmiLink:
             log=logging.getLogger("hotline.ami.panoramisk"),
         )
         self.manager.register_event("UserEvent", self._user_event)
+        self.manager.register_event("DeviceStateChange", self._device_state)
         self._tasks: set[asyncio.Task] = set()
+        # Events of one call must be applied in the order Asterisk sent them (a ring that
+        # ended before the hang-up), so one consumer applies them one by one.
+        self._events: asyncio.Queue[tuple[DialplanEvent, str]] = asyncio.Queue()
 
     async def start(self) -> None:
         self.manager.loop = asyncio.get_running_loop()
+        self._spawn(self._apply_events())
         self.manager.connect()
 
     def close(self) -> None:
         self.ready.clear()
         self.manager.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _apply_events(self) -> None:
+        while True:
+            event, identity = await self._events.get()
+            try:
+                await self._on_event(event, identity)
+            except Exception:
+                log.exception("applying %s failed", event)
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -68,7 +91,12 @@ class AmiLink:
             log.error("ignored a malformed hotline event: %s (%r)", exc, dict(message))
             return
         if event is not None:
-            self._spawn(self._on_event(event))
+            self._events.put_nowait((event, event_identity(message)))
+
+    def _device_state(self, manager, message) -> None:
+        event = parse_device_state(message)
+        if event is not None:  # idempotent: every bridge may apply it
+            self._events.put_nowait((event, ""))
 
     async def action(self, fields: dict[str, str], timeout: float = ACTION_DEADLINE_S):
         if not self.ready.is_set() or self.manager.protocol is None:
@@ -90,7 +118,12 @@ class AmiLink:
         await self.action({"Action": "DBPut", "Family": "hotline", "Key": "heartbeat", "Val": str(epoch_s)})
 
     async def getvar(self, channel: str, variable: str) -> str:
-        reply = await self.action({"Action": "Getvar", "Channel": channel, "Variable": variable})
+        """A channel's variable, or with no channel a global one or a function such as
+        DEVICE_STATE(PJSIP/desk-101)."""
+        fields = {"Action": "Getvar", "Variable": variable}
+        if channel:
+            fields["Channel"] = channel
+        reply = await self.action(fields)
         return str(reply.get("Value") or "")
 
     async def channels(self) -> list[LiveChannel]:

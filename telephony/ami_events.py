@@ -39,9 +39,19 @@ class CallerLeft:
 class WentToFallback:
     call_id: str
     reason: str
+    # Who and where: a caller whose IVR never started (bridge unreachable) has no record yet.
+    caller: str = ""
+    channel: str = ""
 
 
-DialplanEvent = RingEnded | DeskAnswered | CallerLeft | WentToFallback
+@dataclass(frozen=True)
+class DeskPhoneIdle:
+    """A desk phone's device went idle (AMI DeviceStateChange to NOT_INUSE)."""
+
+    desk_id: str
+
+
+DialplanEvent = RingEnded | DeskAnswered | CallerLeft | WentToFallback | DeskPhoneIdle
 
 
 class MalformedEvent(ValueError):
@@ -72,8 +82,22 @@ def parse_user_event(message: Mapping[str, str]) -> DialplanEvent | None:
     if name == "HotlineHangup":
         return CallerLeft(call_id, _get(message, "Stage"), _get(message, "DialStatus"))
     if name == "HotlineFallback":
-        return WentToFallback(call_id, _get(message, "Reason"))
+        return WentToFallback(call_id, _get(message, "Reason"), _get(message, "CallerIDNum"), _get(message, "Channel"))
     raise MalformedEvent(f"unknown hotline event {name}")
+
+
+def parse_device_state(message: Mapping[str, str]) -> DeskPhoneIdle | None:
+    """``Device: PJSIP/desk-101`` going ``NOT_INUSE`` → DeskPhoneIdle; anything else → None."""
+    device, state = _get(message, "Device"), _get(message, "State")
+    if device.startswith("PJSIP/") and state == "NOT_INUSE" and len(device) > 6:
+        return DeskPhoneIdle(device[len("PJSIP/"):])
+    return None
+
+
+def event_identity(message: Mapping[str, str]) -> str:
+    """The same AMI event reaches every bridge logged in to that Asterisk; this names it
+    (system, channel, time to the microsecond, kind) so only one bridge applies it."""
+    return "|".join(_get(message, k) for k in ("SystemName", "Uniqueid", "Timestamp", "UserEvent"))
 
 
 @dataclass(frozen=True)

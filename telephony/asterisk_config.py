@@ -49,6 +49,9 @@ class AsteriskSite:
     ami_permit: str = "127.0.0.1/255.255.255.255"
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # A second bridge for the dialplan to try when the first is unreachable; None: the first again.
+    agi_backup_host: str | None = None
+    agi_backup_port: int | None = None
     moh_dir: str = "/var/lib/asterisk/moh-hotline"
     system_name: str = "hotline"
     etc_dir: str = "/etc/asterisk"
@@ -79,6 +82,8 @@ def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = Tru
     q = settings.queueing
     values: dict[str, object] = {
         **{k: v for k, v in site.__dict__.items() if k != "desk_passwords"},
+        "agi_backup_host": site.agi_backup_host or site.agi_host,
+        "agi_backup_port": site.agi_backup_port or site.agi_port,
         "number": settings.hotline.number,
         "first_language": settings.hotline.languages[0],
         "ring_timeout_s": q.ring_timeout_s,

@@ -13,7 +13,8 @@ import time
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from hotline.settings import CitySettings, RuntimeSettings
+from hotline.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings
+from queueing.errors import RoutingRefused
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer
 from telephony.desk_codes import DeskFeatureCode
@@ -22,6 +23,7 @@ from telephony.ami_events import (
     HOTLINE_CONTEXTS,
     CallerLeft,
     DeskAnswered,
+    DeskPhoneIdle,
     DialplanEvent,
     LiveChannel,
     RingEnded,
@@ -34,6 +36,11 @@ log = logging.getLogger("hotline.bridge")
 
 DISPATCH_TICK_S = 0.5  # wrap-ups end and missed wake-ups are caught at this pace
 HEARTBEAT_EVERY_S = 1.0
+APPLIED_EVENT_TTL_S = 3600
+OFFER_IN_FLIGHT_MS = 3000
+REDIS_RETRY_FIRST_S, REDIS_RETRY_MAX_S = 0.2, 2.0
+RECONCILE_EVERY_S = 10.0  # also after every AMI login
+BUSY_OUTSIDE_REASON = "busy outside hotline"  # offer_failed.lua pauses a desk busy with another call  # longer than any AMI Redirect takes to land  # long past any retransmission of the same AMI event
 
 
 class Bridge:
@@ -64,7 +71,8 @@ class Bridge:
         await self._register_desks()
         await self.agi.start(self.runtime.agi_host, self.runtime.agi_port)
         await self.ami.start()
-        self._tasks = [asyncio.create_task(t) for t in (self._dispatch_loop(), self._heartbeat_loop(), self._wake_listener())]
+        self._tasks = [asyncio.create_task(t) for t in (
+            self._dispatch_loop(), self._heartbeat_loop(), self._wake_listener(), self._reconcile_loop())]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -140,7 +148,7 @@ class Bridge:
             problem = str(exc)
         if "does not exist" in problem or "no such channel" in problem.lower():
             log.info("call %s left before its desk could ring (%s)", claim.call_id, problem)
-            await self.routing.hangup(claim.call_id, self.wrap_up_ms)
+            await self._after_hangup(await self.routing.hangup(claim.call_id, self.wrap_up_ms))
             return "gone"
         # Not the desk's fault: the caller goes back to its place, the desk stays ready.
         log.error("could not ring desk %s for call %s: %s", claim.desk_id, claim.call_id, problem)
@@ -149,66 +157,147 @@ class Bridge:
 
     # --- what the dialplan reports ------------------------------------------------------
 
-    async def on_dialplan_event(self, event: DialplanEvent) -> None:
+    async def on_dialplan_event(self, event: DialplanEvent, identity: str = "") -> None:
+        """Apply one event the dialplan raised. Every bridge logged in to this Asterisk gets
+        it; the first to claim its identity in Redis applies it, the others skip it.
+
+        While Redis is unreachable the event waits here, and so do the ones after it (they
+        arrive through one ordered queue): applied in order once Redis is back, so even a
+        call that began and ended during the outage leaves its record."""
+        if identity:
+            key = self.routing.keys.applied_event(identity)
+            first = await self._until_redis_answers(
+                lambda: self.redis.set(key, "1", nx=True, ex=APPLIED_EVENT_TTL_S), event)
+            if not first:
+                return
         try:
-            if isinstance(event, RingEnded):
-                log.info("desk %s did not take call %s: %s", event.desk_id, event.call_id, event.status)
-                await self.routing.offer_failed(event.call_id, event.desk_id, event.status, self.missed_limit)
-            elif isinstance(event, DeskAnswered):
-                log.info("desk %s answered call %s", event.desk_id, event.call_id)
-                await self.routing.offer_answered(event.call_id, event.desk_id)
-            elif isinstance(event, CallerLeft):
-                await self.routing.hangup(event.call_id, self.wrap_up_ms)
-            elif isinstance(event, WentToFallback):
-                log.warning("call %s went to Asterisk's fallback queue (%s)", event.call_id, event.reason)
-                await self.routing.fallback(event.call_id, reason=event.reason)
-        except RedisError as exc:
-            # Reconciliation after Redis is back repairs what this event would have changed.
-            log.error("could not record %s: Redis unreachable (%s)", event, exc)
+            await self._until_redis_answers(lambda: self._apply(event), event)
         except Exception:
             log.exception("could not apply %s", event)
         self.wake.set()
 
+    async def _until_redis_answers(self, operation, event):
+        delay = REDIS_RETRY_FIRST_S
+        while True:
+            try:
+                return await operation()
+            except RedisError as exc:
+                log.error("Redis unreachable (%s); %s waits, retrying in %.1f s", exc, event, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REDIS_RETRY_MAX_S)
+
+    async def _apply(self, event: DialplanEvent) -> None:
+        if isinstance(event, RingEnded):
+            log.info("desk %s did not take call %s: %s", event.desk_id, event.call_id, event.status)
+            await self.routing.offer_failed(event.call_id, event.desk_id, event.status, self.missed_limit)
+        elif isinstance(event, DeskAnswered):
+            log.info("desk %s answered call %s", event.desk_id, event.call_id)
+            await self.routing.offer_answered(event.call_id, event.desk_id)
+        elif isinstance(event, CallerLeft):
+            await self._after_hangup(await self.routing.hangup(event.call_id, self.wrap_up_ms))
+        elif isinstance(event, WentToFallback):
+            log.warning("call %s went to Asterisk's fallback queue (%s)", event.call_id, event.reason)
+            if not await self.routing.call(event.call_id):
+                await self.routing.arrive(event.call_id, event.caller, event.channel)
+            await self.routing.fallback(event.call_id, reason=event.reason)
+        elif isinstance(event, DeskPhoneIdle):
+            desk = await self.routing.desk(event.desk_id)
+            if desk.get("state") == "paused" and desk.get("reason") == BUSY_OUTSIDE_REASON:
+                log.info("desk %s is free again after a call outside hotline", event.desk_id)
+                await self.routing.set_desk_state(event.desk_id, "ready")
+
+    async def _after_hangup(self, result) -> None:
+        """An abandoned caller gets a callback task: enqueue the rq job create_callback
+        (queueing/jobs.py). Also when the hang-up was already recorded (result noop, state
+        abandoned: the IVR records it first); the job is idempotent and deduplicated. If rq
+        cannot be reached nothing is lost: call_hangup already listed the call on
+        callbacks:{queue}, and the worker's sweep makes its task later."""
+        if result is None or result.state != "abandoned":
+            return
+        try:
+            from queueing.jobs import enqueue_create_callback, sync_client_like
+
+            await asyncio.to_thread(enqueue_create_callback, sync_client_like(self.redis),
+                                    result.call_id, self.routing.keys.prefix)
+        except Exception as exc:
+            log.error("could not enqueue the callback job for abandoned call %s (%s); it stays on "
+                      "the callbacks list for the worker's sweep", result.call_id, exc)
+
     # --- keeping Asterisk and Redis in agreement ------------------------------------------
 
     async def reconcile(self) -> None:
-        """After every AMI (re)login: events may have been missed, so compare each call Redis
-        thinks is live with the channels Asterisk really has, and repair the difference."""
+        """After every AMI (re)login, and every RECONCILE_EVERY_S: events may have been
+        missed, so compare each call Redis thinks is live with the channels Asterisk really
+        has, and repair the difference. Callers Asterisk's fallback queue holds while this
+        bridge is healthy come back into hotline routing at their original place."""
         try:
             # Redis first: a call that arrives while Asterisk lists its channels is not in
             # that list, and must not be taken for a caller who is gone.
             calls = await self.routing.active_calls()
             live = {c.uniqueid: c for c in await self.ami.channels()}
             repaired = 0
+            in_fallback: list[LiveChannel] = []
             for call in calls:
                 call_id, state = call["call_id"], call.get("state")
                 channel = live.get(call_id)
                 if channel is None:
-                    await self.routing.hangup(call_id, self.wrap_up_ms)
+                    await self._after_hangup(await self.routing.hangup(call_id, self.wrap_up_ms))
                     repaired += 1
                     continue
                 stage = caller_stage(channel)
-                if stage == "fallback" and state in ("ivr", "queued", "ringing"):
-                    if state == "ringing":
-                        await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
-                    await self.routing.fallback(call_id, reason="found-in-fallback")
-                    repaired += 1
-                elif state == "ringing" and stage == "waiting":
+                if stage == "fallback":
+                    if state in ("ivr", "queued", "ringing"):
+                        if state == "ringing":
+                            await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
+                        await self.routing.fallback(call_id, reason="found-in-fallback")
+                        repaired += 1
+                    in_fallback.append(channel)
+                elif state == "ringing" and stage == "waiting" and self._offer_is_stale(call):
                     await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
                     repaired += 1
                 elif state == "ringing" and stage == "on_call":
                     await self.routing.offer_answered(call_id, call.get("desk", ""))
                     repaired += 1
-            repaired += await self._record_unknown_callers(live)
-            log.info("reconciled with Asterisk: %d live channels, %d calls repaired", len(live), repaired)
+            repaired += await self._free_desks_idle_again()
+            unknown = await self._record_unknown_callers(live)
+            repaired += len(unknown)
+            rejoined = await self._rejoin(in_fallback + unknown)
+            log.info("reconciled with Asterisk: %d live channels, %d calls repaired, %d rejoined",
+                     len(live), repaired, rejoined)
         except (AmiError, RedisError) as exc:
             log.error("reconciliation postponed: %s", exc)
         self.wake.set()
 
-    async def _record_unknown_callers(self, live: dict[str, LiveChannel]) -> int:
+    async def _free_desks_idle_again(self) -> int:
+        """A desk paused "busy outside hotline" whose phone is idle now: its DeviceStateChange
+        may have come while the AMI link was down."""
+        freed = 0
+        for desk in self.city.desks:
+            record = await self.routing.desk(desk.id)
+            if record.get("state") != "paused" or record.get("reason") != BUSY_OUTSIDE_REASON:
+                continue
+            if await self.ami.getvar("", f"DEVICE_STATE(PJSIP/{desk.id})") == "NOT_INUSE":
+                await self.routing.set_desk_state(desk.id, "ready")
+                freed += 1
+        return freed
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RECONCILE_EVERY_S)
+            if self.ami.ready.is_set():
+                await self.reconcile()
+
+    @staticmethod
+    def _offer_is_stale(call: dict[str, str]) -> bool:
+        # A caller claimed a moment ago may still be in hotline-wait because its Redirect is
+        # on the way; only an older offer can have been lost.
+        offered = int(call.get("offered_ms") or 0)
+        return time.time() * 1000 - offered > OFFER_IN_FLIGHT_MS
+
+    async def _record_unknown_callers(self, live: dict[str, LiveChannel]) -> list[LiveChannel]:
         """Callers Asterisk took while the bridge or Redis was down (straight to the fallback
         queue) have no record yet: write one now, so every call leaves a record."""
-        added = 0
+        added = []
         for channel in live.values():
             if channel.context not in HOTLINE_CONTEXTS or caller_stage(channel) != "fallback":
                 continue
@@ -216,8 +305,29 @@ class Bridge:
                 continue
             await self.routing.arrive(channel.uniqueid, channel.caller, channel.channel)
             await self.routing.fallback(channel.uniqueid, reason="found-in-fallback")
-            added += 1
+            added.append(channel)
         return added
+
+    async def _rejoin(self, channels: list[LiveChannel]) -> int:
+        """Take callers out of Asterisk's fallback queue back into hotline routing, unless a
+        desk is already talking to them."""
+        rejoined = 0
+        for channel in channels:
+            if channel.bridged:
+                continue
+            try:
+                position = await self.routing.rejoin(channel.uniqueid, queue=GENERAL_QUEUE,
+                                                     priority=self.city.ivr.general_priority)
+                await self.ami.redirect(channel.channel, "hotline-wait", "s")
+            except RoutingRefused as exc:
+                log.info("call %s not rejoined: %s", channel.uniqueid, exc)
+                continue
+            except AmiError as exc:
+                # Still in the fallback queue: the dispatcher's Redirect will take it.
+                log.warning("call %s rejoined in Redis but not moved yet: %s", channel.uniqueid, exc)
+            log.info("call %s rejoined hotline routing from the fallback queue (position %d)", channel.uniqueid, position)
+            rejoined += 1
+        return rejoined
 
     # --- liveness: the dialplan's watchdog reads this ------------------------------------
 

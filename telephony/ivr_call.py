@@ -35,7 +35,8 @@ class IvrCall:
         env = agi.env
         call_id = env.variables.get("agi_arg_1") or env.uniqueid
         try:
-            await self.routing.arrive(call_id, env.caller_number, env.channel)
+            await self.routing.arrive(call_id, env.caller_number, env.channel,
+                                      repeat_window_ms=self.city.numbers.repeat_window_s * 1000)
         except RedisError as exc:
             log.error("Redis unreachable at arrival of %s (%s): caller goes to the fallback queue", call_id, exc)
             return
@@ -95,9 +96,14 @@ class IvrCall:
     async def _play(self, agi: AgiChannel, language: str, key: str, escape: str) -> str | None:
         reply = await agi.send("STREAM FILE", prompt_path(language, key), escape)
         if reply.hangup:
-            raise CallerHungUp(agi.env.channel)
-        if not reply.ok:
-            log.error("prompt %s could not be played: %s", prompt_path(language, key), reply.line)
+            # Asterisk answers result=-1 both when the caller hung up and when the prompt
+            # file is missing; only the channel's status tells them apart.
+            status = await agi.send("CHANNEL STATUS")
+            if status.hangup or not status.ok:
+                raise CallerHungUp(agi.env.channel)
+            log.error("prompt %s could not be played (%s); the menu goes on without it",
+                      prompt_path(language, key), reply.line)
+            return None
         return reply.digit
 
     async def _record_hangup(self, call_id: str) -> None:

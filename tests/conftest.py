@@ -14,6 +14,10 @@ import redis
 
 from hotline.lab.redis_server import start_redis_server
 
+# The real lab (Asterisk, Redis, bridge, SIPp phones), shared by tests/e2e and tests/faults;
+# started only by the tests that ask for it.
+pytest_plugins = ["tests.lab_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -11,7 +11,7 @@ CALL_FIELDS = {
     "call_id", "caller", "channel", "state", "arrived_ms", "language", "queue", "choice",
     "priority", "route_reason", "queued_ms", "queue_score", "desk", "offered_ms", "answered_ms",
     "ended_ms", "outcome", "abandon_stage", "wait_ms", "ring_attempts", "last_ring_status",
-    "fallback_reason",
+    "fallback_reason", "previous_call_id", "repeat_count", "policy_applied",
 }
 
 

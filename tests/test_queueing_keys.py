@@ -28,6 +28,12 @@ T0 = 1_700_000_000_000
         ("callbacks", ("general",), "hotline:callbacks:general"),
         ("events", (), "hotline:events"),
         ("wake", (), "hotline:wake"),
+        ("callback", ("c-1",), "hotline:callback:c-1"),
+        ("callback_tasks", ("police",), "hotline:callback_tasks:police"),
+        ("number", ("+8491",), "hotline:number:+8491"),
+        ("number_calls", ("+8491",), "hotline:number:+8491:calls"),
+        ("number_policy", ("+8491",), "hotline:number:+8491:policy"),
+        ("numbers_with_policy", (), "hotline:numbers:policy"),
     ],
 )
 def test_key_names_follow_the_architecture(name, args, expected):
@@ -71,7 +77,7 @@ def test_lua_score_is_exact_and_matches_python(redis_client, priority):
 def test_every_script_of_the_architecture_table_is_loaded(redis_client):
     table = ARCHITECTURE.read_text(encoding="utf-8").split("## Lua scripts", 1)[1]
     documented = sorted(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
-    assert len(documented) == 10
+    assert len(documented) == 15
     assert Scripts(redis_client).names == documented
 
 
@@ -95,5 +101,6 @@ def test_prefixes_keep_instances_apart(redis_client):
     assert lab_b.call("c-1") == {}
     assert redis_client.exists("hotline:call:c-1") == 0
     assert sorted(redis_client.keys("lab-a:*")) == [
-        "lab-a:call:c-1", "lab-a:calls", "lab-a:calls:active", "lab-a:events", "lab-a:queue:police",
+        "lab-a:call:c-1", "lab-a:calls", "lab-a:calls:active", "lab-a:events",
+        "lab-a:number:+15550100", "lab-a:number:+15550100:calls", "lab-a:queue:police",
     ]

@@ -137,9 +137,8 @@ def test_a_desk_that_misses_goes_to_the_back_of_the_idle_order(routing):
         ("BUSY", True),
         ("CHANUNAVAIL", True),
         ("CONGESTION", True),
-        ("DESK_BUSY", True),
         ("DESK_UNAVAILABLE", True),  # the desk phone is not registered
-        ("DESK_INUSE", True),  # busy with a call hotline did not give it
+        ("DESK_INVALID", True),
         ("TIMEOUT", True),
         ("noanswer", True),
         ("REDIRECT_FAILED", False),
@@ -159,6 +158,20 @@ def test_which_statuses_count_a_miss(routing, status, counts_a_miss):
     assert routing.desk("p-1")["misses"] == ("1" if counts_a_miss else "0")
     assert routing.desk("p-1")["state"] == "ready"
     assert routing.call("c-1")["last_ring_status"] == status.upper()
+
+
+@pytest.mark.parametrize("status", ["DESK_INUSE", "DESK_BUSY", "DESK_RINGING", "DESK_RINGINUSE", "DESK_ONHOLD"])
+def test_a_desk_busy_outside_hotline_is_paused_without_a_miss(routing, status):
+    caller(routing, "c-1")
+    ready_desk(routing, "p-1")
+    ring(routing)
+
+    result = routing.offer_failed("c-1", "p-1", status, 5, now_ms=T0 + 2_000)
+
+    assert (result.requeued, result.missed, result.desk_state) == (True, False, "paused")
+    desk = routing.desk("p-1")
+    assert (desk["state"], desk["reason"], desk["misses"]) == ("paused", "busy outside hotline", "0")
+    assert routing.queue("police") == ["c-1"]
 
 
 def test_misses_in_a_row_pause_the_desk(routing, redis_client):

@@ -150,6 +150,7 @@ class AsteriskInstance:
         return self.host_dir / "log/messages.log"
 
     def prepare(self) -> None:
+        self._prune_dead_siblings()
         if self.host_dir.exists():
             shutil.rmtree(self.host_dir)
         for sub in ("etc", "db", "spool", "run", "log", "moh", "data/sounds/hotline"):
@@ -161,6 +162,17 @@ class AsteriskInstance:
                 (self.host_dir / "data" / entry.name).symlink_to(f"/usr/share/asterisk/{entry.name}")
         for entry in (share / "sounds").iterdir():
             (self.host_dir / "data/sounds" / entry.name).symlink_to(f"/usr/share/asterisk/sounds/{entry.name}")
+
+    def _prune_dead_siblings(self) -> None:
+        """Instances named "<anything>-<pid>" belong to one test run; once that process is
+        gone its folder is only clutter in the cached root."""
+        parent = self.host_dir.parent
+        if not parent.is_dir():
+            return
+        for d in parent.iterdir():
+            pid = d.name.rsplit("-", 1)[-1]
+            if d.name != self.name and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(d, ignore_errors=True)
 
     def write_config(self, files: dict[str, str]) -> None:
         etc = self.host_dir / "etc"
@@ -203,6 +215,12 @@ class AsteriskInstance:
         if check and r.returncode != 0:
             raise SandboxError(f"asterisk -rx {command!r} failed: {r.stderr or r.stdout}")
         return r
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no channel is hung up cleanly."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait(timeout=10)
 
     def stop(self) -> None:
         if not self.proc or self.proc.poll() is not None:

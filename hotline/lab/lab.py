@@ -38,10 +38,18 @@ class Lab:
     name: str = "lab"
     progress: callable = print
     redis_url: str | None = None  # None: the lab starts a redis-server of its own
+    # Asterisk configuration for this instance only, appended to the rendered files (file
+    # name → text): how the benchmark adds its native-baseline contexts beside hotline's
+    # dialplan without changing it.
+    extra_config: dict[str, str] = field(default_factory=dict)
+    # (first, last) RTP port; None: a 100-port slice of its own (50 calls with media),
+    # enough for tests. Each channel with media takes a port pair.
+    rtp_ports: tuple[int, int] | None = None
     city: CitySettings = field(init=False)
     asterisk: AsteriskInstance | None = None
     redis_server: RedisServer | None = None
-    bridge_proc: subprocess.Popen | None = None
+    bridges: dict[int, subprocess.Popen] = field(default_factory=dict)
+    worker_proc: subprocess.Popen | None = None  # the rq worker (callback jobs)
     site: AsteriskSite | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -69,17 +77,22 @@ class Lab:
         self.asterisk = AsteriskInstance(root, self.name)
         self.asterisk.prepare()
         self._timed("prompts (espeak-ng + sox, cached)", self._install_media)
+        rtp_start, rtp_end = self.rtp_ports or (20000 + (os.getpid() % 200) * 100, 20000 + (os.getpid() % 200) * 100 + 99)
         self.site = AsteriskSite(
-            sip_port=free_port(), ami_port=free_port(), agi_port=free_port(),
-            rtp_start=20000 + (os.getpid() % 200) * 100, rtp_end=20000 + (os.getpid() % 200) * 100 + 99,
+            sip_port=free_port(), ami_port=free_port(), agi_port=free_port(), agi_backup_port=free_port(),
+            rtp_start=rtp_start, rtp_end=rtp_end,
             ami_secret=secrets.token_urlsafe(18),
             moh_dir=f"{self.asterisk.inner_dir}/moh", etc_dir=self.asterisk.etc_inner,
             state_dir=self.asterisk.inner_dir, system_name=f"hotline-{self.name}",
             desk_passwords={d.id: secrets.token_urlsafe(9) for d in self.city.desks},
         )
-        self.asterisk.write_config(render(self.city, self.site))
+        files = render(self.city, self.site)
+        for name, text in self.extra_config.items():
+            files[name] = files.get(name, "") + "\n" + text
+        self.asterisk.write_config(files)
         self._timed("Asterisk boot", self.asterisk.start)
         self._timed("bridge", self.start_bridge)
+        self._timed("rq worker", self.start_worker)
         return self
 
     def _install_media(self) -> None:
@@ -94,7 +107,7 @@ class Lab:
         for f in (cache / "moh").glob("*.ulaw"):
             shutil.copy2(f, self.asterisk.moh_dir / f.name)
 
-    def bridge_env(self) -> dict[str, str]:
+    def bridge_env(self, index: int = 0) -> dict[str, str]:
         return {
             **os.environ,
             "HOTLINE_CITY_FILE": str(self.city_file),
@@ -102,29 +115,81 @@ class Lab:
             "HOTLINE_AMI_PORT": str(self.site.ami_port),
             "HOTLINE_AMI_USER": self.site.ami_user,
             "HOTLINE_AMI_SECRET": self.site.ami_secret,
-            "HOTLINE_AGI_PORT": str(self.site.agi_port),
+            # The dialplan tries the first bridge's FastAGI port, then the second's.
+            "HOTLINE_AGI_PORT": str(self.site.agi_port if index == 0 else self.site.agi_backup_port),
         }
 
-    def start_bridge(self, wait: bool = True) -> None:
-        log = open(self.workdir / "bridge.log", "ab")
-        self.bridge_proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "bridge"], env=self.bridge_env(),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    @property
+    def bridge_proc(self) -> subprocess.Popen | None:
+        return self.bridges.get(0)
+
+    def bridge_log(self, index: int = 0) -> Path:
+        return self.workdir / ("bridge.log" if index == 0 else f"bridge-{index + 1}.log")
+
+    def start_bridge(self, wait: bool = True, index: int = 0, env: dict[str, str] | None = None) -> None:
+        """Start bridge ``index`` (0: the first; 1: a second bridge on the same Redis and
+        Asterisk, for availability). ``env`` overrides its HOTLINE_* settings (e.g. an
+        AMI port behind a link a fault test can cut)."""
+        if index not in (0, 1):
+            raise ValueError("the lab runs one or two bridges")
+        log_path = self.bridge_log(index)
+        logged_in_before = log_path.read_text(errors="replace").count("AMI logged in") if log_path.exists() else 0
+        self.bridges[index] = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "bridge"], env={**self.bridge_env(index), **(env or {})},
+            stdin=subprocess.DEVNULL, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         if wait:
-            self.wait_bridge_heartbeat()
+            self.wait_bridge_ready(index, logged_in_before)
 
-    def wait_bridge_heartbeat(self, timeout: float = 20) -> None:
+    def wait_bridge_ready(self, index: int = 0, logged_in_before: int = 0, timeout: float = 20) -> None:
+        """Until bridge ``index`` has logged in to AMI and the heartbeat is fresh."""
+        proc, log_path = self.bridges[index], self.bridge_log(index)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.bridge_proc.poll() is not None:
-                raise RuntimeError(f"bridge exited ({self.bridge_proc.returncode}); see {self.workdir / 'bridge.log'}\n"
-                                   + (self.workdir / "bridge.log").read_text(errors="replace")[-3000:])
+            if proc.poll() is not None:
+                raise RuntimeError(f"bridge exited ({proc.returncode}); see {log_path}\n"
+                                   + log_path.read_text(errors="replace")[-3000:])
+            logged_in = log_path.exists() and log_path.read_text(errors="replace").count("AMI logged in") > logged_in_before
             beat = self.heartbeat()
-            if beat and time.time() - beat < 3:
+            if logged_in and beat and time.time() - beat < 3:
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"bridge gave no heartbeat within {timeout:.0f} s; see {self.workdir / 'bridge.log'}")
+        raise RuntimeError(f"bridge gave no heartbeat within {timeout:.0f} s; see {log_path}")
+
+    def wait_bridge_heartbeat(self, timeout: float = 20) -> None:
+        self.wait_bridge_ready(0, 0, timeout)
+
+    def start_worker(self, timeout: float = 15) -> None:
+        """The rq worker of the background jobs (``hotline worker``), with the bridge's
+        environment; waits until it has registered in Redis."""
+        from rq import Worker
+
+        log_path = self.workdir / "worker.log"
+        self.worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "worker"], env=self.bridge_env(),
+            stdin=subprocess.DEVNULL, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        connection = redis.Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.worker_proc.poll() is not None:
+                raise RuntimeError(f"rq worker exited ({self.worker_proc.returncode}); see {log_path}\n"
+                                   + log_path.read_text(errors="replace")[-3000:])
+            if any(w.name and w.pid == self.worker_proc.pid for w in Worker.all(connection=connection)):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"rq worker did not register within {timeout:.0f} s; see {log_path}")
+
+    def stop_worker(self) -> None:
+        if self.worker_proc and self.worker_proc.poll() is None:
+            os.killpg(self.worker_proc.pid, signal.SIGTERM)
+            try:
+                self.worker_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker_proc.pid, signal.SIGKILL)
+                self.worker_proc.wait(timeout=5)
 
     def heartbeat(self) -> int | None:
         out = self.asterisk.cli("database get hotline heartbeat", check=False).stdout
@@ -133,19 +198,35 @@ class Lab:
                 return int(word)
         return None
 
-    def kill_bridge(self) -> None:
+    def kill_bridge(self, index: int = 0) -> None:
         """SIGKILL, as a crash would: nothing gets to clean up."""
-        if self.bridge_proc and self.bridge_proc.poll() is None:
-            os.killpg(self.bridge_proc.pid, signal.SIGKILL)
-            self.bridge_proc.wait(timeout=5)
+        proc = self.bridges.get(index)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+    def stop_redis(self) -> None:
+        """Stop the lab's redis-server (SIGTERM: with AOF on, nothing acknowledged is lost)."""
+        if self.redis_server is None:
+            raise RuntimeError("this lab uses an outside Redis (REDIS_URL); it cannot stop it")
+        self.redis_server.stop()
+
+    def start_redis(self) -> None:
+        """Start the lab's redis-server again on the same port and data folder."""
+        if self.redis_server is None:
+            raise RuntimeError("this lab uses an outside Redis (REDIS_URL); it cannot start it")
+        self.redis_server = start_redis_server(self.redis_server.workdir, port=self.redis_server.port,
+                                               appendonly=True)
 
     def stop(self) -> None:
-        if self.bridge_proc and self.bridge_proc.poll() is None:
-            os.killpg(self.bridge_proc.pid, signal.SIGTERM)
-            try:
-                self.bridge_proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill_bridge()
+        self.stop_worker()
+        for index, proc in self.bridges.items():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.kill_bridge(index)
         if self.asterisk:
             self.asterisk.stop()
         if self.redis_server:

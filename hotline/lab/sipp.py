@@ -185,23 +185,28 @@ Content-Length: 0
 """
 
 
-def desk_incoming_scenario(answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True) -> str:
+def desk_incoming_scenario(answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
+                           reject: bool = False) -> str:
     """How a desk phone takes a call: ring, show the caller (logged), answer, talk, hang up.
-    With ``answer=False`` the phone rings until Asterisk gives up (ring no-answer)."""
+    With ``answer=False`` the phone rings until Asterisk gives up (ring no-answer); with
+    ``reject=True`` the call-taker presses "busy" while it rings (486)."""
     ring = f"""
   <recv request="INVITE">
     <action>
       <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from"/>
       <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
       <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
-      <log message="RINGING from=[$from] at [clock_tick] (contact [$contact], cseq [$invite_cseq])"/>
+      <!-- Out-of-call scenarios reuse [call_number]: a tag and branch of the phone's own per
+           call, or Asterisk takes the next call's BYE for a retransmission of the last. -->
+      <assignstr assign_to="dialog" value="[pid]d[clock_tick]"/>
+      <log message="RINGING from=[$from] at [clock_tick] (contact [$contact], cseq [$invite_cseq], dialog [$dialog])"/>
     </action>
   </recv>
   <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
 [last_From:]
-[last_To:];tag=[pid]desk[call_number]
+[last_To:];tag=[$dialog]
 [last_Call-ID:]
 [last_CSeq:]
 Contact: <sip:desk@[local_ip]:[local_port]>
@@ -209,7 +214,24 @@ Content-Length: 0
 
   ]]></send>
 """
-    if not answer:
+    if reject:
+        body = ring + f"""
+  <pause milliseconds="{answer_after_ms}"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[$dialog]
+[last_Call-ID:]
+CSeq: [$invite_cseq] INVITE
+Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK">
+    <action><log message="REJECTED at [clock_tick]"/></action>
+  </recv>
+"""
+    elif not answer:
         body = ring + """
   <recv request="CANCEL">
     <action><log message="CANCELLED at [clock_tick]"/></action>
@@ -228,7 +250,7 @@ Content-Length: 0
 SIP/2.0 487 Request Terminated
 [last_Via:]
 [last_From:]
-[last_To:];tag=[pid]desk[call_number]
+[last_To:];tag=[$dialog]
 [last_Call-ID:]
 CSeq: [$invite_cseq] INVITE
 Content-Length: 0
@@ -243,7 +265,7 @@ Content-Length: 0
 SIP/2.0 200 OK
 [last_Via:]
 [last_From:]
-[last_To:];tag=[pid]desk[call_number]
+[last_To:];tag=[$dialog]
 [last_Call-ID:]
 [last_CSeq:]
 Contact: <sip:desk@[local_ip]:[local_port]>
@@ -272,8 +294,8 @@ Content-Length: 0
   <label id="desk_hangs_up"/>
   <send retrans="500"><![CDATA[
 BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:desk@[local_ip]:[local_port]>;tag=[pid]desk[call_number]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[$dialog]-bye
+From: <sip:desk@[local_ip]:[local_port]>;tag=[$dialog]
 To: [$from]
 Call-ID: [call_id]
 CSeq: 100 BYE
@@ -435,14 +457,14 @@ def place_call(target: str, number: str, caller: str, workdir: Path, digits: str
 
 def start_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
                      answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
-                     local_ip: str = "127.0.0.1") -> SippRun:
+                     reject: bool = False, local_ip: str = "127.0.0.1") -> SippRun:
     """A desk phone that registers as ``desk_id`` and takes every call the same way."""
     run = SippRun(f"desk-phone-{desk_id}", workdir)
     main = run.workdir / f"{run.name}-register.xml"
     incoming = run.workdir / f"{run.name}-incoming.xml"
     inject = run.workdir / f"{run.name}.csv"
     main.write_text(desk_register_scenario(desk_id))
-    incoming.write_text(desk_incoming_scenario(answer_after_ms, talk_ms, answer))
+    incoming.write_text(desk_incoming_scenario(answer_after_ms, talk_ms, answer, reject))
     inject.write_text(f"SEQUENTIAL\n[authentication username={desk_id} password={password}];\n")
     return _start(run, [target, "-sf", str(main), "-oocsf", str(incoming), "-inf", str(inject),
                         "-m", "1", "-l", "1", "-i", local_ip, "-p", str(free_port()),

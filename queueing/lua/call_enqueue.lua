@@ -3,6 +3,10 @@
 -- ARGV[3..] call_id, queue, priority (0 = highest, up to 99), choice, route_reason,
 --          language (the one the caller used in the menu; empty keeps the arrival's)
 -- Reply: call_id, queue, queue_score, position (1 = next to be served in that queue)
+-- A supervisor's policy for the caller's number (number:{n}:policy, number_set_policy) is
+-- applied here, whoever enqueues: lower_priority adds its priority_delta (at most 99),
+-- general_only puts the caller in the general queue. Nobody is ever refused; the call
+-- record's policy_applied says what changed.
 return run(function()
   local call_id = arg_id(3, 'call_id')
   local queue = arg_id(4, 'queue')
@@ -18,15 +22,26 @@ return run(function()
     refuse('call ' .. call_id .. ' is ' .. call.state .. '; only a call in the ivr can be queued')
   end
 
+  local policy_applied = ''
+  if callable_number(call.caller) then
+    local policy = redis.call('HMGET', number_key(call.caller) .. ':policy', 'policy', 'priority_delta')
+    if policy[1] == 'general_only' and queue ~= GENERAL then
+      queue, policy_applied = GENERAL, 'general_only'
+    elseif policy[1] == 'lower_priority' then
+      priority = math.min(priority + (tonumber(policy[2]) or 1), 99)
+      policy_applied = 'lower_priority'
+    end
+  end
+
   local score = int_str(priority * 10 ^ 13 + tonumber(call.arrived_ms))
   if language ~= '' then redis.call('HSET', call_key(call_id), 'language', language) end
   redis.call('HSET', call_key(call_id), 'state', 'queued', 'queue', queue, 'choice', choice,
     'priority', int_str(priority), 'route_reason', route_reason, 'queued_ms', int_str(NOW),
-    'queue_score', score)
+    'queue_score', score, 'policy_applied', policy_applied)
   redis.call('ZADD', queue_key(queue), score, call_id)
   local position = redis.call('ZRANK', queue_key(queue), call_id) + 1
   emit('call_queued', 'call_id', call_id, 'queue', queue, 'priority', int_str(priority),
-    'choice', choice, 'state', 'queued')
+    'choice', choice, 'state', 'queued', 'policy_applied', policy_applied)
   wake('call_queued')
   return { 'call_id', call_id, 'queue', queue, 'queue_score', score, 'position', int_str(position) }
 end)

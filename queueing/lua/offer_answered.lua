@@ -1,6 +1,9 @@
 -- offer_answered: the desk picked up. ringing -> on_call for the call and the desk.
 -- ARGV[3..] call_id, desk_id
 -- Reply: call_id, desk_id, wait_ms (arrival at the hotline -> answered by a call-taker)
+-- A citizen who got through needs no callback: the number's open callback task (pending or
+-- retry_at) becomes not_needed; one being dialled is closed by its outcome instead
+-- (callback_outcome checks the number's last_answered_ms).
 return run(function()
   local call_id = arg_id(3, 'call_id')
   local desk_id = arg_id(4, 'desk_id')
@@ -24,5 +27,15 @@ return run(function()
   -- An answered call ends a run of missed calls.
   redis.call('HSET', desk_key(desk_id), 'state', 'on_call', 'since_ms', now, 'misses', '0')
   emit('answered', 'call_id', call_id, 'desk_id', desk_id, 'wait_ms', wait, 'state', 'on_call')
+  if callable_number(call.caller) then
+    local nkey = number_key(call.caller)
+    redis.call('HSET', nkey, 'last_answered_ms', now, 'last_answered_call', call_id)
+    redis.call('PEXPIRE', nkey, NUMBER_TTL_MS)
+    local open = redis.call('HGET', nkey, 'open_callback')
+    local task = open and load_hash(callback_key(open))
+    if task and (task.status == 'pending' or task.status == 'retry_at') then
+      close_callback(task, 'not_needed', 'called again and was answered (call ' .. call_id .. ')')
+    end
+  end
   return { 'call_id', call_id, 'desk_id', desk_id, 'wait_ms', wait }
 end)

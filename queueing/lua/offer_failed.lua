@@ -28,9 +28,14 @@ return run(function()
   -- the caller, Dial was cancelled, ...) is not the call-taker's doing.
   local DESK_MISSES = { NOANSWER = true, BUSY = true, CHANUNAVAIL = true, CONGESTION = true,
     TIMEOUT = true }
-  -- DESK_<device state>: the dialplan found the desk phone unregistered or busy with a
-  -- call hotline did not give it (e.g. from the fallback queue); it was not rung.
-  local missed = DESK_MISSES[status] == true or string.sub(status, 1, 5) == 'DESK_'
+  -- DESK_<device state>: the dialplan did not ring the desk. Unregistered or invalid: the
+  -- desk's fault, a miss. Busy with a call hotline did not give it (e.g. one from
+  -- Asterisk's fallback queue): not a miss; the desk is paused "busy outside hotline" until
+  -- the bridge sees its phone idle again.
+  local BUSY_OUTSIDE = { DESK_INUSE = true, DESK_BUSY = true, DESK_RINGING = true,
+    DESK_RINGINUSE = true, DESK_ONHOLD = true }
+  local busy_outside = BUSY_OUTSIDE[status] == true
+  local missed = DESK_MISSES[status] == true or (string.sub(status, 1, 5) == 'DESK_' and not busy_outside)
 
   redis.call('ZREM', K_OFFERS, call_id)
   redis.call('HSET', call_key(call_id), 'state', 'queued', 'desk', '', 'last_ring_status', status)
@@ -46,10 +51,10 @@ return run(function()
       misses = misses + 1
       redis.call('HSET', desk_key(desk_id), 'misses', int_str(misses))
     end
-    if missed and misses >= missed_limit then
+    if busy_outside or (missed and misses >= missed_limit) then
       desk_state = 'paused'
       redis.call('HSET', desk_key(desk_id), 'state', 'paused', 'call_id', '',
-        'since_ms', int_str(NOW), 'reason', 'missed calls')
+        'since_ms', int_str(NOW), 'reason', busy_outside and 'busy outside hotline' or 'missed calls')
     else
       desk_state = 'ready'
       make_desk_ready(desk_id, desk.agency)

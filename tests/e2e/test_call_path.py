@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import call_of, wait_call
+from tests.lab_fixtures import call_of, wait_call
 
 pytestmark = pytest.mark.e2e
 

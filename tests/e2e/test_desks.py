@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline.lab.sipp import dial_from_desk
-from tests.e2e.conftest import wait_call, _wait
+from tests.lab_fixtures import wait_call, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def test_a_desk_missing_calls_is_paused_and_the_caller_keeps_waiting(hotline, ph
     phones.desk("desk-101", answer=False)
     phones.citizen("0966000002", "1", stay_ms=60000)
     routing = hotline.routing()
-    _wait(lambda: routing.desk("desk-101").get("state") == "paused", 8 * limit,
+    wait_until(lambda: routing.desk("desk-101").get("state") == "paused", 8 * limit,
           "desk-101 paused after missed calls")
     assert routing.desk("desk-101")["reason"] == "missed calls"
     rec = wait_call(hotline, "0966000002", ("queued",), timeout=5)

@@ -1,9 +1,11 @@
-"""End-to-end fixtures: one real lab (Asterisk 22 in its chroot, redis-server, the bridge)
+"""Lab fixtures (a pytest plugin, loaded by tests/conftest.py) for the e2e and faults
+tests: one real lab (Asterisk 22 in its chroot, redis-server, the bridge)
 for the session, and per test a clean Redis, desks offline, no channels left over, and
 SIPp phones that are stopped afterwards."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,14 +15,17 @@ import pytest
 from hotline.lab.lab import Lab
 from hotline.lab.sipp import SippRun, place_call, start_desk_phone, wait_registered
 
-CITY = Path(__file__).parent / "city.toml"
+CITY = Path(__file__).parent / "e2e" / "city.toml"
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # Always a redis-server of the lab's own (not REDIS_URL): the tests flush it.
-    the_lab = Lab(city_file=CITY, workdir=tmp_path_factory.mktemp("lab"), name="e2e")
+    # A name of this process's own: two test runs on one machine never share an instance.
+    the_lab = Lab(city_file=CITY, workdir=tmp_path_factory.mktemp("lab"), name=f"test-{os.getpid()}")
     the_lab.start()
+    # Dialplan steps in the lab's Asterisk log: what a failed test needs to be understood.
+    the_lab.asterisk.cli("core set verbose 3")
     try:
         yield the_lab
     finally:
@@ -32,16 +37,21 @@ def hotline(lab: Lab) -> Iterator[Lab]:
     """The lab, reset: no channels, empty Redis, every desk registered and offline, a
     bridge running and heartbeating."""
     lab.asterisk.cli("channel request hangup all", check=False)
-    _wait(lambda: "0 active channels" in lab.asterisk.cli("core show channels count").stdout, 10,
+    wait_until(lambda: "0 active channels" in lab.asterisk.cli("core show channels count").stdout, 10,
           "channels from an earlier test still up")
     routing = lab.routing()
     routing.redis.flushdb()
     for desk in lab.city.desks:
         routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
+    lab.kill_bridge(1)  # a second bridge runs only in the tests that start it
     if lab.bridge_proc is None or lab.bridge_proc.poll() is not None:
         lab.start_bridge()
     else:
-        lab.wait_bridge_heartbeat()
+        try:
+            lab.wait_bridge_heartbeat(timeout=5)
+        except RuntimeError:  # left unhealthy by the test before: start afresh
+            lab.kill_bridge(0)
+            lab.start_bridge()
     yield lab
 
 
@@ -82,7 +92,7 @@ def phones(hotline: Lab, tmp_path: Path) -> Iterator[Phones]:
         p.stop()
 
 
-def _wait(predicate, timeout: float, what: str):
+def wait_until(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -108,6 +118,6 @@ def wait_call(lab: Lab, caller: str, states: tuple[str, ...], timeout: float = 3
         return rec if rec.get("state") in states else None
 
     try:
-        return _wait(check, timeout, f"call from {caller} to reach {states}")
+        return wait_until(check, timeout, f"call from {caller} to reach {states}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; record now: {call_of(lab, caller)}") from None

@@ -1,0 +1,94 @@
+"""HTTP API for callbacks and caller numbers; ``api/app.py`` includes this router.
+
+* ``GET /callbacks/{agency}``: open callback tasks a desk of that agency may call back (its
+  own and the general queue's), by priority, then oldest abandonment first.
+* ``POST /callbacks/{call_id}/outcome``: a call-taker who called back by hand says how it
+  went (reached, no_answer, busy, failed, not_needed); retries follow ``[callbacks]``.
+* ``GET /numbers/{number}``: repeat count, nuisance score (and how it is computed), policy
+  and recent calls of a caller number.
+* ``PUT /numbers/{number}/policy``: a supervisor's policy for a number (none,
+  lower_priority, general_only), applied when its next call is queued. Nobody is blocked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import redis
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from hotline.settings import CitySettings
+from queueing.callbacks import Callbacks, RetryRules
+from queueing.errors import RoutingRefused
+from queueing.numbers import NuisanceRules, Numbers
+from queueing.routing import Routing
+
+
+class CallbackOutcome(BaseModel):
+    outcome: Literal["reached", "no_answer", "busy", "failed", "not_needed"]
+    desk_id: str = Field(default="", max_length=64, description="the desk that called back")
+    note: str = Field(default="", max_length=200, description="why it is not needed, for instance")
+
+
+class NumberPolicy(BaseModel):
+    policy: Literal["none", "lower_priority", "general_only"]
+    priority_delta: int | None = Field(default=None, ge=1, le=9,
+                                       description="lower_priority: added to the call's priority; "
+                                                   "default [numbers] lower_priority_by")
+    set_by: str = Field(min_length=1, max_length=80, description="the supervisor setting it")
+    note: str = Field(default="", max_length=500)
+
+
+def callbacks_router(city: CitySettings, routing: Routing) -> APIRouter:
+    callbacks = Callbacks(routing.redis, prefix=routing.keys.prefix, clock=routing.clock)
+    numbers = Numbers(routing.redis, prefix=routing.keys.prefix, clock=routing.clock)
+    desk_ids = {d.id for d in city.desks}
+    router = APIRouter()
+
+    def unavailable(exc: Exception) -> HTTPException:
+        return HTTPException(503, f"Redis unreachable: {exc}")
+
+    @router.get("/callbacks/{agency}")
+    def list_callbacks(agency: str) -> list[dict[str, str]]:
+        if agency not in city.queues:
+            raise HTTPException(404, f"unknown agency {agency!r}; known: {', '.join(city.queues)}")
+        try:
+            return callbacks.open_tasks(agency)
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+    @router.post("/callbacks/{call_id}/outcome")
+    def record_outcome(call_id: str, body: CallbackOutcome) -> dict[str, str]:
+        if body.desk_id and body.desk_id not in desk_ids:
+            raise HTTPException(404, f"unknown desk {body.desk_id!r}")
+        try:
+            if callbacks.task(call_id) is None:
+                raise HTTPException(404, f"no callback task for call {call_id!r}")
+            task = callbacks.record(call_id, body.outcome, RetryRules.from_settings(city.callbacks), expected="open",
+                                    desk_id=body.desk_id, note=body.note)
+        except RoutingRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        return task.record
+
+    @router.get("/numbers/{number}")
+    def get_number(number: str) -> dict[str, Any]:
+        try:
+            return numbers.view(number, NuisanceRules.from_settings(city.numbers))
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+    @router.put("/numbers/{number}/policy")
+    def set_number_policy(number: str, body: NumberPolicy) -> dict[str, str]:
+        delta = body.priority_delta or city.numbers.lower_priority_by
+        try:
+            return numbers.set_policy(number, body.policy, set_by=body.set_by, priority_delta=delta,
+                                      note=body.note)
+        except RoutingRefused as exc:
+            raise HTTPException(422, str(exc)) from None
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+    return router

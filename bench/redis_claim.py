@@ -1,0 +1,130 @@
+"""The claim script (claim_next) on the lab's redis-server, against redis-benchmark's own
+trivial EVAL on the same server in the same run.
+
+Both go through redis-benchmark (same client, same connections, same pipelining), so the
+ratio is the cost of the script itself. The database is populated first with enough
+ready desks and waiting callers that every claim in the run finds a pair: an empty
+claim would be far cheaper than a real one. A second figure is what the bridge sees:
+claims one after another from redis-py's asyncio client, as the dispatcher makes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import subprocess
+import time
+from urllib.parse import urlsplit
+
+import redis
+import redis.asyncio as aioredis
+
+from bench.stats import summary_ms
+from queueing.routing import AsyncRouting, RoutingBase
+from queueing.scripts import script_sources
+
+BENCH_DB = 15  # the lab's hotline keys live in db 0
+PREFIX = "benchclaim:"
+RING_TIMEOUT_MS = 10_000
+
+
+class _CallRecorder(RoutingBase):
+    """Builds a script call's KEYS and ARGV exactly as the bridge does, without running
+    it: redis-benchmark then sends that very call."""
+
+    def __init__(self, client, prefix: str):
+        super().__init__(client, prefix=prefix)
+        self.calls: list[tuple[str, list, list]] = []
+        recorder = self
+
+        class _Scripts:
+            def __getitem__(self, name):
+                return lambda keys, args: recorder.calls.append((name, list(keys), [str(a) for a in args]))
+
+        self.scripts = _Scripts()
+
+    def _execute(self, steps):
+        return next(steps)()
+
+
+async def _populate(url: str, agencies: list[str], pairs: int) -> None:
+    """``pairs`` ready desks and ``pairs`` waiting callers, spread over the agencies."""
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    routing = AsyncRouting(client, prefix=PREFIX)
+    now = routing.clock() - pairs  # arrivals in the past, one ms apart
+
+    async def one(i: int) -> None:
+        agency = agencies[i % len(agencies)]
+        await routing.register_desk(f"d{i}", agency)
+        await routing.set_desk_state(f"d{i}", "ready")
+        await routing.arrive(f"c{i}", f"09{i:08d}", f"PJSIP/bench-{i}", now_ms=now + i)
+        await routing.enqueue(f"c{i}", queue=agency, priority=1, choice="1", route_reason="chosen", now_ms=now + i)
+
+    for start in range(0, pairs, 64):  # redis-py's asyncio pool holds 100 connections
+        await asyncio.gather(*(one(i) for i in range(start, min(start + 64, pairs))))
+    await client.aclose()
+
+
+def _redis_benchmark(host: str, port: int, requests: int, clients: int, command: list[str]) -> dict:
+    out = subprocess.run(["redis-benchmark", "-h", host, "-p", str(port), "--dbnum", str(BENCH_DB),
+                          "-n", str(requests), "-c", str(clients), "--csv", *command],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    header, values = rows[0], rows[-1]
+    row = dict(zip(header, values))
+    return {"ops_per_s": float(row["rps"]), "p50_ms": float(row["p50_latency_ms"]),
+            "p95_ms": float(row["p95_latency_ms"]), "p99_ms": float(row["p99_latency_ms"]),
+            "max_ms": float(row["max_latency_ms"])}
+
+
+async def _sequential_claims(url: str, agencies: list[str], claims: int) -> dict:
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    routing = AsyncRouting(client, prefix=PREFIX)
+    took: list[float] = []
+    got = 0
+    started = time.perf_counter()
+    for _ in range(claims):
+        t = time.perf_counter()
+        claim = await routing.claim_next(agencies, RING_TIMEOUT_MS)
+        took.append((time.perf_counter() - t) * 1000)
+        got += claim is not None
+    wall = time.perf_counter() - started
+    await client.aclose()
+    return {"ops_per_s": claims / wall, **{f"{k}_ms": v for k, v in summary_ms(took).items() if k != "n"},
+            "claims_made": got}
+
+
+def claim_benchmark(redis_url: str, agencies: list[str], requests: int, clients: int, python_claims: int,
+                    progress=print) -> dict:
+    parts = urlsplit(redis_url)
+    url = f"redis://{parts.hostname}:{parts.port}/{BENCH_DB}"
+    sync = redis.Redis.from_url(url, decode_responses=True)
+    sync.flushdb()
+    pairs = requests + python_claims
+    progress(f"    populating {pairs} ready desks and {pairs} waiting callers (db {BENCH_DB})")
+    asyncio.run(_populate(url, agencies, pairs))
+    sha = sync.script_load(script_sources()["claim_next"])
+    recorder = _CallRecorder(sync, PREFIX)
+    recorder.claim_next(agencies, RING_TIMEOUT_MS)
+    _, keys, argv = recorder.calls[-1]
+    claim_cmd = ["EVALSHA", sha, str(len(keys)), *keys, *argv]
+    offers_before = sync.zcard(recorder.keys.offers())
+    claim = _redis_benchmark(parts.hostname, parts.port, requests, clients, claim_cmd)
+    claimed = sync.zcard(recorder.keys.offers()) - offers_before
+    trivial = _redis_benchmark(parts.hostname, parts.port, requests, clients, ["EVAL", "return 1", "0"])
+    python = asyncio.run(_sequential_claims(url, agencies, python_claims))
+    sync.flushdb()
+    result = {
+        "requests": requests, "clients": clients,
+        "claim_next": {**claim, "claims_made": claimed},
+        "eval_return_1": trivial,
+        "ratio_ops": claim["ops_per_s"] / trivial["ops_per_s"],
+        "ratio_p99": claim["p99_ms"] / trivial["p99_ms"] if trivial["p99_ms"] else None,
+        "bridge_client_sequential": python,
+    }
+    progress(f"    claim_next {claim['ops_per_s']:,.0f} ops/s p99 {claim['p99_ms']:.2f} ms "
+             f"({claimed}/{requests} real claims); EVAL return 1 {trivial['ops_per_s']:,.0f} ops/s "
+             f"p99 {trivial['p99_ms']:.2f} ms; redis-py sequential {python['ops_per_s']:,.0f} ops/s "
+             f"p99 {python['p99_ms']:.2f} ms")
+    return result

@@ -1,0 +1,245 @@
+"""SIPp scenarios of the benchmark: rate-driven citizens and one bank of desk phones.
+
+Both sides log wall-clock times (``gettimeofday``: the same clock, since everything runs
+on this machine) so a citizen's key press can be matched with the INVITE the desk got for
+that citizen: the caller number, unique per call, is in the INVITE's From header.
+
+Log lines, one event each (``s us`` = seconds and microseconds since the epoch):
+
+* citizen: ``ANSWERED <caller> s us``, ``DTMF <caller> <digit> s us`` (when the key's
+  RTP starts), ``BYE <caller> s us`` (the line hung up), ``HANGUP <caller> s us`` (the
+  citizen hung up after waiting its whole time);
+* desk: ``INVITE <caller>@ s us``, ``TALK <caller>@ s us`` (the desk answered; the
+  caller is taken from the From header up to its ``@``).
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from hotline.lab.sipp import dtmf_pcap
+
+# The RFC 4733 pcaps of sip-tester send the key's end packet 140 ms after the first
+# event packet; Asterisk acts on the end (it recognises the key when it is released).
+DTMF_END_OFFSET_S = 0.140
+
+_SDP = """v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv
+"""
+
+_OK = """SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+"""
+
+
+def _stamp(event: str, who: str) -> str:
+    return (f'<gettimeofday assign_to="s,us"/>'
+            f'<log message="{event} {who} [$s] [$us]"/>')
+
+
+def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, line_up_ms: int,
+                     answer_within_ms: int = 8000) -> str:
+    """One citizen per call, caller number ``<caller_prefix><call number>``.
+
+    ``press``: ``"field"`` presses the digit in field 0 of the injection file (1-4),
+    ``""`` presses nothing. After the key (or the answer) the citizen stays up to
+    ``line_up_ms`` for the line to hang up (BYE), then hangs up itself.
+    """
+    caller = f"{escape(caller_prefix)}[call_number]"
+    uri_from = f'"{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
+    if press == "field":
+        digits = "1234"
+        choose = "".join(f'<strcmp assign_to="c{d}" variable="digit" value="{d}"/>'
+                         f'<test assign_to="is{d}" variable="c{d}" compare="equal" value="0"/>' for d in digits)
+        branches = "\n".join(f'  <nop next="press{d}" test="is{d}"/>' for d in digits)
+        keys = "\n".join(f"""  <label id="press{d}"/>
+  <nop><action>{_stamp(f"DTMF", f"{caller} {d}")}<exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>
+  <nop next="pressed"/>""" for d in digits)
+        pressing = f"""  <pause milliseconds="{first_key_after_ms}"/>
+  <nop><action><assignstr assign_to="digit" value="[field0]"/>{choose}</action></nop>
+{branches}
+  <nop next="pressed"/>
+{keys}
+  <label id="pressed"/>"""
+    elif press == "":
+        pressing = ""
+    else:
+        raise ValueError(f"press must be 'field' or '', got {press!r}")
+    t = f'timeout="{answer_within_ms}"'
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="bench citizen">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: {uri_from}
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv response="100" optional="true" {t}/>
+  <recv response="180" optional="true" {t}/>
+  <recv response="183" optional="true" {t}/>
+  <recv response="200" rtd="true" {t}>
+    <action>{_stamp("ANSWERED", caller)}</action>
+  </recv>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: {uri_from}
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+{pressing}
+  <recv request="BYE" timeout="{line_up_ms}" ontimeout="citizen_hangs_up">
+    <action>{_stamp("BYE", caller)}</action>
+  </recv>
+  <send><![CDATA[
+{_OK}
+  ]]></send>
+  <nop next="end"/>
+  <label id="citizen_hangs_up"/>
+  <nop><action>{_stamp("HANGUP", caller)}</action></nop>
+  <send retrans="500"><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: {uri_from}
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="200" timeout="10000"/>
+  <label id="end"/>
+</scenario>
+"""
+
+
+def desk_bank_register_scenario(expires_s: int = 3600) -> str:
+    """Main scenario of the desk bank: each "call" registers the desk of one line of the
+    injection file (field 0: desk id, field 1: its [authentication …]) and then stays,
+    refreshing well before expiry. A run never lasts as long as one registration."""
+    register = """
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field0]@[remote_ip]>;tag=[pid]reg[call_number]
+To: <sip:[field0]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: [cseq] REGISTER
+Contact: <sip:[field0]@[local_ip]:[local_port]>
+Expires: EXPIRES
+Max-Forwards: 70
+User-Agent: hotline-bench-desk
+AUTH
+Content-Length: 0
+""".replace("EXPIRES", str(expires_s))
+    first = register.replace("AUTH\n", "")
+    auth = register.replace("AUTH", "[field1]")
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="desk bank registrations">
+  <label id="register"/>
+  <send retrans="500"><![CDATA[{first}
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[{auth}
+  ]]></send>
+  <recv response="200">
+    <action><log message="REGISTERED [field0]"/></action>
+  </recv>
+  <pause milliseconds="{expires_s * 1000 // 2}"/>
+  <nop next="register"/>
+</scenario>
+"""
+
+
+def desk_bank_incoming_scenario(answer_min_ms: int, answer_max_ms: int, talk_ms: int) -> str:
+    """Any desk of the bank taking a call: ring, answer after a uniform random delay,
+    talk ``talk_ms``, hang up (or the caller hangs up first).
+
+    Out-of-call scenarios all run as SIPp call number 0, so ``[branch]`` would be the
+    same for every desk's BYE and Asterisk would take each new BYE for a retransmission
+    of the first: the branch is made from the call's own Call-ID instead."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="desk bank incoming call">
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="[0-9]+@" search_in="hdr" header="From:" assign_to="caller"/>
+      <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+      {_stamp("INVITE", "[$caller]")}
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]desk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:desk@[local_ip]:[local_port]>
+Content-Length: 0
+
+  ]]></send>
+  <pause distribution="uniform" min="{answer_min_ms}" max="{answer_max_ms}"/>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]desk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:desk@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv request="ACK">
+    <action>{_stamp("TALK", "[$caller]")}</action>
+  </recv>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="desk_hangs_up"/>
+  <send><![CDATA[
+{_OK}
+  ]]></send>
+  <nop next="end"/>
+  <label id="desk_hangs_up"/>
+  <send retrans="500"><![CDATA[
+BYE [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-bye-[call_id]
+From: <sip:desk@[local_ip]:[local_port]>;tag=[pid]desk[call_number]
+To: [$from]
+Call-ID: [call_id]
+CSeq: 100 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="200" timeout="10000"/>
+  <label id="end"/>
+</scenario>
+"""

@@ -1,0 +1,590 @@
+"""telephony.bridge.Bridge without Asterisk: the e2e city, the test Redis, and a fake AMI link
+whose errors are the messages Asterisk 22 really sends (see test_ami.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from hotline.settings import RuntimeSettings, load_settings
+from queueing.audit import audit
+from queueing.routing import wall_clock_ms
+from telephony.ami import AmiError
+from telephony.ami_events import (
+    CallerLeft,
+    DeskAnswered,
+    LiveChannel,
+    RingEnded,
+    WentToFallback,
+    parse_channel_row,
+    parse_user_event,
+)
+from telephony.bridge import OFFER_IN_FLIGHT_MS, Bridge
+from tests.replay import E2E_CITY, ami_error_text, ami_reply, ami_user_events
+
+CITY = load_settings(E2E_CITY)
+DELIVER = "hotline-deliver"
+
+
+class FakeAmi:
+    """What Bridge uses of AmiLink; records every call."""
+
+    def __init__(self):
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self.redirects: list[tuple[str, str, str]] = []
+        self.gone: set[str] = set()  # channels Asterisk no longer has
+        self.redirect_error: str | None = None  # any other failure, for every redirect
+        self.live: list[LiveChannel] = []
+        self.channels_error: str | None = None
+        self.on_channels = None  # called after the snapshot is taken (a race in Asterisk)
+        self.heartbeats: list[int] = []
+
+    async def redirect(self, channel: str, context: str, exten: str) -> None:
+        self.redirects.append((channel, context, exten))
+        if channel in self.gone:
+            # AmiLink.action's text for Asterisk's recorded reply (checked in test_ami.py)
+            raise AmiError(ami_error_text("Redirect", "Redirect_missing").replace("PJSIP/nonexistent-0001", channel))
+        if self.redirect_error:
+            raise AmiError(self.redirect_error)
+
+    async def channels(self) -> list[LiveChannel]:
+        if self.channels_error:
+            raise AmiError(self.channels_error)
+        snapshot = list(self.live)
+        if self.on_channels:
+            await self.on_channels()
+        return snapshot
+
+    async def put_heartbeat(self, epoch_s: int) -> None:
+        self.heartbeats.append(epoch_s)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(redis_url: str, scenario, *, redis_down: bool = False):
+    async def main():
+        url = f"redis://127.0.0.1:{closed_port()}/0" if redis_down else redis_url
+        client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1)
+        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client)
+        bridge.ami = FakeAmi()
+        try:
+            if not redis_down:
+                await bridge._register_desks()
+            return await asyncio.wait_for(scenario(bridge), 10)
+        finally:
+            await client.aclose()
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def r(redis_client):
+    """The test Redis, flushed, for reading what the bridge wrote."""
+    return redis_client
+
+
+def call(r, call_id):
+    return r.hgetall(f"hotline:call:{call_id}")
+
+
+def desk(r, desk_id):
+    return r.hgetall(f"hotline:desk:{desk_id}")
+
+
+async def waiting(bridge, call_id, queue, *, priority=1, caller="0900000001", ago_ms=0):
+    channel = f"PJSIP/citizens-{call_id}"
+    now = wall_clock_ms() - ago_ms
+    await bridge.routing.arrive(call_id, caller, channel, now_ms=now)
+    await bridge.routing.enqueue(call_id, queue=queue, priority=priority, now_ms=now + 1)
+    return channel
+
+
+async def ready(bridge, desk_id, ago_ms=0):
+    await bridge.routing.set_desk_state(desk_id, "ready", now_ms=wall_clock_ms() - ago_ms)
+
+
+async def ringing(bridge, call_id, desk_id, queue="police", *, offered_ago_ms=0):
+    """A caller in ``queue`` claimed for ``desk_id`` (its only ready desk), ``offered_ago_ms`` ago."""
+    await waiting(bridge, call_id, queue, ago_ms=offered_ago_ms + 10)
+    await ready(bridge, desk_id, ago_ms=offered_ago_ms + 5)
+    claim = await bridge.routing.claim_next(bridge.agencies, bridge.ring_timeout_ms,
+                                            now_ms=wall_clock_ms() - offered_ago_ms)
+    assert (claim.call_id, claim.desk_id) == (call_id, desk_id)
+    return claim
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+def test_dispatch_once_redirects_the_best_caller_to_the_longest_idle_desk(redis_url, r):
+    async def scenario(bridge):
+        police = await waiting(bridge, "c-police", "police", priority=1, ago_ms=5_000)
+        general = await waiting(bridge, "c-general", "general", priority=0, ago_ms=1_000)
+        await waiting(bridge, "c-fire", "fire", priority=1, ago_ms=9_000)  # no fire desk is ready
+        await ready(bridge, "desk-102", ago_ms=2_000)
+        await ready(bridge, "desk-101", ago_ms=1_000)
+        delivered = await bridge.dispatch_once()
+        return police, general, delivered, bridge.ami.redirects
+
+    police, general, delivered, redirects = run(redis_url, scenario)
+    assert redirects == [(general, DELIVER, "desk-102"), (police, DELIVER, "desk-101")]
+    assert delivered == 2
+    assert (call(r, "c-general")["state"], call(r, "c-general")["desk"]) == ("ringing", "desk-102")
+    assert (call(r, "c-police")["state"], call(r, "c-police")["desk"]) == ("ringing", "desk-101")
+    assert (desk(r, "desk-102")["state"], desk(r, "desk-102")["call_id"]) == ("ringing", "c-general")
+    assert (desk(r, "desk-101")["state"], desk(r, "desk-101")["call_id"]) == ("ringing", "c-police")
+    assert call(r, "c-fire")["state"] == "queued"
+    assert r.zrange("hotline:queue:fire", 0, -1) == ["c-fire"]
+    assert audit(r) == []
+
+
+def test_dispatch_once_does_nothing_while_ami_is_down(redis_url, r):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police")
+        await ready(bridge, "desk-101")
+        bridge.ami.ready.clear()
+        return await bridge.dispatch_once(), bridge.ami.redirects
+
+    delivered, redirects = run(redis_url, scenario)
+    assert (delivered, redirects) == (0, [])
+    assert call(r, "c-1")["state"] == "queued"
+    assert desk(r, "desk-101")["state"] == "ready"
+
+
+def test_dispatch_once_releases_ended_wrap_ups_first(redis_url, r):
+    async def scenario(bridge):
+        await ringing(bridge, "c-1", "desk-101")
+        await bridge.routing.offer_answered("c-1", "desk-101")
+        await bridge.routing.hangup("c-1", 0)  # wrap-up already over
+        channel = await waiting(bridge, "c-2", "police")
+        return channel, await bridge.dispatch_once(), bridge.ami.redirects
+
+    channel, delivered, redirects = run(redis_url, scenario)
+    assert (delivered, redirects) == (1, [(channel, DELIVER, "desk-101")])
+    assert desk(r, "desk-101")["call_id"] == "c-2"
+
+
+@pytest.mark.parametrize("recorded", ["Redirect_missing", "Getvar_missing"])
+def test_a_caller_gone_before_the_redirect_is_closed_and_the_desk_ready_again(redis_url, r, recorded, caplog):
+    caplog.set_level(logging.INFO, logger="hotline.bridge")
+
+    async def scenario(bridge):
+        gone = await waiting(bridge, "c-gone", "police", ago_ms=2_000)
+        nxt = await waiting(bridge, "c-next", "police", ago_ms=1_000)
+        await ready(bridge, "desk-101")
+        if recorded == "Redirect_missing":
+            bridge.ami.gone.add(gone)
+            delivered = await bridge.dispatch_once()
+        else:  # Asterisk's other wording for a missing channel
+            claim = await bridge.routing.claim_next(bridge.agencies, bridge.ring_timeout_ms)
+            bridge.ami.redirect_error = ami_error_text("Redirect", "Getvar_missing")
+            await bridge.deliver(claim)
+            bridge.ami.redirect_error = None
+            delivered = await bridge.dispatch_once()
+        return gone, nxt, delivered, bridge.ami.redirects
+
+    gone, nxt, delivered, redirects = run(redis_url, scenario)
+    assert redirects == [(gone, DELIVER, "desk-101"), (nxt, DELIVER, "desk-101")]
+    assert delivered == 1  # only c-next rings
+    record = call(r, "c-gone")
+    assert (record["state"], record["outcome"], record["abandon_stage"]) == ("abandoned", "abandoned", "ringing")
+    assert r.zrange("hotline:callbacks:police", 0, -1) == ["c-gone"]
+    assert desk(r, "desk-101")["misses"] == "0"  # not the call-taker's fault
+    assert (desk(r, "desk-101")["state"], desk(r, "desk-101")["call_id"]) == ("ringing", "c-next")
+    assert any("call c-gone left before its desk could ring" in m for m in caplog.messages)
+    assert audit(r) == []
+
+
+@pytest.mark.parametrize("problem", ["AMI Redirect got no reply within 5 s", "AMI Redirect: Permission denied",
+                                     "AMI not connected; cannot Redirect"])
+def test_another_ami_error_puts_the_caller_back_at_its_place(redis_url, r, problem, caplog):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police", ago_ms=3_000)
+        await waiting(bridge, "c-2", "police", ago_ms=1_000)
+        await ready(bridge, "desk-101")
+        claim = await bridge.routing.claim_next(bridge.agencies, bridge.ring_timeout_ms)
+        bridge.ami.redirect_error = problem
+        await bridge.deliver(claim)
+        return claim
+
+    claim = run(redis_url, scenario)
+    assert (claim.call_id, claim.desk_id) == ("c-1", "desk-101")
+    record = call(r, "c-1")
+    assert (record["state"], record["desk"], record["last_ring_status"]) == ("queued", "", "BRIDGE_ERROR")
+    assert r.zrange("hotline:queue:police", 0, -1) == ["c-1", "c-2"]  # still first
+    d = desk(r, "desk-101")
+    assert (d["state"], d["call_id"], d["misses"]) == ("ready", "", "0")
+    [error] = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert error.getMessage() == f"could not ring desk desk-101 for call c-1: {problem}"
+    assert audit(r) == []
+
+
+def test_dispatch_once_does_not_spin_on_a_lasting_ami_error(redis_url, r):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police")
+        await ready(bridge, "desk-101")
+        bridge.ami.redirect_error = "AMI Redirect: Permission denied"
+        delivered = await asyncio.wait_for(bridge.dispatch_once(), 2)
+        return delivered, len(bridge.ami.redirects)
+
+    delivered, attempts = run(redis_url, scenario)
+    assert (delivered, attempts) == (0, 1)  # the next tick tries again
+    assert call(r, "c-1")["state"] == "queued"
+    assert desk(r, "desk-101")["state"] == "ready"
+
+
+# --- what the dialplan reports ------------------------------------------------------------------
+
+def recorded_event(user_event: str, call_id: str):
+    [message] = [m for m in ami_user_events() if m["UserEvent"] == user_event and m["CallId"] == call_id]
+    return parse_user_event(message)
+
+
+def test_ring_ended_noanswer_requeues_and_counts_a_miss(redis_url, r):
+    event = recorded_event("HotlineRingEnd", "hotline-rec3-1795594199.0")
+    assert event == RingEnded("hotline-rec3-1795594199.0", "desk-201", "NOANSWER")
+
+    async def scenario(bridge):
+        await ringing(bridge, event.call_id, "desk-201", queue="fire")
+        await bridge.on_dialplan_event(event)
+        return bridge.wake.is_set()
+
+    assert run(redis_url, scenario) is True
+    record = call(r, event.call_id)
+    assert (record["state"], record["desk"], record["last_ring_status"]) == ("queued", "", "NOANSWER")
+    assert r.zrange("hotline:queue:fire", 0, -1) == [event.call_id]
+    d = desk(r, "desk-201")
+    assert (d["state"], d["misses"]) == ("ready", "1")
+    assert audit(r) == []
+
+
+def test_missed_calls_in_a_row_pause_the_desk(redis_url, r):
+    limit = CITY.queueing.missed_calls_before_pause
+
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police")
+        await ready(bridge, "desk-101")
+        for n in range(limit):  # each miss leaves the desk ready, until the last one
+            claim = await bridge.routing.claim_next(bridge.agencies, bridge.ring_timeout_ms)
+            assert claim.desk_id == "desk-101"
+            await bridge.on_dialplan_event(RingEnded("c-1", "desk-101", "DESK_UNAVAILABLE" if n else "NOANSWER"))
+
+    run(redis_url, scenario)
+    d = desk(r, "desk-101")
+    assert (d["state"], d["reason"], d["misses"]) == ("paused", "missed calls", str(limit))
+    assert call(r, "c-1")["state"] == "queued"
+
+
+def test_desk_answered_puts_call_and_desk_on_call(redis_url, r):
+    event = recorded_event("HotlineAnswered", "hotline-rec-1795594136.0")
+    assert event == DeskAnswered("hotline-rec-1795594136.0", "desk-101")
+
+    async def scenario(bridge):
+        await ringing(bridge, event.call_id, "desk-101")
+        await bridge.on_dialplan_event(event)
+
+    run(redis_url, scenario)
+    record = call(r, event.call_id)
+    assert (record["state"], record["desk"]) == ("on_call", "desk-101")
+    assert int(record["answered_ms"]) >= int(record["arrived_ms"])
+    assert (desk(r, "desk-101")["state"], desk(r, "desk-101")["call_id"]) == ("on_call", event.call_id)
+    assert audit(r) == []
+
+
+def test_caller_left_after_the_answer_ends_the_call_and_starts_wrap_up(redis_url, r):
+    answered = recorded_event("HotlineAnswered", "hotline-rec-1795594136.0")
+    left = recorded_event("HotlineHangup", "hotline-rec-1795594136.0")
+    assert left == CallerLeft("hotline-rec-1795594136.0", "ringing", "ANSWER")
+
+    async def scenario(bridge):
+        await ringing(bridge, answered.call_id, "desk-101")
+        await bridge.on_dialplan_event(answered)
+        await bridge.on_dialplan_event(left)
+        await bridge.on_dialplan_event(left)  # Asterisk may report a hang-up twice
+
+    run(redis_url, scenario)
+    record = call(r, left.call_id)
+    assert (record["state"], record["outcome"]) == ("ended", "answered")
+    d = desk(r, "desk-101")
+    assert (d["state"], int(d["wrap_up_until_ms"]) - int(record["ended_ms"])) == ("wrap_up", CITY.queueing.wrap_up_s * 1000)
+    assert r.smembers("hotline:calls:active") == set()
+    assert audit(r) == []
+
+
+def test_caller_left_while_waiting_is_abandoned(redis_url, r):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "medical")
+        await bridge.on_dialplan_event(CallerLeft("c-1", "queued", ""))
+
+    run(redis_url, scenario)
+    record = call(r, "c-1")
+    assert (record["state"], record["abandon_stage"]) == ("abandoned", "queued")
+    assert r.zrange("hotline:queue:medical", 0, -1) == []
+    assert r.zrange("hotline:callbacks:medical", 0, -1) == ["c-1"]
+
+
+def test_went_to_fallback_then_left(redis_url, r):
+    fallback = recorded_event("HotlineFallback", "hotline-rec3-1795594210.3")
+    left = recorded_event("HotlineHangup", "hotline-rec3-1795594210.3")
+    assert fallback == WentToFallback("hotline-rec3-1795594210.3", "agi-FAILURE-none", "0900000006",
+                                      "PJSIP/citizens-00000003")
+
+    async def scenario(bridge):
+        await bridge.routing.arrive(fallback.call_id, "0900000006", "PJSIP/citizens-00000003")
+        await bridge.on_dialplan_event(fallback)
+        after_fallback = await bridge.routing.call(fallback.call_id)
+        await bridge.on_dialplan_event(left)
+        return after_fallback
+
+    after_fallback = run(redis_url, scenario)
+    assert (after_fallback["state"], after_fallback["fallback_reason"]) == ("fallback", "agi-FAILURE-none")
+    record = call(r, fallback.call_id)
+    assert (record["state"], record["outcome"], record["fallback_reason"]) == ("ended", "fallback", "agi-FAILURE-none")
+    assert audit(r) == []
+
+
+def test_went_to_fallback_for_an_unknown_call_creates_its_record(redis_url, r):
+    """The IVR never ran (the bridge was unreachable): the fallback event itself records the call."""
+    fallback = recorded_event("HotlineFallback", "hotline-rec3-1795594210.3")
+    left = recorded_event("HotlineHangup", "hotline-rec3-1795594210.3")
+
+    async def scenario(bridge):
+        assert await bridge.routing.call(fallback.call_id) == {}  # no record yet
+        await bridge.on_dialplan_event(fallback)
+        after_fallback = await bridge.routing.call(fallback.call_id)
+        await bridge.on_dialplan_event(left)
+        return after_fallback, bridge.wake.is_set()
+
+    after_fallback, woken = run(redis_url, scenario)
+    assert woken is True
+    assert after_fallback["state"] == "fallback"
+    assert after_fallback["fallback_reason"] == "agi-FAILURE-none"
+    assert after_fallback["caller"] == "0900000006"
+    assert after_fallback["channel"] == "PJSIP/citizens-00000003"
+    record = call(r, fallback.call_id)
+    assert (record["state"], record["outcome"], record["fallback_reason"]) == ("ended", "fallback", "agi-FAILURE-none")
+    assert (record["caller"], record["channel"]) == ("0900000006", "PJSIP/citizens-00000003")
+    assert r.smembers("hotline:calls:active") == set()
+    assert audit(r) == []
+
+
+def test_queued_caller_sent_to_fallback_by_the_watchdog_leaves_its_queue(redis_url, r):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police")
+        await bridge.on_dialplan_event(WentToFallback("c-1", "bridge-silent"))
+
+    run(redis_url, scenario)
+    assert (call(r, "c-1")["state"], call(r, "c-1")["fallback_reason"]) == ("fallback", "bridge-silent")
+    # the existing record is kept, not made anew from the event's (here empty) caller and channel
+    assert (call(r, "c-1")["caller"], call(r, "c-1")["channel"]) == ("0900000001", "PJSIP/citizens-c-1")
+    assert r.zrange("hotline:queue:police", 0, -1) == []
+
+
+def test_event_for_an_unknown_call_is_logged_not_raised(redis_url, r, caplog):
+    async def scenario(bridge):
+        await bridge.on_dialplan_event(DeskAnswered("c-unknown", "desk-101"))
+        return bridge.wake.is_set()
+
+    assert run(redis_url, scenario) is True
+    [error] = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert "could not apply DeskAnswered(call_id='c-unknown'" in error.getMessage()
+    assert "unknown call c-unknown" in str(error.exc_info[1])
+    assert desk(r, "desk-101")["state"] == "offline"
+
+
+def test_event_while_redis_is_down_is_logged_not_raised(redis_url, caplog):
+    async def scenario(bridge):
+        await bridge.on_dialplan_event(CallerLeft("c-1", "queued", ""))
+        return bridge.wake.is_set()
+
+    assert run(redis_url, scenario, redis_down=True) is True
+    [error] = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert error.getMessage().startswith("could not record CallerLeft(call_id='c-1'")
+    assert "Redis unreachable" in error.getMessage()
+    assert error.exc_info is None
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+def live(call_id: str, context: str, application: str, *, bridged: bool = False, exten: str = "s",
+         caller: str = "0900000001") -> LiveChannel:
+    return LiveChannel(f"PJSIP/citizens-{call_id}", call_id, caller, context, exten, application, bridged)
+
+
+def test_reconcile_closes_calls_whose_channel_is_gone(redis_url, r):
+    async def scenario(bridge):
+        await bridge.routing.arrive("c-ivr", "0900000001", "PJSIP/citizens-c-ivr")
+        await waiting(bridge, "c-queued", "police")
+        await ringing(bridge, "c-on-call", "desk-201", queue="fire")
+        await bridge.routing.offer_answered("c-on-call", "desk-201")
+        await bridge.reconcile()  # Asterisk has no channel at all
+        return bridge.wake.is_set()
+
+    assert run(redis_url, scenario) is True
+    assert (call(r, "c-ivr")["state"], call(r, "c-ivr")["abandon_stage"]) == ("abandoned", "ivr")
+    assert (call(r, "c-queued")["state"], call(r, "c-queued")["abandon_stage"]) == ("abandoned", "queued")
+    assert (call(r, "c-on-call")["state"], call(r, "c-on-call")["outcome"]) == ("ended", "answered")
+    assert desk(r, "desk-201")["state"] == "wrap_up"
+    assert r.smembers("hotline:calls:active") == set()
+    assert audit(r) == []
+
+
+def test_offer_in_flight_is_three_seconds():
+    assert OFFER_IN_FLIGHT_MS == 3000
+
+
+def test_reconcile_requeues_a_stale_ringing_call_back_in_hotline_wait(redis_url, r):
+    async def scenario(bridge):
+        await ringing(bridge, "c-1", "desk-101", offered_ago_ms=OFFER_IN_FLIGHT_MS + 1000)
+        bridge.ami.live = [live("c-1", "hotline-wait", "Wait")]
+        await bridge.reconcile()
+
+    run(redis_url, scenario)
+    record = call(r, "c-1")
+    assert (record["state"], record["desk"], record["last_ring_status"]) == ("queued", "", "LOST")
+    assert r.zrange("hotline:queue:police", 0, -1) == ["c-1"]
+    d = desk(r, "desk-101")
+    assert (d["state"], d["call_id"], d["misses"]) == ("ready", "", "0")
+    assert audit(r) == []
+
+
+def test_reconcile_leaves_a_just_offered_ringing_call_in_hotline_wait_alone(redis_url, r):
+    """Its AMI Redirect may still be on the way to Asterisk: not a lost offer (yet)."""
+    async def scenario(bridge):
+        claim = await ringing(bridge, "c-1", "desk-101")
+        offered_ms = int((await bridge.routing.call("c-1"))["offered_ms"])
+        assert abs(wall_clock_ms() - offered_ms) < OFFER_IN_FLIGHT_MS
+        bridge.ami.live = [live("c-1", "hotline-wait", "Wait")]
+        await bridge.reconcile()
+        return claim
+
+    run(redis_url, scenario)
+    record = call(r, "c-1")
+    assert (record["state"], record["desk"], record["last_ring_status"]) == ("ringing", "desk-101", "")
+    assert r.zrange("hotline:queue:police", 0, -1) == []
+    d = desk(r, "desk-101")
+    assert (d["state"], d["call_id"], d["misses"]) == ("ringing", "c-1", "0")
+    assert audit(r) == []
+
+
+def test_reconcile_marks_a_bridged_ringing_call_on_call(redis_url, r):
+    async def scenario(bridge):
+        await ringing(bridge, "c-1", "desk-101")
+        bridge.ami.live = [live("c-1", DELIVER, "Dial", bridged=True, exten="desk-101")]
+        await bridge.reconcile()
+
+    run(redis_url, scenario)
+    assert call(r, "c-1")["state"] == "on_call"
+    assert desk(r, "desk-101")["state"] == "on_call"
+
+
+def test_reconcile_leaves_a_call_that_is_still_ringing(redis_url, r):
+    # The recorded CoreShowChannels: caller in hotline-deliver (Dial), the desk phone ringing.
+    rows = [parse_channel_row(m) for m in ami_reply("CoreShowChannels_waiting") if m.get("Event") == "CoreShowChannel"]
+    call_id = rows[0].uniqueid
+
+    async def scenario(bridge):
+        await ringing(bridge, call_id, "desk-101")
+        bridge.ami.live = rows
+        await bridge.reconcile()
+
+    run(redis_url, scenario)
+    assert call(r, call_id)["state"] == "ringing"
+    assert desk(r, "desk-101")["state"] == "ringing"
+    assert r.hgetall(f"hotline:call:{rows[1].uniqueid}") == {}  # the desk's own channel is no call
+    assert audit(r) == []
+
+
+def test_reconcile_moves_callers_found_in_the_fallback_queue(redis_url, r):
+    async def scenario(bridge):
+        await bridge.routing.arrive("c-ivr", "0900000001", "PJSIP/citizens-c-ivr")
+        await waiting(bridge, "c-queued", "police")
+        await ringing(bridge, "c-ringing", "desk-201", queue="fire")
+        bridge.ami.live = [live(c, "hotline-fallback", "Queue") for c in ("c-ivr", "c-queued", "c-ringing")]
+        await bridge.reconcile()
+
+    run(redis_url, scenario)
+    for call_id in ("c-ivr", "c-queued", "c-ringing"):
+        record = call(r, call_id)
+        assert (record["state"], record["fallback_reason"]) == ("fallback", "found-in-fallback"), call_id
+    assert r.zrange("hotline:queue:police", 0, -1) == []
+    assert r.zrange("hotline:queue:fire", 0, -1) == []
+    assert desk(r, "desk-201")["state"] == "ready"
+    assert audit(r) == []
+
+
+def test_reconcile_records_a_fallback_caller_nobody_recorded(redis_url, r):
+    async def scenario(bridge):
+        bridge.ami.live = [
+            live("c-unrecorded", "hotline-fallback", "Queue", bridged=True, caller="0900000006"),
+            live("c-other", "hotline-wait", "Wait"),  # no record, but not in the fallback: left alone
+            LiveChannel("PJSIP/desk-101-0001", "d-1", "desk101", "hotline-desk", "desk-101", "AppDial", True),
+        ]
+        await bridge.reconcile()
+
+    run(redis_url, scenario)
+    record = call(r, "c-unrecorded")
+    assert record["state"] == "fallback"
+    assert record["fallback_reason"] == "found-in-fallback"
+    assert record["caller"] == "0900000006"
+    assert record["channel"] == "PJSIP/citizens-c-unrecorded"
+    assert r.smembers("hotline:calls:active") == {"c-unrecorded"}
+    assert call(r, "c-other") == {}
+    assert call(r, "d-1") == {}
+    assert audit(r) == []
+
+
+def test_reconcile_leaves_a_call_that_arrives_meanwhile_alone(redis_url, r):
+    """A caller reaching the IVR after Asterisk listed its channels is not in that list:
+    reconciliation must not take it for a caller who is gone."""
+
+    async def scenario(bridge):
+        async def arrival_after_the_snapshot():
+            await bridge.routing.arrive("c-new", "0900000009", "PJSIP/citizens-c-new")
+        bridge.ami.on_channels = arrival_after_the_snapshot
+        await bridge.reconcile()
+
+    run(redis_url, scenario)
+    assert call(r, "c-new")["state"] == "ivr"
+    assert r.zrange("hotline:callbacks:general", 0, -1) == []
+
+
+def test_reconcile_is_postponed_when_ami_fails(redis_url, r, caplog):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police")
+        bridge.ami.channels_error = "AMI CoreShowChannels got no reply within 15 s"
+        await bridge.reconcile()
+        return bridge.wake.is_set()
+
+    assert run(redis_url, scenario) is True
+    assert call(r, "c-1")["state"] == "queued"
+    [error] = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert error.getMessage() == "reconciliation postponed: AMI CoreShowChannels got no reply within 15 s"
+
+
+# --- heartbeat -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("redis_down", [False, True])
+def test_heartbeat_only_while_redis_answers(redis_url, redis_down, caplog):
+    async def scenario(bridge):
+        task = asyncio.create_task(bridge._heartbeat_loop())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return bridge.ami.heartbeats
+
+    before = int(time.time())
+    beats = run(redis_url, scenario, redis_down=redis_down)
+    if redis_down:
+        assert beats == []
+        assert any("heartbeat withheld" in m for m in caplog.messages)
+    else:
+        assert len(beats) == 1 and before <= beats[0] <= int(time.time())

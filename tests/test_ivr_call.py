@@ -1,0 +1,215 @@
+"""telephony.ivr_call.IvrCall behind a real FastAgiServer, driven by replaying the FastAGI
+exchanges recorded from Asterisk 22 with the e2e city, against the test Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from hotline.settings import load_settings
+from queueing import AsyncRouting
+from queueing.audit import audit
+from telephony.agi_server import FastAgiServer
+from telephony.ivr_call import IvrCall
+from tests.replay import E2E_CITY, AGI_RECORDINGS, ReplayMismatch, agi_recording, replay
+
+CITY = load_settings(E2E_CITY)
+ROUTE_QUEUED = 'SET VARIABLE "HOTLINE_ROUTE" "queued"'
+
+
+def run_replay(routing_factory, name: str, city=CITY, **replay_kw):
+    """Serve IvrCall on a free port, replay recording ``name`` against it; returns the
+    commands the bridge sent."""
+    recording = agi_recording(name)
+
+    async def main():
+        client, routing = routing_factory()
+        server = FastAgiServer({"ivr": IvrCall(city, routing)})
+        await server.start("127.0.0.1", 0)
+        port = server._server.sockets[0].getsockname()[1]
+        try:
+            return await asyncio.wait_for(replay(port, recording, **replay_kw), 20)
+        finally:
+            await server.close()
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def routing_factory(redis_url, redis_client):
+    redis_client.flushdb()
+
+    def make():
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        return client, AsyncRouting(client)
+    return make
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unreachable_routing():
+    # from_url, as the bridge makes its client (the plain constructor retries for seconds)
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", decode_responses=True,
+                                     socket_timeout=0.5, socket_connect_timeout=0.5)
+    return client, AsyncRouting(client)
+
+
+def test_the_recordings_were_made_with_the_e2e_city():
+    assert CITY.hotline.languages == ["vi", "en"]
+    assert CITY.ivr.no_input_timeout_s == 2.0  # WAIT FOR DIGIT "2000" in agi_silent.agi
+    assert AGI_RECORDINGS == ["agi_hangs_up_in_menu.agi", "agi_missing_prompt.agi", "agi_presses_1.agi", "agi_silent.agi"]
+
+
+def test_caller_presses_1(routing_factory, redis_client):
+    recording = agi_recording("agi_presses_1.agi")
+    sent = run_replay(routing_factory, "agi_presses_1.agi")
+    assert sent == recording.bridge_lines
+    assert sent[-1] == ROUTE_QUEUED
+
+    call = redis_client.hgetall("hotline:call:hotline-rec-1795594136.0")
+    assert call["state"] == "queued"
+    assert call["caller"] == "0912345678"
+    assert call["channel"] == "PJSIP/citizens-00000000"
+    assert call["queue"] == "police"
+    assert call["choice"] == "1"
+    assert call["priority"] == "1"
+    assert call["route_reason"] == "chosen"
+    assert call["language"] == "vi"
+    assert redis_client.zrange("hotline:queue:police", 0, -1) == ["hotline-rec-1795594136.0"]
+    assert redis_client.smembers("hotline:calls:active") == {"hotline-rec-1795594136.0"}
+    assert audit(redis_client) == []
+
+
+def test_silent_caller_goes_to_the_general_queue_at_top_priority(routing_factory, redis_client):
+    recording = agi_recording("agi_silent.agi")
+    sent = run_replay(routing_factory, "agi_silent.agi")
+    assert sent == recording.bridge_lines
+    assert sent.count('WAIT FOR DIGIT "2000"') == CITY.ivr.attempts
+
+    call = redis_client.hgetall("hotline:call:hotline-rec2-1795594166.0")
+    assert call["state"] == "queued"
+    assert call["caller"] == "0900000003"
+    assert call["queue"] == "general"
+    assert call["priority"] == "0"
+    assert call["route_reason"] == "no_input"
+    assert call["choice"] == ""
+    assert call["language"] == "vi"
+    assert redis_client.zrange("hotline:queue:general", 0, -1) == ["hotline-rec2-1795594166.0"]
+    assert audit(redis_client) == []
+
+
+def test_hang_up_in_the_menu_is_recorded_as_abandoned(routing_factory, redis_client, caplog):
+    caplog.set_level(logging.INFO)
+    recording = agi_recording("agi_hangs_up_in_menu.agi")
+    sent = run_replay(routing_factory, "agi_hangs_up_in_menu.agi")
+    # result=-1 may be a missing file, so the bridge asks for the channel's status; the
+    # HANGUP already on the wire answers it.
+    assert sent == recording.bridge_lines == ['STREAM FILE "hotline/vi/menu" "0123456789*#"', "CHANNEL STATUS"]
+
+    call_id = "hotline-rec4-1795595092.0"
+    call = redis_client.hgetall(f"hotline:call:{call_id}")
+    assert call["state"] == "abandoned"
+    assert call["outcome"] == "abandoned"
+    assert call["abandon_stage"] == "ivr"
+    assert call["caller"] == "0900000004"
+    assert redis_client.zrange("hotline:callbacks:general", 0, -1) == [call_id]
+    assert redis_client.smembers("hotline:calls:active") == set()
+    assert "caller hung up during AGI ivr (channel PJSIP/citizens-00000000)" in caplog.messages
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert audit(redis_client) == []
+
+
+def test_a_missing_prompt_is_logged_and_the_menu_goes_on(routing_factory, redis_client, caplog):
+    recording = agi_recording("agi_missing_prompt.agi")
+    sent = run_replay(routing_factory, "agi_missing_prompt.agi")
+    assert sent == recording.bridge_lines
+    assert sent[:3] == ['STREAM FILE "hotline/vi/menu" "0123456789*#"', "CHANNEL STATUS",
+                        'STREAM FILE "hotline/en/menu" "0123456789*#"']
+    calls = [redis_client.hgetall(k) for k in redis_client.keys("hotline:call:*")]
+    assert [(c["state"], c["queue"], c["choice"], c["language"]) for c in calls] == [("queued", "fire", "2", "en")]
+    assert any("prompt hotline/vi/menu could not be played" in m for m in caplog.messages)
+
+
+def test_replay_notices_a_command_the_recording_does_not_have(routing_factory):
+    # The replay itself must be able to fail: a city with another first language sends
+    # another first prompt than the recording.
+    english_first = CITY.model_copy(
+        update={"hotline": CITY.hotline.model_copy(update={"languages": ["en", "vi"]})})
+    with pytest.raises(ReplayMismatch, match=r'sent \'STREAM FILE "hotline/en/menu"'):
+        run_replay(routing_factory, "agi_presses_1.agi", city=english_first)
+
+
+def test_redis_unreachable_at_arrival_sends_nothing_and_logs(caplog):
+    sent = run_replay(unreachable_routing, "agi_presses_1.agi", stop_before=agi_recording("agi_presses_1.agi").bridge_lines[0])
+    assert sent == []  # not even a prompt: the dialplan's fallback queue takes the caller at once
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].name == "hotline.ivr"
+    message = errors[0].getMessage()
+    assert "Redis unreachable at arrival of hotline-rec-1795594136.0" in message
+    assert "fallback queue" in message
+    assert errors[0].exc_info is None  # handled, not an escaped exception
+
+
+class EnqueueFails(AsyncRouting):
+    """Redis answers at arrival, then goes away before the caller is queued."""
+
+    async def enqueue(self, *args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_redis_lost_before_queueing_withholds_hotline_route(routing_factory, redis_client, caplog):
+    def factory():
+        client, _ = routing_factory()
+        return client, EnqueueFails(client)
+
+    sent = run_replay(factory, "agi_presses_1.agi", stop_before=ROUTE_QUEUED)
+    assert ROUTE_QUEUED not in sent
+    assert sent == agi_recording("agi_presses_1.agi").bridge_lines[:-1]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [e.getMessage() for e in errors] == [
+        "Redis unreachable when queueing hotline-rec-1795594136.0 (Error 111 connecting to 127.0.0.1:6379. "
+        "Connection refused.): caller goes to the fallback queue"]
+    assert errors[0].exc_info is None
+    assert redis_client.hget("hotline:call:hotline-rec-1795594136.0", "state") == "ivr"
+
+
+def test_handler_returns_quietly_when_redis_is_unreachable(caplog):
+    """Called directly: no exception escapes IvrCall, and it never sets HOTLINE_ROUTE."""
+
+    class Channel:
+        def __init__(self):
+            from telephony.agi_protocol import parse_environment
+            self.env = parse_environment(agi_recording("agi_silent.agi").environment)
+            self.sent = []
+
+        async def send(self, verb, *args):
+            self.sent.append((verb, args))
+            raise AssertionError("no command expected")
+
+        async def set_variable(self, name, value):
+            self.sent.append(("SET VARIABLE", (name, value)))
+
+    async def main():
+        client, routing = unreachable_routing()
+        channel = Channel()
+        try:
+            result = await IvrCall(CITY, routing)(channel)
+        finally:
+            await client.aclose()
+        return result, channel.sent
+
+    result, sent = asyncio.run(main())
+    assert result is None
+    assert sent == []
+    assert any("Redis unreachable at arrival of hotline-rec2-1795594166.0" in m for m in caplog.messages)
