@@ -155,6 +155,45 @@ def call_show(call_id: str) -> None:
     typer.echo(json.dumps(rec, indent=2, ensure_ascii=False))
 
 
+@call_app.command("events")
+def call_events(call_id: str) -> None:
+    """A call's lifecycle from the audit trail (the events stream), one JSON line each."""
+    routing = _routing(_runtime())
+    found = False
+    for event in _all_events(routing):
+        if event.get("call_id") == call_id:
+            found = True
+            typer.echo(json.dumps(event, ensure_ascii=False))
+    if not found:
+        _fail(f"no events for call {call_id!r}")
+
+
+events_app = typer.Typer(help="The audit trail: every state change, kept in a Redis stream.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("export")
+def events_export(out: Path = typer.Option(..., help="JSON-lines file to write"),
+                  after: str = typer.Option("-", help="only events after this stream id (resume an export)")) -> None:
+    """Export the audit trail as JSON lines, oldest first."""
+    routing = _routing(_runtime())
+    written = 0
+    with out.open("w") as f:
+        for event in _all_events(routing, after):
+            f.write(json.dumps(event, ensure_ascii=False) + "\n")
+            written += 1
+    typer.echo(f"{written} events written to {out}")
+
+
+def _all_events(routing: Routing, after: str = "-"):
+    try:
+        while page := routing.events_since(after, 1000):
+            yield from page
+            after = page[-1]["id"]
+    except redis.RedisError as exc:
+        _fail(f"Redis unreachable: {exc}")
+
+
 @lab_app.command("demo")
 def lab_demo(city_file: Path = typer.Option(Path("hotline.toml"), help="the city's data file"),
              workdir: Path = typer.Option(Path("var/lab"), help="logs, recordings and sipp files")) -> None:

@@ -261,6 +261,13 @@ class RoutingBase:
         """The last ``count`` events, oldest first; each has its stream ``id``."""
         return self._read(lambda: self.redis.xrevrange(self.keys.events(), count=count), _events)
 
+    def events_since(self, after_id: str = "-", count: int = 1000) -> list[dict[str, str]]:
+        """Up to ``count`` events after stream id ``after_id`` ("-": from the first), oldest
+        first: page through the audit trail by passing the last id back."""
+        start = after_id if after_id == "-" else f"({after_id}"
+        return self._read(lambda: self.redis.xrange(self.keys.events(), min=start, count=count),
+                          lambda reply: _events(list(reversed(reply))))
+
 
 class Routing(RoutingBase):
     """Routing over a synchronous ``redis.Redis``."""

@@ -126,6 +126,9 @@ class FastAgiServer:
         except asyncio.LimitOverrunError:
             log.warning("FastAGI client %s sent an environment over %d bytes; dropped", peer, MAX_ENVIRONMENT_BYTES)
             return None
+        except (ConnectionError, OSError) as exc:  # after TimeoutError, itself an OSError
+            log.warning("FastAGI client %s reset the connection before the end of its environment (%s); dropped", peer, exc)
+            return None
         try:
             return parse_environment(raw)
         except AgiEnvironmentError as exc:

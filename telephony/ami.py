@@ -38,6 +38,8 @@ class AmiLink:
         self._on_event = on_event
         self._on_ready = on_ready
         self.ready = asyncio.Event()
+        # panoramisk logs every queued action at INFO (fields and all); ours says what matters.
+        logging.getLogger("hotline.ami.panoramisk").setLevel(logging.WARNING)
         self.manager = Manager(
             host=host, port=port, username=username, secret=secret,
             ping_delay=5, ping_interval=5, reconnect_timeout=1,

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from hotline.settings import RuntimeSettings, load_settings
+from hotline.lab.redis_server import start_redis_server
 from queueing.audit import audit
 from queueing.routing import wall_clock_ms
 from telephony.ami import AmiError
@@ -400,16 +401,34 @@ def test_event_for_an_unknown_call_is_logged_not_raised(redis_url, r, caplog):
     assert desk(r, "desk-101")["state"] == "offline"
 
 
-def test_event_while_redis_is_down_is_logged_not_raised(redis_url, caplog):
-    async def scenario(bridge):
-        await bridge.on_dialplan_event(CallerLeft("c-1", "queued", ""))
-        return bridge.wake.is_set()
+def test_an_event_waits_while_redis_is_down_and_is_applied_once_it_is_back(tmp_path, caplog):
+    """Events come through one ordered queue; while Redis is unreachable the current one
+    waits (and so do those behind it) instead of being dropped."""
+    server = start_redis_server(tmp_path / "redis")
 
-    assert run(redis_url, scenario, redis_down=True) is True
-    [error] = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
-    assert error.getMessage().startswith("could not record CallerLeft(call_id='c-1'")
-    assert "Redis unreachable" in error.getMessage()
-    assert error.exc_info is None
+    async def main():
+        client = aioredis.Redis.from_url(server.url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1)
+        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client)
+        bridge.ami = FakeAmi()
+        await bridge._register_desks()
+        server.stop()
+        event = WentToFallback("c-1", "agi-FAILURE-none", "0900000009", "PJSIP/citizens-c-1")
+        task = asyncio.create_task(bridge.on_dialplan_event(event, "sys|c-1|1.0|HotlineFallback"))
+        await asyncio.sleep(1.0)
+        assert not task.done()  # waiting, not dropped
+        restarted = start_redis_server(tmp_path / "redis", port=server.port)
+        try:
+            await asyncio.wait_for(task, 10)
+            record = await bridge.routing.call("c-1")
+        finally:
+            await client.aclose()
+            restarted.stop()
+        return record
+
+    record = asyncio.run(main())
+    assert (record["state"], record["caller"], record["fallback_reason"]) == ("fallback", "0900000009", "agi-FAILURE-none")
+    waits = [rec for rec in caplog.records if "waits, retrying" in rec.getMessage()]
+    assert waits and "WentToFallback(call_id='c-1'" in waits[0].getMessage()
 
 
 # --- reconciliation ---------------------------------------------------------------------------
@@ -503,22 +522,36 @@ def test_reconcile_leaves_a_call_that_is_still_ringing(redis_url, r):
     assert audit(r) == []
 
 
-def test_reconcile_moves_callers_found_in_the_fallback_queue(redis_url, r):
+def test_reconcile_brings_callers_found_in_the_fallback_queue_back_in_place(redis_url, r):
     async def scenario(bridge):
         await bridge.routing.arrive("c-ivr", "0900000001", "PJSIP/citizens-c-ivr")
         await waiting(bridge, "c-queued", "police")
         await ringing(bridge, "c-ringing", "desk-201", queue="fire")
         bridge.ami.live = [live(c, "hotline-fallback", "Queue") for c in ("c-ivr", "c-queued", "c-ringing")]
         await bridge.reconcile()
+        return bridge.ami.redirects
 
-    run(redis_url, scenario)
-    for call_id in ("c-ivr", "c-queued", "c-ringing"):
+    redirects = run(redis_url, scenario)
+    # Recorded as found in the fallback queue, then back in hotline routing: the one who
+    # never chose in the general queue, the others in their own queue at their place.
+    for call_id, queue in (("c-ivr", "general"), ("c-queued", "police"), ("c-ringing", "fire")):
         record = call(r, call_id)
-        assert (record["state"], record["fallback_reason"]) == ("fallback", "found-in-fallback"), call_id
-    assert r.zrange("hotline:queue:police", 0, -1) == []
-    assert r.zrange("hotline:queue:fire", 0, -1) == []
+        assert (record["state"], record["queue"], record["fallback_reason"]) == ("queued", queue, "found-in-fallback"), call_id
+        assert r.zrange(f"hotline:queue:{queue}", 0, -1) == [call_id]
+    assert sorted(redirects) == sorted((f"PJSIP/citizens-{c}", "hotline-wait", "s") for c in ("c-ivr", "c-queued", "c-ringing"))
     assert desk(r, "desk-201")["state"] == "ready"
     assert audit(r) == []
+
+
+def test_a_caller_a_desk_is_talking_to_in_the_fallback_queue_is_left_there(redis_url, r):
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police")
+        bridge.ami.live = [live("c-1", "hotline-fallback", "Queue", bridged=True)]
+        await bridge.reconcile()
+        return bridge.ami.redirects
+
+    assert run(redis_url, scenario) == []
+    assert call(r, "c-1")["state"] == "fallback"
 
 
 def test_reconcile_records_a_fallback_caller_nobody_recorded(redis_url, r):

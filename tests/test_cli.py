@@ -208,3 +208,35 @@ def test_asterisk_conf_with_a_broken_passwords_file(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.startswith("hotline: ")
     assert not (tmp_path / "conf").exists()
+
+
+def test_call_events_shows_one_calls_lifecycle_in_order(cli, routing):
+    routing.arrive("c-1", "0900000001", "PJSIP/citizens-1")
+    routing.arrive("c-2", "0900000002", "PJSIP/citizens-2")
+    routing.enqueue("c-1", "police", 1, choice="1")
+    result = cli("call", "events", "c-1")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert [e["type"] for e in events] == ["call_arrived", "call_queued"]
+    assert {e["call_id"] for e in events} == {"c-1"}
+
+
+def test_call_events_of_an_unknown_call(cli, routing):
+    result = cli("call", "events", "nope")
+    assert result.exit_code == 2
+    assert "no events for call 'nope'" in result.output
+
+
+def test_events_export_pages_through_the_whole_trail(cli, routing, tmp_path):
+    for i in range(2500):  # more than one page of 1000
+        routing.arrive(f"c-{i}", "0900", f"PJSIP/citizens-{i}")
+    out = tmp_path / "trail.jsonl"
+    result = cli("events", "export", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    everything = [json.loads(line) for line in out.read_text().splitlines()]
+    assert f"{len(everything)} events written" in result.output
+    lines = [e for e in everything if e["type"] == "call_arrived"]  # the fixture registered desks first
+    assert [e["call_id"] for e in lines] == [f"c-{i}" for i in range(2500)]
+    resumed = tmp_path / "rest.jsonl"
+    assert cli("events", "export", "--out", str(resumed), "--after", lines[2399]["id"]).exit_code == 0
+    assert [json.loads(x)["call_id"] for x in resumed.read_text().splitlines()] == [f"c-{i}" for i in range(2400, 2500)]

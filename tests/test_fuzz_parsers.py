@@ -180,7 +180,7 @@ def mutate_environment(pairs: list[tuple[str, str]], plan, script: str) -> list[
         elif op == "script":
             pairs = [(k, script) if k == "agi_network_script" else (k, v) for k, v in pairs]
         elif op == "grow":  # towards the line and byte limits
-            count, width = [150, 199, 200, 201, 400][n % 5], [1, 40, 100][n % 3]
+            count, width = [199, 200, 201][n % 3], [1, 100][n % 2]  # 201 lines; 100-byte lines pass 16 KiB
             pairs += [(f"agi_pad{m}", "v" * width) for m in range(count)]
         elif not pairs:
             continue

@@ -118,3 +118,15 @@ def test_a_police_caller_overflows_to_a_cross_trained_fire_desk(hotline, phones)
     overflow_ms = hotline.city.agency("police").overflow_after_s * 1000
     assert _ms(rec, "offered_ms") - _ms(rec, "arrived_ms") >= overflow_ms
     assert desk.wait_for(r'RINGING from=\s*"POLICE" <sip:0977000001@', 1)
+
+
+def test_no_secret_reaches_a_log(hotline, phones):
+    phones.desk("desk-101", talk_ms=500)
+    phones.citizen("0978000001", "1", stay_ms=20000)
+    wait_call(hotline, "0978000001", ("ended",), timeout=30)
+    secrets = [hotline.site.ami_secret, *hotline.site.desk_passwords.values()]
+    logs = [p for p in hotline.workdir.glob("*.log")] + [hotline.asterisk.log_file]
+    assert logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert not [s for s in secrets if s in text], f"a secret appears in {log}"
