@@ -12,6 +12,7 @@ import redis
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
+from hotline.redis_connect import redis_client
 from hotline.settings import CitySettings, RuntimeSettings, load_settings
 from queueing.errors import RoutingRefused
 from queueing.routing import Routing
@@ -37,7 +38,7 @@ class QueueView(BaseModel):
 
 def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routing: Routing | None = None) -> FastAPI:
     city = city or load_settings(runtime.city_file)
-    routing = routing or Routing(redis.Redis.from_url(runtime.redis_url, decode_responses=True, socket_timeout=5))
+    routing = routing or Routing(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
     desk_ids = {d.id: d.agency for d in city.desks}
     app = FastAPI(title="hotline", version="0.1.0")
 

@@ -86,8 +86,8 @@ def callbacks_router(city: CitySettings, routing: Routing) -> APIRouter:
         try:
             return numbers.set_policy(number, body.policy, set_by=body.set_by, priority_delta=delta,
                                       note=body.note)
-        except RoutingRefused as exc:
-            raise HTTPException(422, str(exc)) from None
+        except RoutingRefused as exc:  # e.g. not a number that can call: a clear 400, not a schema error
+            raise HTTPException(400, str(exc)) from None
         except redis.RedisError as exc:
             raise unavailable(exc) from None
 

@@ -17,6 +17,7 @@ def _when(seconds: str, micros: str) -> float:
 @dataclass
 class CitizenCall:
     caller: str
+    called: float | None = None  # just before the INVITE
     answered: float | None = None
     key_pressed: float | None = None  # the key's first RTP event packet
     digit: str = ""
@@ -45,7 +46,9 @@ def read_citizens(lines: Iterable[str], calls: dict[str, CitizenCall] | None = N
             continue
         kind, caller = parts[0], parts[1]
         call = calls.setdefault(caller, CitizenCall(caller))
-        if kind == "ANSWERED":
+        if kind == "CALL":
+            call.called = _when(parts[2], parts[3])
+        elif kind == "ANSWERED":
             call.answered = _when(parts[2], parts[3])
         elif kind == "DTMF" and len(parts) >= 5:
             call.digit, call.key_pressed = parts[2], _when(parts[3], parts[4])
@@ -97,14 +100,17 @@ def desk_call_verdict(citizen: CitizenCall, desk: DeskCall | None, answer_within
     return Verdict(True)
 
 
-def bare_call_verdict(citizen: CitizenCall, hold_s: float, grace_s: float) -> Verdict:
-    """(c): answered, and hung up by Asterisk after its Wait, not much later."""
+def bare_call_verdict(citizen: CitizenCall, hold_s: float, within_s: float) -> Verdict:
+    """(c): answered within ``within_s`` of the INVITE, and hung up by Asterisk after its
+    Wait, at most ``within_s`` late."""
     if citizen.answered is None:
         return Verdict(False, "not answered by Asterisk")
+    if citizen.called is not None and citizen.answered - citizen.called > within_s:
+        return Verdict(False, f"answered after more than {within_s:g} s")
     if citizen.line_hung_up is None:
         return Verdict(False, "the line never hung up (citizen gave up)")
-    if citizen.line_hung_up - citizen.answered > hold_s + grace_s:
-        return Verdict(False, f"hung up more than {grace_s:g} s late")
+    if citizen.line_hung_up - citizen.answered > hold_s + within_s:
+        return Verdict(False, f"hung up more than {within_s:g} s late")
     return Verdict(True)
 
 

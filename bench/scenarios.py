@@ -6,7 +6,7 @@ that citizen: the caller number, unique per call, is in the INVITE's From header
 
 Log lines, one event each (``s us`` = seconds and microseconds since the epoch):
 
-* citizen: ``ANSWERED <caller> s us``, ``DTMF <caller> <digit> s us`` (when the key's
+* citizen: ``CALL <caller> s us`` (before its INVITE), ``ANSWERED <caller> s us``, ``DTMF <caller> <digit> s us`` (when the key's
   RTP starts), ``BYE <caller> s us`` (the line hung up), ``HANGUP <caller> s us`` (the
   citizen hung up after waiting its whole time);
 * desk: ``INVITE <caller>@ s us``, ``TALK <caller>@ s us`` (the desk answered; the
@@ -81,6 +81,7 @@ def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, li
     t = f'timeout="{answer_within_ms}"'
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="bench citizen">
+  <nop><action>{_stamp("CALL", caller)}</action></nop>
   <send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]

@@ -12,6 +12,7 @@ from pathlib import Path
 import redis
 import typer
 
+from hotline.redis_connect import redis_client
 from hotline.settings import RuntimeSettings, SettingsError, load_settings
 from queueing.errors import RoutingRefused
 from queueing.routing import Routing
@@ -46,7 +47,7 @@ def _city(runtime: RuntimeSettings):
 
 
 def _routing(runtime: RuntimeSettings) -> Routing:
-    return Routing(redis.Redis.from_url(runtime.redis_url, decode_responses=True, socket_timeout=5))
+    return Routing(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
 
 
 def _logging() -> None:
@@ -79,7 +80,7 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty 
     _logging()
     runtime = _runtime()
     _city(runtime)  # a broken city file is reported now, not in the first job
-    connection = redis.Redis.from_url(runtime.redis_url)
+    connection = redis_client(runtime.redis_url)
     try:
         # Abandoned calls whose job never ran (rq was down) get their task now.
         job_queue(connection).enqueue(sweep_callbacks, description="sweep abandoned calls without a callback task")

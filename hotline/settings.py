@@ -9,6 +9,7 @@ API) and come from ``HOTLINE_*`` environment variables.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hotline.redis_connect import check_url as check_redis_url
 
 DEFAULT_CITY_FILE = Path("hotline.toml")
 
@@ -62,7 +65,10 @@ def format_loc(loc: Iterable[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            # A key TOML would have to quote (empty, spaces, line breaks…) is shown quoted,
+            # so every message stays one line that names its key.
+            name = str(part) if re.fullmatch(r"[A-Za-z0-9_-]+", str(part)) else json.dumps(str(part), ensure_ascii=False)
+            out += f".{name}" if out else name
     return out or "(top level)"
 
 
@@ -235,10 +241,31 @@ class Prompts(_Table):
     no_input: Text  # before the menu repeats after silence
     stay_on_line: Text  # every announce_interval_s while waiting
     connecting_general: Text  # after the last attempt, before the general queue
+    # Optional, for the periodic announcement while waiting: "{n}" is the caller's place in
+    # line, "{minutes}" the expected wait. Without them only stay_on_line is played.
+    position: Text | None = None
+    expected_wait: Text | None = None
+
+    @field_validator("position")
+    @classmethod
+    def _has_n(cls, text: str | None) -> str | None:
+        if text is not None and "{n}" not in text:
+            raise ValueError('must contain "{n}", where the caller\'s place in line is said')
+        return text
+
+    @field_validator("expected_wait")
+    @classmethod
+    def _has_minutes(cls, text: str | None) -> str | None:
+        if text is not None and "{minutes}" not in text:
+            raise ValueError('must contain "{minutes}", where the expected wait is said')
+        return text
 
 
 # Every language has exactly these prompts; ivr.prompts renders one file per key.
-PROMPT_KEYS: tuple[str, ...] = tuple(Prompts.model_fields)
+PROMPT_KEYS: tuple[str, ...] = tuple(k for k, f in Prompts.model_fields.items() if f.is_required())
+# Places in line and minutes announced; beyond them the caller hears stay_on_line only.
+MAX_ANNOUNCED_POSITION = 9
+MAX_ANNOUNCED_WAIT_MIN = 15
 
 
 class CallbackSettings(_Table):
@@ -307,6 +334,19 @@ class CitySettings(_Table):
 
     def desks_of(self, agency_id: str) -> list[Desk]:
         return [d for d in self.desks if d.agency == agency_id]
+
+    def prompt_texts(self, language: str) -> dict[str, str]:
+        """Every prompt file of a language: the fixed prompts, and one per place in line
+        (position_<n>) and per minute of expected wait (wait_<m>) where templates are set."""
+        prompts = self.prompts[language]
+        texts = {key: getattr(prompts, key) for key in PROMPT_KEYS}
+        if prompts.position:
+            texts |= {f"position_{n}": prompts.position.replace("{n}", str(n))
+                      for n in range(1, MAX_ANNOUNCED_POSITION + 1)}
+        if prompts.expected_wait:
+            texts |= {f"wait_{m}": prompts.expected_wait.replace("{minutes}", str(m))
+                      for m in range(1, MAX_ANNOUNCED_WAIT_MIN + 1)}
+        return texts
 
     def prompt(self, language: str, key: str) -> str:
         return getattr(self.prompts[language], key)
@@ -433,9 +473,8 @@ class RuntimeSettings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, url: str) -> str:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"must start with redis://, rediss:// or unix://, got {url!r}")
-        return url
+        # redis://, rediss://, unix:// or redis+sentinel://hosts/<master-name>[/<db>]
+        return check_redis_url(url)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RuntimeSettings:

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from hotline.settings import PROMPT_KEYS, TTS_SPEED_WPM, CitySettings
+from hotline.settings import TTS_SPEED_WPM, CitySettings
 
 MANIFEST = "manifest.json"
 
@@ -118,12 +118,12 @@ def build_prompts(settings: CitySettings, out_dir: str | Path, speed_wpm: int | 
     for lang in settings.languages:
         voice = settings.tts.voice_for(lang)
         (out_dir / lang).mkdir(exist_ok=True)
-        for key in PROMPT_KEYS:
+        for key, text in settings.prompt_texts(lang).items():
             name = f"{lang}/{key}.wav"
             target = out_dir / name
-            digest = prompt_digest(settings.prompt(lang, key), voice, speed)
+            digest = prompt_digest(text, voice, speed)
             if old.get(name) != digest or not target.is_file():
-                speak(settings.prompt(lang, key), voice, speed, target)
+                speak(text, voice, speed, target)
                 rebuilt.append(target)
                 # Record progress file by file: an interrupted build resumes where it stopped.
                 _write_manifest(manifest_path, {**old, **current, name: digest})

@@ -30,6 +30,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, get_current_job
 
+from hotline.redis_connect import redis_client, sentinel_sync_twin
 from hotline.settings import CitySettings, RuntimeSettings, load_settings
 from queueing.callbacks import CallbackStatus, Callbacks, Outcome, RetryRules
 from queueing.errors import RoutingRefused
@@ -84,7 +85,7 @@ def _connection() -> redis.Redis:
     job = get_current_job()
     if job is not None:
         return job.connection
-    return redis.Redis.from_url(runtime().redis_url, socket_timeout=5)
+    return redis_client(runtime().redis_url, socket_timeout=5)
 
 
 def job_queue(connection: redis.Redis) -> Queue:
@@ -130,6 +131,8 @@ def _sync_twin(kwargs: tuple) -> redis.Redis:
 def sync_client_like(async_client: Any) -> redis.Redis:
     """A blocking, bytes-returning ``redis.Redis`` on the same server and database as a
     ``redis.asyncio.Redis`` (rq needs one; cached per server)."""
+    if (twin := sentinel_sync_twin(async_client)) is not None:  # behind Sentinel: the same sentinels
+        return twin
     pool = async_client.connection_pool
     kw = pool.connection_kwargs
     keep = {k: kw[k] for k in ("host", "port", "db", "username", "password") if kw.get(k) is not None}

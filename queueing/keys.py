@@ -83,6 +83,10 @@ class Keys:
         """Set of every desk of an agency, whatever its state."""
         return f"{self.prefix}desks:of:{agency}"
 
+    def handle_times(self, queue: str) -> str:
+        """List of the last 50 answered calls' desk time (talk + wrap-up, ms), newest first."""
+        return f"{self.prefix}handle_ms:{queue}"
+
     def desks_ready(self, agency: str) -> str:
         return f"{self.prefix}desks:ready:{agency}"
 

@@ -80,3 +80,14 @@ class DeskChange:
     previous: str
     #: False when the desk already was in that state (nothing written).
     changed: bool
+
+
+@dataclass(frozen=True)
+class WaitInfo:
+    """A waiting caller's place, and what the expected wait is computed from."""
+
+    queue: str
+    language: str
+    position: int  # 1 = next in its queue
+    handle_times_ms: list[int]  # recent desk time per answered call, newest first
+    desks_logged_in: int

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from redis.exceptions import ResponseError
 
 from queueing.errors import RoutingRefused
-from queueing.keys import DEFAULT_PREFIX, Keys
-from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed
+from queueing.keys import DEFAULT_PREFIX, GENERAL_QUEUE, Keys
+from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed, WaitInfo
 from queueing.scripts import Scripts
 
 #: Error replies starting with this are refusals (see ``lua/_prelude.lua``).
@@ -244,6 +244,31 @@ class RoutingBase:
             pipeline.hgetall(self.keys.call(call_id))
         records = [_fields(reply) for reply in (yield pipeline.execute)]
         return sorted((r for r in records if r), key=lambda r: (int(r["arrived_ms"]), r["call_id"]))
+
+    def wait_info(self, call_id: str) -> WaitInfo | None:
+        """What an announcement to a waiting caller needs; None when the call is not queued."""
+        return self._execute(self._wait_info(call_id))
+
+    def _wait_info(self, call_id: str) -> Steps[WaitInfo | None]:
+        call = _fields((yield lambda: self.redis.hgetall(self.keys.call(call_id))))
+        if call.get("state") != "queued" or not call.get("queue"):
+            return None
+        queue = call["queue"]
+        desks_key = self.keys.desks() if queue == GENERAL_QUEUE else self.keys.desks_of(queue)
+        pipeline = self.redis.pipeline(transaction=False)
+        pipeline.zrank(self.keys.queue(queue), call_id)
+        pipeline.lrange(self.keys.handle_times(queue), 0, -1)
+        pipeline.smembers(desks_key)
+        rank, times, desk_ids = yield pipeline.execute
+        if rank is None:
+            return None
+        pipeline = self.redis.pipeline(transaction=False)
+        for desk_id in sorted(_texts(desk_ids)):
+            pipeline.hget(self.keys.desk(desk_id), "state")
+        states = (yield pipeline.execute) if desk_ids else []
+        logged_in = sum(1 for state in states if state is not None and _text(state) != "offline")
+        return WaitInfo(queue, call.get("language", ""), int(rank) + 1,
+                        [int(t) for t in _texts(times)], logged_in)
 
     def desk(self, desk_id: str) -> dict[str, str]:
         """The desk record; empty when the desk is unknown."""

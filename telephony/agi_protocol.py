@@ -123,6 +123,8 @@ def quote(arg: str) -> str:
     """Quote one AGI command argument (spaces, quotes and newlines cannot pass raw)."""
     if any(c in arg for c in "\r\n"):
         raise ValueError(f"AGI argument with a line break: {arg!r}")
+    if "\0" in arg:  # Asterisk reads the command as a C string: it would end there
+        raise ValueError(f"AGI argument with a NUL character: {arg!r}")
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -22,7 +22,7 @@ INCLUDABLE = ("pjsip.conf", "extensions.conf", "queues.conf", "manager.conf", "m
 
 # Copied as they are into a full instance; an existing installation keeps its own.
 STATIC_INSTANCE_FILES = (
-    "modules.conf", "logger.conf", "cdr.conf", "cel.conf", "indications.conf",
+    "modules.conf", "cdr.conf", "cel.conf", "indications.conf",
     "features.conf", "acl.conf", "udptl.conf", "pjproject.conf", "ccss.conf",
 )
 
@@ -54,6 +54,7 @@ class AsteriskSite:
     agi_backup_port: int | None = None
     moh_dir: str = "/var/lib/asterisk/moh-hotline"
     system_name: str = "hotline"
+    log_verbosity: int = 1  # 3 logs every dialplan step (the test lab: failures explain themselves)
     etc_dir: str = "/etc/asterisk"
     state_dir: str = "/var/lib/asterisk"
     desk_passwords: dict[str, str] = field(default_factory=dict)
@@ -112,6 +113,7 @@ def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = Tru
     if full_instance:
         out["asterisk.conf"] = render_template("asterisk.conf.tmpl", _template("asterisk.conf.tmpl"), values)
         out["rtp.conf"] = render_template("rtp.conf.tmpl", _template("rtp.conf.tmpl"), values)
+        out["logger.conf"] = render_template("logger.conf.tmpl", _template("logger.conf.tmpl"), values)
         for name in STATIC_INSTANCE_FILES:
             out[name] = _template(name)
     return out

@@ -13,10 +13,12 @@ import time
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from hotline.redis_connect import async_redis_client
 from hotline.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings
 from queueing.errors import RoutingRefused
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer
+from telephony.announce import WaitAnnouncement
 from telephony.desk_codes import DeskFeatureCode
 from telephony.ami import AmiError, AmiLink
 from telephony.ami_events import (
@@ -47,7 +49,7 @@ class Bridge:
     def __init__(self, city: CitySettings, runtime: RuntimeSettings, redis_client: aioredis.Redis | None = None):
         self.city = city
         self.runtime = runtime
-        self.redis = redis_client or aioredis.Redis.from_url(
+        self.redis = redis_client or async_redis_client(
             runtime.redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
         self.routing = AsyncRouting(self.redis)
         self.agencies = [a.id for a in city.agencies]
@@ -60,6 +62,7 @@ class Bridge:
         self.agi = FastAgiServer({
             "ivr": IvrCall(city, self.routing),
             "desk": DeskFeatureCode(self.routing, {d.id for d in city.desks}),
+            "announce": WaitAnnouncement(city, self.routing),
         })
         self.ami = AmiLink(runtime.ami_host, runtime.ami_port, runtime.ami_user, runtime.require_ami_secret(),
                            on_event=self.on_dialplan_event, on_ready=self.reconcile)

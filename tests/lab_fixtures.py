@@ -22,10 +22,10 @@ CITY = Path(__file__).parent / "e2e" / "city.toml"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # Always a redis-server of the lab's own (not REDIS_URL): the tests flush it.
     # A name of this process's own: two test runs on one machine never share an instance.
-    the_lab = Lab(city_file=CITY, workdir=tmp_path_factory.mktemp("lab"), name=f"test-{os.getpid()}")
+    # Dialplan steps in the lab's Asterisk log (log_verbosity 3): failures explain themselves.
+    the_lab = Lab(city_file=CITY, workdir=tmp_path_factory.mktemp("lab"), name=f"test-{os.getpid()}",
+                  log_verbosity=3)
     the_lab.start()
-    # Dialplan steps in the lab's Asterisk log: what a failed test needs to be understood.
-    the_lab.asterisk.cli("core set verbose 3")
     try:
         yield the_lab
     finally:

@@ -124,7 +124,7 @@ def test_a_number_its_repeats_nuisance_and_policy(client, routing):
 
 def test_policy_errors(client):
     reply = client.put("/numbers/anonymous/policy", json={"policy": "general_only", "set_by": "s"})
-    assert reply.status_code == 422 and "not a caller number" in reply.json()["detail"]
+    assert reply.status_code == 400 and "not a caller number" in reply.json()["detail"]
     assert client.put("/numbers/0912345678/policy", json={"policy": "block", "set_by": "s"}).status_code == 422
     assert client.put("/numbers/0912345678/policy", json={"policy": "general_only"}).status_code == 422
     assert client.put("/numbers/0912345678/policy",

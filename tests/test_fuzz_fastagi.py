@@ -19,8 +19,6 @@ import re
 import socket
 import struct
 
-import pytest
-
 from telephony import agi_server
 from telephony.agi_protocol import MAX_ENVIRONMENT_BYTES
 from telephony.agi_server import AgiChannel, FastAgiServer
@@ -141,7 +139,7 @@ async def trickles(port: int, data: bytes) -> tuple:
         started = loop.time()
         await wait_for_drop(reader)
         # dropped at the environment deadline, long before the environment could have arrived
-        assert loop.time() - started < ENVIRONMENT_DEADLINE_S + 2.0
+        assert loop.time() - started < ENVIRONMENT_DEADLINE_S + 3.0
         assert not dripping.done()
     finally:
         dripping.cancel()
@@ -215,11 +213,15 @@ def test_bad_clients_are_dropped_and_normal_calls_complete(monkeypatch, caplog):
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, "errors logged: " + "; ".join(r.getMessage() for r in errors)
     drops = [r for r in caplog.records if r.name == "hotline.agi" and "dropped" in r.getMessage()]
-    dropped_peers = [r.args[0] for r in drops]
+    dropped_peers = [tuple(r.args[0]) if r.args[0] else None for r in drops]
+    unnamed = 0
     for kind, result in bad:
         assert not isinstance(result, BaseException), f"{kind} client: {result!r}"
-        assert tuple(result) in [tuple(p) if p else None for p in dropped_peers], \
-            f"{kind} client {result} was not logged as dropped"
+        if tuple(result) not in dropped_peers:
+            # a client reset before the server accepted it has no address left to log
+            assert kind == "reset", f"{kind} client {result} was not logged as dropped"
+            unnamed += 1
+    assert dropped_peers.count(None) == unnamed
     assert len(drops) == len(bad)
     expected_words = {"oversized": "over", "slow": "no complete environment", "connect_close": "closed before",
                       "partial_close": "closed before"}

@@ -219,6 +219,8 @@ BAD = [
     ("prompt key missing", changed("prompts.en.stay_on_line", drop=True), "prompts.en.stay_on_line: required key is missing"),
     ("blank prompt", changed("prompts.vi.invalid", ""), "prompts.vi.invalid: must not be empty"),
     ("unknown prompt key", changed("prompts.en.welcome", "Hello"), "prompts.en.welcome: unknown key"),
+    ("position template without {n}", changed("prompts.en.position", "You are next."), 'prompts.en.position: must contain "{n}"'),
+    ("wait template without {minutes}", changed("prompts.vi.expected_wait", "Chờ nhé."), 'prompts.vi.expected_wait: must contain "{minutes}"'),
     ("prompts for an unknown language", changed("prompts.fr", dict(tomllib.loads(CITY)["prompts"]["en"])), "prompts.fr: 'fr' is not in hotline.languages"),
     ("menu never offers a digit", _menu_without("en", "3"), "prompts.en.menu: does not mention digit 3 (agency 'medical')"),
     # [[desks]]
@@ -366,3 +368,17 @@ def test_bad_runtime_value_names_the_variable(clean_env, name, value, expected):
     clean_env.setenv(name, value)
     with pytest.raises(SettingsError, match=expected):
         RuntimeSettings.from_env()
+
+
+def test_announcement_templates_become_one_prompt_per_place_and_minute():
+    from hotline.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, parse_settings
+
+    data = tomllib.loads(CITY)
+    data["prompts"]["en"]["position"] = "You are number {n} in line."
+    data["prompts"]["en"]["expected_wait"] = "About {minutes} minutes."
+    city = parse_settings(data)
+    en, vi = city.prompt_texts("en"), city.prompt_texts("vi")
+    assert en["position_3"] == "You are number 3 in line."
+    assert en["wait_12"] == "About 12 minutes."
+    assert len(en) == len(PROMPT_KEYS) + MAX_ANNOUNCED_POSITION + MAX_ANNOUNCED_WAIT_MIN
+    assert set(vi) == set(PROMPT_KEYS)  # no templates for vi: stay_on_line only

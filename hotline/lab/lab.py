@@ -18,11 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, ensure_root
 from hotline.lab.redis_server import RedisServer, start_redis_server
 from hotline.lab.sipp import free_port
+from hotline.redis_connect import redis_client
 from hotline.settings import CitySettings, load_settings
 from ivr.prompts import build_hold_music, build_prompts, build_tones
 from queueing.routing import Routing
@@ -38,6 +37,7 @@ class Lab:
     name: str = "lab"
     progress: callable = print
     redis_url: str | None = None  # None: the lab starts a redis-server of its own
+    log_verbosity: int = 1  # Asterisk's messages.log; 3 adds every dialplan step
     # Asterisk configuration for this instance only, appended to the rendered files (file
     # name → text): how the benchmark adds its native-baseline contexts beside hotline's
     # dialplan without changing it.
@@ -83,7 +83,7 @@ class Lab:
             rtp_start=rtp_start, rtp_end=rtp_end,
             ami_secret=secrets.token_urlsafe(18),
             moh_dir=f"{self.asterisk.inner_dir}/moh", etc_dir=self.asterisk.etc_inner,
-            state_dir=self.asterisk.inner_dir, system_name=f"hotline-{self.name}",
+            state_dir=self.asterisk.inner_dir, system_name=f"hotline-{self.name}", log_verbosity=self.log_verbosity,
             desk_passwords={d.id: secrets.token_urlsafe(9) for d in self.city.desks},
         )
         files = render(self.city, self.site)
@@ -171,7 +171,7 @@ class Lab:
             stdin=subprocess.DEVNULL, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        connection = redis.Redis.from_url(self.redis_url)
+        connection = redis_client(self.redis_url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.worker_proc.poll() is not None:
@@ -239,7 +239,7 @@ class Lab:
         return f"{self.site.sip_bind}:{self.site.sip_port}"
 
     def routing(self) -> Routing:
-        return Routing(redis.Redis.from_url(self.redis_url, decode_responses=True))
+        return Routing(redis_client(self.redis_url, decode_responses=True))
 
     def info(self) -> dict:
         return {

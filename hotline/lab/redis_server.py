@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,11 +63,13 @@ def start_redis_server(
     *,
     binary: str = "redis-server",
     timeout: float = 10.0,
+    extra_args: Sequence[str] = (),
 ) -> RedisServer:
     """Start ``redis-server`` in ``workdir`` (no RDB snapshots) and wait until it answers PING.
 
     With ``port=None`` a free port is picked (and picked again if another process takes it
-    first). Raises :class:`RedisServerError` when the binary is missing or the server exits
+    first). ``extra_args`` go on the command line after the project's own (e.g.
+    ``--replicaof``). Raises :class:`RedisServerError` when the binary is missing or the server exits
     or stays silent (the message includes the tail of its log).
     """
     executable = shutil.which(binary)
@@ -78,11 +81,11 @@ def start_redis_server(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if port is not None:
-        return _start(executable, workdir, port, appendonly, timeout)
+        return _start(executable, workdir, port, appendonly, timeout, extra_args)
     attempts_left = 3
     while True:
         try:
-            return _start(executable, workdir, free_port(), appendonly, timeout)
+            return _start(executable, workdir, free_port(), appendonly, timeout, extra_args)
         except _PortTaken:
             attempts_left -= 1
             if not attempts_left:
@@ -94,7 +97,7 @@ class _PortTaken(RedisServerError):
 
 
 def _start(executable: str, workdir: Path, port: int, appendonly: bool,
-           timeout: float) -> RedisServer:
+           timeout: float, extra_args: Sequence[str] = ()) -> RedisServer:
     host = "127.0.0.1"
     log_path = workdir / "redis.log"
     log_path.unlink(missing_ok=True)  # the tail in an error must be this attempt's
@@ -107,6 +110,7 @@ def _start(executable: str, workdir: Path, port: int, appendonly: bool,
         "--appendonly", "yes" if appendonly else "no",
         "--daemonize", "no",
         "--logfile", str(log_path),
+        *extra_args,
     ]
     # Config errors go to stderr before the log file is opened; a file never fills up the
     # way an unread pipe would.

@@ -90,6 +90,7 @@ local function queue_key(queue) return PREFIX .. 'queue:' .. queue end
 local function ready_key(agency) return PREFIX .. 'desks:ready:' .. agency end
 local function callbacks_key(queue) return PREFIX .. 'callbacks:' .. queue end
 local function desks_of_key(agency) return PREFIX .. 'desks:of:' .. agency end
+local function handle_times_key(queue) return PREFIX .. 'handle_ms:' .. queue end
 
 -- A hash as a Lua table, or nil when the key does not exist.
 local function load_hash(key)

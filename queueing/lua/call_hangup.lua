@@ -48,6 +48,13 @@ return run(function()
       redis.call('ZADD', K_WRAPUPS, until_ms, desk_id)
     end
     redis.call('HSET', call_key(call_id), 'state', state, 'ended_ms', now, 'outcome', outcome)
+    -- How long a desk of this queue is busy per call (talk + wrap-up): the last 50 feed the
+    -- expected wait announced to callers (queueing/wait_estimate.py).
+    local answered_ms = tonumber(call.answered_ms)
+    if outcome == 'answered' and answered_ms and call.queue ~= '' then
+      redis.call('LPUSH', handle_times_key(call.queue), int_str(NOW - answered_ms + wrap_up))
+      redis.call('LTRIM', handle_times_key(call.queue), 0, 49)
+    end
   else
     result, state, outcome, stage = 'abandoned', 'abandoned', 'abandoned', previous
     if previous == 'queued' then
