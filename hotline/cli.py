@@ -238,6 +238,47 @@ def asterisk_conf(out: Path = typer.Option(..., help="folder to write the render
 
 
 @app.command()
+def drift(repair: bool = typer.Option(False, "--repair", help="repair what differs (as the bridge does)")) -> None:
+    """Report where Redis and Asterisk disagree (calls, desks), and repair it with --repair.
+    Exit code 1 when drift was found and not repaired."""
+    from telephony.bridge import Bridge
+
+    runtime = _runtime()
+    city = _city(runtime)
+    try:
+        runtime.require_ami_secret()
+    except SettingsError as exc:
+        _fail(str(exc))
+
+    async def run() -> int:
+        bridge = Bridge(city, runtime)
+        await bridge.ami.start()
+        try:
+            await asyncio.wait_for(bridge.ami.ready.wait(), 10)
+        except asyncio.TimeoutError:
+            _fail(f"no AMI login at {runtime.ami_host}:{runtime.ami_port} within 10 s")
+        try:
+            found = await bridge.find_drift()
+            for d in found:
+                typer.echo(f"{d.kind:18} {d.call_id or '-':32} {d.desk_id or '-':10} {d.state or '-':9} {d.detail}")
+            if not found:
+                typer.echo("no drift: Redis and Asterisk agree")
+            elif repair:
+                await bridge.repair(found)
+                left = await bridge.find_drift()
+                typer.echo(f"repaired {len(found)}; left: {len(left)}")
+                return 1 if left else 0
+            return 1 if found else 0
+        except redis.RedisError as exc:
+            _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+        finally:
+            bridge.ami.close()
+            await bridge.redis.aclose()
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@app.command()
 def api() -> None:
     """Serve the HTTP API (desk states, calls, queues)."""
     import uvicorn

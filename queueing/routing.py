@@ -221,6 +221,10 @@ class RoutingBase:
         return self._script("desk_set_state", now_ms, desk_id, str(state), reason,
                             parse=_desk_change)
 
+    def release_desk(self, desk_id: str, *, now_ms: int | None = None) -> DeskChange:
+        """A desk stuck ringing or on a call that is over: ready again (drift repair)."""
+        return self._script("desk_release", now_ms, desk_id, parse=_desk_change)
+
     def release_wrapups(self, *, now_ms: int | None = None) -> list[str]:
         """wrap-up -> ready for desks whose wrap-up has ended; returns their ids."""
         return self._script("wrapups_release", now_ms, parse=_texts)

@@ -18,31 +18,21 @@ from hotline.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings
 from queueing.errors import RoutingRefused
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer
+from telephony.ami import AmiError, AmiLink
+from telephony.ami_events import CallerLeft, DeskAnswered, DeskPhoneIdle, DialplanEvent, RingEnded, WentToFallback
 from telephony.announce import WaitAnnouncement
 from telephony.desk_codes import DeskFeatureCode
-from telephony.ami import AmiError, AmiLink
-from telephony.ami_events import (
-    HOTLINE_CONTEXTS,
-    CallerLeft,
-    DeskAnswered,
-    DeskPhoneIdle,
-    DialplanEvent,
-    LiveChannel,
-    RingEnded,
-    WentToFallback,
-    caller_stage,
-)
+from telephony.drift import OFFER_IN_FLIGHT_MS, Drift, find_drift  # noqa: F401 (OFFER_IN_FLIGHT_MS: part of the bridge's contract)
 from telephony.ivr_call import IvrCall
 
 log = logging.getLogger("hotline.bridge")
 
 DISPATCH_TICK_S = 0.5  # wrap-ups end and missed wake-ups are caught at this pace
 HEARTBEAT_EVERY_S = 1.0
-APPLIED_EVENT_TTL_S = 3600
-OFFER_IN_FLIGHT_MS = 3000
+APPLIED_EVENT_TTL_S = 3600  # long past any retransmission of the same AMI event
 REDIS_RETRY_FIRST_S, REDIS_RETRY_MAX_S = 0.2, 2.0
 RECONCILE_EVERY_S = 10.0  # also after every AMI login
-BUSY_OUTSIDE_REASON = "busy outside hotline"  # offer_failed.lua pauses a desk busy with another call  # longer than any AMI Redirect takes to land  # long past any retransmission of the same AMI event
+BUSY_OUTSIDE_REASON = "busy outside hotline"  # offer_failed.lua pauses a desk busy with another call
 
 
 class Bridge:
@@ -230,46 +220,60 @@ class Bridge:
 
     async def reconcile(self) -> None:
         """After every AMI (re)login, and every RECONCILE_EVERY_S: events may have been
-        missed, so compare each call Redis thinks is live with the channels Asterisk really
-        has, and repair the difference. Callers Asterisk's fallback queue holds while this
-        bridge is healthy come back into hotline routing at their original place."""
+        missed, so find where Redis and Asterisk disagree and repair it. Callers Asterisk's
+        fallback queue holds while this bridge is healthy come back into hotline routing at
+        their original place."""
         try:
-            # Redis first: a call that arrives while Asterisk lists its channels is not in
-            # that list, and must not be taken for a caller who is gone.
-            calls = await self.routing.active_calls()
-            live = {c.uniqueid: c for c in await self.ami.channels()}
-            repaired = 0
-            in_fallback: list[LiveChannel] = []
-            for call in calls:
-                call_id, state = call["call_id"], call.get("state")
-                channel = live.get(call_id)
-                if channel is None:
-                    await self._after_hangup(await self.routing.hangup(call_id, self.wrap_up_ms))
-                    repaired += 1
-                    continue
-                stage = caller_stage(channel)
-                if stage == "fallback":
-                    if state in ("ivr", "queued", "ringing"):
-                        if state == "ringing":
-                            await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
-                        await self.routing.fallback(call_id, reason="found-in-fallback")
-                        repaired += 1
-                    in_fallback.append(channel)
-                elif state == "ringing" and stage == "waiting" and self._offer_is_stale(call):
-                    await self.routing.offer_failed(call_id, call.get("desk", ""), "LOST", self.missed_limit)
-                    repaired += 1
-                elif state == "ringing" and stage == "on_call":
-                    await self.routing.offer_answered(call_id, call.get("desk", ""))
-                    repaired += 1
-            repaired += await self._free_desks_idle_again()
-            unknown = await self._record_unknown_callers(live)
-            repaired += len(unknown)
-            rejoined = await self._rejoin(in_fallback + unknown)
-            log.info("reconciled with Asterisk: %d live channels, %d calls repaired, %d rejoined",
-                     len(live), repaired, rejoined)
+            drift = await self.find_drift()
+            await self.repair(drift)
+            freed = await self._free_desks_idle_again()
+            if drift or freed:
+                log.info("reconciled with Asterisk: %s%s", ", ".join(f"{d.kind} {d.call_id or d.desk_id}" for d in drift),
+                         f", {freed} desk(s) free again" if freed else "")
         except (AmiError, RedisError) as exc:
             log.error("reconciliation postponed: %s", exc)
         self.wake.set()
+
+    async def find_drift(self) -> list[Drift]:
+        # Redis first: a call that arrives while Asterisk lists its channels is not in
+        # that list, and must not be taken for a caller who is gone.
+        calls = await self.routing.active_calls()
+        desks = [await self.routing.desk(d.id) for d in self.city.desks]
+        live = {c.uniqueid: c for c in await self.ami.channels()}
+        return find_drift(calls, live, [d for d in desks if d], int(time.time() * 1000))
+
+    async def repair(self, drift: list[Drift]) -> None:
+        for d in drift:
+            try:
+                await self._repair(d)
+            except RoutingRefused as exc:  # the state moved on meanwhile: nothing to repair
+                log.info("drift %s %s needs no repair now: %s", d.kind, d.call_id or d.desk_id, exc)
+
+    async def _repair(self, d: Drift) -> None:
+        if d.kind == "caller_gone":
+            await self._after_hangup(await self.routing.hangup(d.call_id, self.wrap_up_ms))
+        elif d.kind == "taken_by_fallback":
+            if d.state == "ringing":
+                await self.routing.offer_failed(d.call_id, d.desk_id, "LOST", self.missed_limit)
+            await self.routing.fallback(d.call_id, reason="found-in-fallback")
+        elif d.kind == "offer_lost":
+            await self.routing.offer_failed(d.call_id, d.desk_id, "LOST", self.missed_limit)
+        elif d.kind == "answer_missed":
+            await self.routing.offer_answered(d.call_id, d.desk_id)
+        elif d.kind == "unrecorded_caller":
+            await self.routing.arrive(d.call_id, d.caller, d.channel)
+            await self.routing.fallback(d.call_id, reason="found-in-fallback")
+        elif d.kind == "can_rejoin":
+            position = await self.routing.rejoin(d.call_id, queue=GENERAL_QUEUE,
+                                                 priority=self.city.ivr.general_priority)
+            try:
+                await self.ami.redirect(d.channel, "hotline-wait", "s")
+            except AmiError as exc:
+                # Still in the fallback queue: the dispatcher's Redirect will take it.
+                log.warning("call %s rejoined in Redis but not moved yet: %s", d.call_id, exc)
+            log.info("call %s rejoined hotline routing from the fallback queue (position %d)", d.call_id, position)
+        elif d.kind == "desk_stuck":
+            await self.routing.release_desk(d.desk_id)
 
     async def _free_desks_idle_again(self) -> int:
         """A desk paused "busy outside hotline" whose phone is idle now: its DeviceStateChange
@@ -289,48 +293,6 @@ class Bridge:
             await asyncio.sleep(RECONCILE_EVERY_S)
             if self.ami.ready.is_set():
                 await self.reconcile()
-
-    @staticmethod
-    def _offer_is_stale(call: dict[str, str]) -> bool:
-        # A caller claimed a moment ago may still be in hotline-wait because its Redirect is
-        # on the way; only an older offer can have been lost.
-        offered = int(call.get("offered_ms") or 0)
-        return time.time() * 1000 - offered > OFFER_IN_FLIGHT_MS
-
-    async def _record_unknown_callers(self, live: dict[str, LiveChannel]) -> list[LiveChannel]:
-        """Callers Asterisk took while the bridge or Redis was down (straight to the fallback
-        queue) have no record yet: write one now, so every call leaves a record."""
-        added = []
-        for channel in live.values():
-            if channel.context not in HOTLINE_CONTEXTS or caller_stage(channel) != "fallback":
-                continue
-            if await self.routing.call(channel.uniqueid):
-                continue
-            await self.routing.arrive(channel.uniqueid, channel.caller, channel.channel)
-            await self.routing.fallback(channel.uniqueid, reason="found-in-fallback")
-            added.append(channel)
-        return added
-
-    async def _rejoin(self, channels: list[LiveChannel]) -> int:
-        """Take callers out of Asterisk's fallback queue back into hotline routing, unless a
-        desk is already talking to them."""
-        rejoined = 0
-        for channel in channels:
-            if channel.bridged:
-                continue
-            try:
-                position = await self.routing.rejoin(channel.uniqueid, queue=GENERAL_QUEUE,
-                                                     priority=self.city.ivr.general_priority)
-                await self.ami.redirect(channel.channel, "hotline-wait", "s")
-            except RoutingRefused as exc:
-                log.info("call %s not rejoined: %s", channel.uniqueid, exc)
-                continue
-            except AmiError as exc:
-                # Still in the fallback queue: the dispatcher's Redirect will take it.
-                log.warning("call %s rejoined in Redis but not moved yet: %s", channel.uniqueid, exc)
-            log.info("call %s rejoined hotline routing from the fallback queue (position %d)", channel.uniqueid, position)
-            rejoined += 1
-        return rejoined
 
     # --- liveness: the dialplan's watchdog reads this ------------------------------------
 

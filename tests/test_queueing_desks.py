@@ -238,3 +238,22 @@ def test_a_released_desk_takes_the_next_caller(routing):
 
     claim = routing.claim_next(["police"], 20_000, now_ms=T0 + 40_000)
     assert (claim.call_id, claim.desk_id) == ("c-2", "p-1")
+
+
+def test_release_frees_a_desk_stuck_with_a_call_that_is_over(routing, redis_client):
+    desk_in_state(routing, "ringing")  # ringing with c-1
+    redis_client.hset(Keys().call("c-1"), mapping={"state": "abandoned", "desk": ""})  # an event lost for good
+    change = routing.release_desk("p-1", now_ms=T0 + 50_000)
+    assert (change.state, change.previous, change.changed) == ("ready", "ringing", True)
+    assert redis_client.zrange(Keys().desks_ready("police"), 0, -1) == ["p-1"]
+
+
+def test_release_refuses_a_desk_really_busy(routing):
+    desk_in_state(routing, "on_call")
+    with pytest.raises(RoutingRefused, match="^desk p-1 is really on_call with call c-1$"):
+        routing.release_desk("p-1", now_ms=T0 + 50_000)
+
+
+def test_release_leaves_other_states_alone(routing):
+    desk_in_state(routing, "paused")
+    assert routing.release_desk("p-1", now_ms=T0 + 50_000).changed is False

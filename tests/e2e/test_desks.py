@@ -61,3 +61,31 @@ def test_a_desk_missing_calls_is_paused_and_the_caller_keeps_waiting(hotline, ph
     phones.desk("desk-102", talk_ms=1000)  # another call-taker gets ready
     rec = wait_call(hotline, "0966000002", ("ended",), timeout=20)
     assert (rec["desk"], rec["outcome"]) == ("desk-102", "answered")
+
+
+def test_drift_command_reports_and_repairs(hotline, phones):
+    """Redis and Asterisk made to disagree behind the bridge's back, then `hotline drift`."""
+    import subprocess
+    import sys
+
+    hotline.kill_bridge(0)  # nobody reconciles meanwhile
+    try:
+        routing = hotline.routing()
+        routing.arrive("ghost-1", "0999000001", "PJSIP/citizens-ghost")  # a caller Asterisk never had
+        routing.enqueue("ghost-1", "police", 1)
+        env = hotline.bridge_env()
+        cmd = [sys.executable, "-m", "hotline.cli", "drift"]
+        report = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert report.returncode == 1, report.stderr
+        assert "caller_gone" in report.stdout and "ghost-1" in report.stdout
+        assert routing.call("ghost-1")["state"] == "queued"  # a report changes nothing
+        fixed = subprocess.run(cmd + ["--repair"], env=env, capture_output=True, text=True, timeout=60)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert "left: 0" in fixed.stdout
+        rec = routing.call("ghost-1")
+        assert (rec["state"], rec["abandon_stage"]) == ("abandoned", "queued")
+        assert routing.queue("police") == []
+        again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "no drift" in again.stdout
+    finally:
+        hotline.start_bridge()
