@@ -156,6 +156,20 @@ def call_show(call_id: str) -> None:
     typer.echo(json.dumps(rec, indent=2, ensure_ascii=False))
 
 
+@call_app.command("priority")
+def call_priority(call_id: str, priority: int = typer.Argument(..., help="0 is the highest"),
+                  set_by: str = typer.Option("", help="who decides, for the audit trail")) -> None:
+    """A supervisor changes a waiting caller's priority; it keeps its arrival time."""
+    try:
+        result = _routing(_runtime()).reprioritize(call_id, priority, set_by=set_by)
+    except RoutingRefused as exc:
+        _fail(str(exc))
+    except redis.RedisError as exc:
+        _fail(f"Redis unreachable: {exc}")
+    where = f", position {result['position']}" if result["position"] != "0" else ""
+    typer.echo(f"{call_id} ({result['queue']}): priority {result['previous_priority']} → {result['priority']}{where}")
+
+
 @call_app.command("events")
 def call_events(call_id: str) -> None:
     """A call's lifecycle from the audit trail (the events stream), one JSON line each."""

@@ -202,6 +202,12 @@ class RoutingBase:
         """ivr/queued -> fallback: Asterisk's static queue took the caller."""
         return self._script("call_fallback", now_ms, call_id, reason, parse=_nothing)
 
+    def reprioritize(self, call_id: str, priority: int, *, set_by: str = "",
+                     now_ms: int | None = None) -> dict[str, str]:
+        """A supervisor's new priority for a waiting caller (0 = highest); it keeps its
+        arrival time. Returns the call's queue, priority and position."""
+        return self._script("call_reprioritize", now_ms, call_id, priority, set_by, parse=_fields)
+
     def rejoin(self, call_id: str, *, queue: str, priority: int, now_ms: int | None = None) -> int:
         """fallback -> queued at the caller's original place; ``queue`` and ``priority`` for
         a caller who never chose. Returns the position in the queue (1 = next)."""

@@ -240,3 +240,15 @@ def test_events_export_pages_through_the_whole_trail(cli, routing, tmp_path):
     resumed = tmp_path / "rest.jsonl"
     assert cli("events", "export", "--out", str(resumed), "--after", lines[2399]["id"]).exit_code == 0
     assert [json.loads(x)["call_id"] for x in resumed.read_text().splitlines()] == [f"c-{i}" for i in range(2400, 2500)]
+
+
+def test_call_priority_moves_a_waiting_caller(cli, routing):
+    for i in range(2):
+        routing.arrive(f"c-{i}", "0900", f"PJSIP/citizens-{i}")
+        routing.enqueue(f"c-{i}", "police", 1)
+    result = cli("call", "priority", "c-1", "0", "--set-by", "sup")
+    assert result.exit_code == 0, result.output
+    assert "priority 1 → 0, position 1" in result.output
+    assert routing.queue("police") == ["c-1", "c-0"]
+    refused = cli("call", "priority", "c-1", "100")
+    assert refused.exit_code == 2 and "priority must be between 0 and 99" in refused.output
