@@ -124,13 +124,15 @@ def test_manager_binds_to_the_given_address_with_the_secret(city):
 def test_full_instance_files(city, tmp_path):
     site = site_for(city, etc_dir=str(tmp_path / "etc"), state_dir=str(tmp_path / "state"), system_name="lab-1")
     files = render(city, site)
-    assert set(files) == {*INCLUDABLE, "asterisk.conf", "rtp.conf", *STATIC_INSTANCE_FILES}
+    assert set(files) == {*INCLUDABLE, "asterisk.conf", "rtp.conf", "logger.conf", *STATIC_INSTANCE_FILES}
     asterisk = dict(sections(files["asterisk.conf"]))
     assert asterisk["directories"]["astetcdir"] == str(tmp_path / "etc")
     assert asterisk["directories"]["astdbdir"] == str(tmp_path / "state") + "/db"
     assert asterisk["options"]["systemname"] == "lab-1"
     assert dict(sections(files["rtp.conf"]))["general"] == {"rtpstart": "10000", "rtpend": "20000"}
     assert files["modules.conf"] == (TEMPLATE_DIR / "modules.conf").read_text()
+    assert "verbose(1)" in files["logger.conf"]
+    assert "verbose(3)" in render(city, site_for(city, log_verbosity=3))["logger.conf"]
 
 
 def test_existing_installation_gets_only_the_includable_files(city):
