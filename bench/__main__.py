@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench.capacity import SearchPlan, find_capacity
+from bench.capacity import CapacitySearch, SearchPlan, find_capacities
 from bench.city import BenchCity
 from bench.fastagi_rtt import bridge_ivr_round_trips, echo_round_trips
 from bench.held import HeldPlan, hold_callers
@@ -151,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         searches = {}
 
         def capacity() -> None:
-            results["capacity"] = {}
             for key, start, ceiling in (("hotline", 20, 0.8 * desk_limit), ("native", 20, 0.8 * desk_limit),
                                         ("bare", 40, 400)):
-                searches[key] = find_capacity(trials, paths[key], SearchPlan(
+                searches[key] = CapacitySearch(paths[key], SearchPlan(
                     start_rate=start, max_rate=round(ceiling), trial_s=mode.trial_s, max_trials=mode.max_trials))
-                results["capacity"][key] = searches[key].to_json()
+            try:
+                find_capacities(trials, list(searches.values()))
+            finally:
+                results["capacity"] = {key: s.to_json() for key, s in searches.items()}
 
         def latency() -> None:
             results["latency"] = {"fixed_rate": mode.fixed_rate, "fixed": {}, "near_limit": {}}

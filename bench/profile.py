@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -40,11 +41,30 @@ def finish_profile(proc: subprocess.Popen | None, out_dir: Path, top: int = 15) 
     return summarize(raw, top) | {"collapsed_stacks": str(raw)}
 
 
+def _function(frame: str) -> str:
+    """"f (path/file.py:12)" → "f (path/file.py)": the same function whatever line."""
+    return re.sub(r":\d+\)$", ")", frame)
+
+
+def _activity(frames: list[str]) -> str:
+    """What the event loop was running: the first frame beneath it that is not asyncio's
+    own (a protocol callback such as AMI parsing, or the coroutine of a task)."""
+    runs = [i for i, f in enumerate(frames) if f.startswith("Handle._run (")]
+    if not runs:
+        return "event loop: waiting for I/O" if "select" in frames[-1] else _function(frames[-1])
+    for frame in frames[runs[-1] + 1:]:
+        if "asyncio/" not in frame and "selectors.py" not in frame:
+            return _function(frame)
+    return "asyncio itself"
+
+
 def summarize(raw: Path, top: int = 15) -> dict:
-    """Self time per function, time per top-level activity of the event loop, and the
-    share spent in hotline's own code."""
+    """Shares of the samples: per activity of the event loop, per innermost frame of
+    hotline's own code, per function on top of the stack, and per library."""
+    activity: Counter[str] = Counter()
     own: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
+    library: Counter[str] = Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -53,15 +73,20 @@ def summarize(raw: Path, top: int = 15) -> dict:
         n = int(count)
         total += n
         frames = stack.split(";")
-        leaf[frames[-1]] += n
+        leaf[_function(frames[-1])] += n
+        activity[_activity(frames)] += n
         for frame in reversed(frames):  # the innermost frame of our own code
-            if any(part in frame for part in OWN_CODE):
-                own[frame] += n
+            if any(part in frame for part in OWN_CODE) and "hotline/cli.py" not in frame:
+                own[_function(frame)] += n
                 break
         else:
-            own["(library or event loop only)"] += n
-    return {
-        "samples": total,
-        "self_time": [{"function": f, "share": n / total} for f, n in leaf.most_common(top)] if total else [],
-        "innermost_own_frame": [{"function": f, "share": n / total} for f, n in own.most_common(top)] if total else [],
-    }
+            own["(none: event loop or libraries only)"] += n
+        for lib in ("panoramisk/", "redis/", "asyncio/"):
+            if any(lib in f for f in frames):
+                library[lib.rstrip("/")] += n
+
+    def shares(counter: Counter[str]) -> list[dict]:
+        return [{"function": f, "share": c / total} for f, c in counter.most_common(top)] if total else []
+
+    return {"samples": total, "by_activity": shares(activity), "innermost_own_frame": shares(own),
+            "self_time": shares(leaf), "by_library": {k: v / total for k, v in library.items()} if total else {}}

@@ -143,13 +143,19 @@ def markdown(results: dict) -> str:
         out.append(f"\n### Bridge profile (py-spy, (a) at {prof['rate']:g} calls/s for "
                    f"{_get(results, 'profile', 'trial', 'duration_s')} s: "
                    f"{'pass' if _get(prof, 'trial', 'passed') else 'FAIL'})\n")
-        out.append("| innermost hotline frame | share of samples |")
+        libs = ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(prof.get("by_library", {}).items()))
+        out.append(f"{prof['samples']} samples; stacks through each library: {libs}.\n")
+        out.append("| what the event loop was running | share of samples |")
         out.append("| --- | ---: |")
-        for row in prof["innermost_own_frame"][:10]:
+        for row in prof.get("by_activity", [])[:8]:
+            out.append(f"| `{row['function']}` | {100 * row['share']:.1f}% |")
+        out.append("\n| innermost hotline frame | share of samples |")
+        out.append("| --- | ---: |")
+        for row in prof["innermost_own_frame"][:8]:
             out.append(f"| `{row['function']}` | {100 * row['share']:.1f}% |")
         out.append("\n| function on top of the stack | share of samples |")
         out.append("| --- | ---: |")
-        for row in prof["self_time"][:10]:
+        for row in prof["self_time"][:8]:
             out.append(f"| `{row['function']}` | {100 * row['share']:.1f}% |")
 
     if results.get("noise"):

@@ -25,6 +25,9 @@ lab_app = typer.Typer(help="The lab: real Asterisk, Redis, bridge and SIP phones
 app.add_typer(desk_app, name="desk")
 app.add_typer(call_app, name="call")
 app.add_typer(lab_app, name="lab")
+api_token_app = typer.Typer(help="The API's bearer tokens (the tokens file keeps only their hashes).",
+                            no_args_is_help=True)
+app.add_typer(api_token_app, name="api-token")
 
 
 def _fail(message: str) -> None:
@@ -265,7 +268,7 @@ def drift(repair: bool = typer.Option(False, "--repair", help="repair what diffe
         _fail(str(exc))
 
     async def run() -> int:
-        bridge = Bridge(city, runtime)
+        bridge = Bridge(city, runtime, reconcile_on_login=False)
         await bridge.ami.start()
         try:
             await asyncio.wait_for(bridge.ami.ready.wait(), 10)
@@ -294,14 +297,39 @@ def drift(repair: bool = typer.Option(False, "--repair", help="repair what diffe
 
 @app.command()
 def api() -> None:
-    """Serve the HTTP API (desk states, calls, queues)."""
+    """Serve the HTTP API (desk states, calls, queues); needs HOTLINE_API_TOKENS_FILE."""
     import uvicorn
 
     from api.app import create_app
 
     _logging()
     runtime = _runtime()
-    uvicorn.run(create_app(runtime), host=runtime.api_host, port=runtime.api_port)
+    city = _city(runtime)
+    try:
+        server = create_app(runtime, city=city)
+    except SettingsError as exc:
+        _fail(str(exc))
+    uvicorn.run(server, host=runtime.api_host, port=runtime.api_port)
+
+
+@api_token_app.command("add")
+def api_token_add(name: str = typer.Option(..., help="who holds it, e.g. 'desk-101 day shift'; shown in the logs"),
+                  role: str = typer.Option(..., help="call_taker, supervisor or viewer"),
+                  agency: str | None = typer.Option(None, help="call_taker: its agency (default: the desk's)"),
+                  desk: str | None = typer.Option(None, help="call_taker: the one desk it may change"),
+                  file: Path = typer.Option(..., help="the tokens file (.json or .toml), created if missing")) -> None:
+    """Make a random token, print it once, append only its SHA-256 to the tokens file."""
+    from api.tokens import ROLES, add_token
+
+    if role not in ROLES:
+        _fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    city = _city(_runtime())
+    try:
+        token = add_token(file, city, name=name, role=role, agency=agency, desk=desk)
+    except SettingsError as exc:
+        _fail(str(exc))
+    typer.echo(f"token {name!r} ({role}) added to {file}; it is shown only now, store it safely:", err=True)
+    typer.echo(token)
 
 
 if __name__ == "__main__":

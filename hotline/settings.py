@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -276,6 +276,7 @@ class CallbackSettings(_Table):
     max_attempts: int = Field(default=3, ge=1, le=10)  # attempts that reach no one before giving up
     desk_ring_s: int = Field(default=20, ge=5, le=120)  # auto-dial: ring the desk this long first
     citizen_ring_s: int = Field(default=30, ge=5, le=120)  # then ring the citizen this long
+    desk_retry_s: int = Field(default=30, ge=1, le=3_600)  # auto-dial: no desk free / desk leg failed → again after this
 
 
 class NumberSettings(_Table):
@@ -469,6 +470,10 @@ class RuntimeSettings(BaseSettings):
     agi_port: int = Field(default=4573, ge=1, le=65535)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # The API's bearer tokens (hashes only; `hotline api-token add` writes it). No default: without
+    # it the API refuses to start, unless api_auth is "off" (a lab on a closed machine, never a real line).
+    api_tokens_file: Path | None = None
+    api_auth: Literal["on", "off"] = "on"
 
     @field_validator("redis_url")
     @classmethod

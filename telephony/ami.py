@@ -34,7 +34,7 @@ class AmiError(RuntimeError):
 class AmiLink:
     def __init__(self, host: str, port: int, username: str, secret: str,
                  on_event: Callable[[DialplanEvent, str], Awaitable[None]],
-                 on_ready: Callable[[], Awaitable[None]]):
+                 on_ready: Callable[[], Awaitable[None]], listen: bool = True):
         self._on_event = on_event
         self._on_ready = on_ready
         self.ready = asyncio.Event()
@@ -43,6 +43,14 @@ class AmiLink:
         self.manager = Manager(
             host=host, port=port, username=username, secret=secret,
             ping_delay=5, ping_interval=5, reconnect_timeout=1,
+            # Only the event classes the bridge listens to (UserEvent: user,
+            # DeviceStateChange: call). The others, above all "dialplan" (Newexten and
+            # VarSet for every step of every channel: ~6 a second for each waiting caller),
+            # were ~5 times the traffic, parsed only to be dropped, and AMI replies such as
+            # a Redirect's queued up behind them (see BENCHMARKS.md). Replies and action
+            # lists (CoreShowChannels) come whatever the mask. A one-shot look (hotline
+            # drift) takes no events: it applies none.
+            events="system,call,user" if listen else "off",
             on_login=self._logged_in, on_disconnect=self._disconnected,
             log=logging.getLogger("hotline.ami.panoramisk"),
         )

@@ -41,6 +41,10 @@ class AsteriskSite:
     rtp_start: int = 10000
     rtp_end: int = 20000
     citizens_match: str = "127.0.0.1"  # address(es) of the carrier / SBC sending citizens' calls
+    # Where calls *to* citizens go (automatic call-back): the carrier / SBC as a SIP URI, e.g.
+    # "sip:198.51.100.7:5060". Empty: the citizens endpoint gets no AOR, and a callback
+    # attempt is reported as NOCARRIER (outcome failed) without dialling.
+    citizens_contact: str = ""
     dtmf_mode: str = "rfc4733"
     ami_bind: str = "127.0.0.1"
     ami_port: int = 5038
@@ -92,6 +96,13 @@ def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = Tru
         "heartbeat_stale_s": q.bridge_heartbeat_stale_s,
         "announce_interval_s": q.announce_interval_s,
     }
+    if site.citizens_contact and not re.fullmatch(r"sips?:[^\s;,]+", site.citizens_contact):
+        raise AsteriskConfigError(f"citizens_contact: not a SIP URI: {site.citizens_contact!r}")
+    # The citizens trunk's outbound side: Dial(PJSIP/<number>@citizens) sends the INVITE to
+    # this contact with <number> as the Request-URI user.
+    values["citizens_aors"] = "aors = citizens" if site.citizens_contact else "; no aors: no carrier for calls to citizens (citizens_contact empty)"
+    values["citizens_aor_section"] = (
+        f"[citizens]\ntype = aor\ncontact = {site.citizens_contact}\n" if site.citizens_contact else "")
     desk_template = _template("pjsip_desk.conf.tmpl")
     values["desk_sections"] = "\n".join(
         render_template(

@@ -36,7 +36,8 @@ BUSY_OUTSIDE_REASON = "busy outside hotline"  # offer_failed.lua pauses a desk b
 
 
 class Bridge:
-    def __init__(self, city: CitySettings, runtime: RuntimeSettings, redis_client: aioredis.Redis | None = None):
+    def __init__(self, city: CitySettings, runtime: RuntimeSettings, redis_client: aioredis.Redis | None = None,
+                 reconcile_on_login: bool = True):
         self.city = city
         self.runtime = runtime
         self.redis = redis_client or async_redis_client(
@@ -55,10 +56,16 @@ class Bridge:
             "announce": WaitAnnouncement(city, self.routing),
         })
         self.ami = AmiLink(runtime.ami_host, runtime.ami_port, runtime.ami_user, runtime.require_ami_secret(),
-                           on_event=self.on_dialplan_event, on_ready=self.reconcile)
+                           on_event=self.on_dialplan_event,
+                           on_ready=self.reconcile if reconcile_on_login else self._nothing_on_login,
+                           listen=reconcile_on_login)
         self._tasks: list[asyncio.Task] = []
 
     # --- life cycle ----------------------------------------------------------------------
+
+    @staticmethod
+    async def _nothing_on_login() -> None:
+        """For a one-shot look (hotline drift): report, do not repair behind the user's back."""
 
     async def start(self) -> None:
         await self._register_desks()

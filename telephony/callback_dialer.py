@@ -185,6 +185,10 @@ def dial_over_ami(host: str, port: int, username: str, secret: str, *, desk_id: 
                 log.error("callback %s: no %s within %s s", callback_id, RESULT_EVENT, citizen_ring_s + margin_s)
                 return Outcome.SYSTEM_ERROR
             outcome = outcome_of_dial_status(result.get("Status", ""))
+            if result.get("Status", "").upper() == "NOCARRIER":
+                log.error("callback %s: Asterisk has no carrier for calls to citizens (the citizens "
+                          "endpoint has no AOR contact: set citizens_contact); reported as %s",
+                          callback_id, outcome)
             log.info("callback %s: desk %s → %s: %s", callback_id, desk_id, number, outcome)
             return outcome
     except (OSError, AmiSyncError, ValueError) as exc:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from hotline.settings import RuntimeSettings, load_settings
 from queueing.routing import Routing, wall_clock_ms
+from tests.api_tokens import SUPERVISOR, TOKENS
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -19,6 +20,11 @@ DESK_IDS = [d.id for d in CITY.desks]
 
 def runtime() -> RuntimeSettings:
     return RuntimeSettings(city_file=E2E_CITY)
+
+
+def api(routing: Routing) -> TestClient:
+    """The API over ``routing``, every request with a supervisor's token (roles: test_api_auth.py)."""
+    return TestClient(create_app(runtime(), city=CITY, routing=routing, tokens=TOKENS), headers=SUPERVISOR)
 
 
 @pytest.fixture
@@ -31,7 +37,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(runtime(), city=CITY, routing=routing)) as c:
+    with api(routing) as c:
         yield c
 
 
@@ -45,7 +51,7 @@ def closed_port() -> int:
 def down_client():
     dead = redis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", decode_responses=True,
                                 socket_timeout=0.5, socket_connect_timeout=0.5)
-    with TestClient(create_app(runtime(), city=CITY, routing=Routing(dead))) as c:
+    with api(Routing(dead)) as c:
         yield c
 
 
@@ -62,7 +68,7 @@ def test_list_desks(client, routing):
 
 
 def test_unregistered_desk_is_listed_offline(redis_client):
-    with TestClient(create_app(runtime(), city=CITY, routing=Routing(redis_client))) as c:
+    with api(Routing(redis_client)) as c:
         desks = c.get("/desks").json()
     assert {d["state"] for d in desks} == {"offline"}
 
@@ -89,7 +95,7 @@ def test_set_ready_on_an_empty_redis_registers_the_desk_from_the_city_file(redis
     """Redis lost its desks (or no bridge registered them yet): the desk is made, then set."""
     assert redis_client.keys("*") == []
     routing = Routing(redis_client)
-    with TestClient(create_app(runtime(), city=CITY, routing=routing)) as c:
+    with api(routing) as c:
         response = c.put("/desks/desk-201/state", json={"state": "ready"})
         assert response.status_code == 200, response.text
         assert response.json() == {"desk_id": "desk-201", "agency": "fire", "state": "ready", "call_id": "",
@@ -184,3 +190,16 @@ def test_redis_down_is_503_with_a_clear_message(down_client, method, path, body)
 def test_redis_down_still_404s_an_unknown_desk_without_asking_redis(down_client):
     response = down_client.put("/desks/desk-999/state", json={"state": "ready"})
     assert response.status_code == 404
+
+
+def test_health_needs_no_token_and_says_redis_answers(routing):
+    with TestClient(create_app(runtime(), city=CITY, routing=routing, tokens=TOKENS)) as c:  # no Authorization
+        response = c.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "redis": "reachable"}
+
+
+def test_health_is_503_when_redis_does_not_answer(down_client):
+    response = down_client.get("/health", headers={"Authorization": ""})
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Redis unreachable"}  # no address for an unauthenticated caller

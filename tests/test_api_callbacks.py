@@ -15,6 +15,7 @@ from api.app import create_app
 from hotline.settings import RuntimeSettings, load_settings
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
+from tests.api_tokens import SUPERVISOR, TOKENS
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -28,7 +29,8 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing)) as c:
+    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS),
+                    headers=SUPERVISOR) as c:
         yield c
 
 
@@ -137,7 +139,8 @@ def test_redis_down_is_503():
         port = s.getsockname()[1]
     dead = redis.Redis(port=port, socket_connect_timeout=0.5, decode_responses=True,
                        retry=Retry(NoBackoff(), 0))  # fail at once, no reconnect attempts
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=Routing(dead))) as c:
+    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=Routing(dead), tokens=TOKENS),
+                    headers=SUPERVISOR) as c:
         assert c.get("/callbacks/police").status_code == 503
         assert c.get("/numbers/0912345678").status_code == 503
         assert c.put("/numbers/0912345678/policy",

@@ -149,7 +149,8 @@ def test_the_dialplan_has_the_callback_context():
     context = dialplan.split("[hotline-callback]", 1)[1].split("\n[", 1)[0]
     assert "exten => _[+0-9].,1," in context
     assert f'Set(CALLERID(all)="{CITY.hotline.number}" <{CITY.hotline.number}>)' in context
-    assert "Dial(PJSIP/${EXTEN}@citizens,${HOTLINE_CALLBACK_RING},U(hotline-callback-answered^${HOTLINE_CALLBACK_ID}))" in context
+    # I: no connected-line re-INVITE to the desk's phone when the citizen's leg rings/answers.
+    assert "Dial(PJSIP/${EXTEN}@citizens,${HOTLINE_CALLBACK_RING},IU(hotline-callback-answered^${HOTLINE_CALLBACK_ID}))" in context
     assert f"UserEvent({RESULT_EVENT},CallbackId: ${{HOTLINE_CALLBACK_ID}},Status: ${{DIALSTATUS}})" in context
     answered = dialplan.split("[hotline-callback-answered]", 1)[1]
     assert f"UserEvent({RESULT_EVENT},CallbackId: ${{ARG1}},Status: ANSWER)" in answered

@@ -4,9 +4,11 @@
 city's desks registered as the bridge does, and some calls in flight: waiting, in the IVR,
 abandoned with callback tasks. schemathesis generates requests from /openapi.json, valid ones
 and ones that break the spec, for every operation; some name the desks, calls, agencies and
-numbers that exist so the requests reach the Lua scripts and not just the 404s. No request
-may get a 5xx, responses must match the spec, and afterwards ``queueing.audit`` must find the
-Redis state consistent.
+numbers that exist so the requests reach the Lua scripts and not just the 404s. Every request
+carries a supervisor's bearer token (so it reaches the handlers); a second, smaller run sends
+schemathesis's own tokens and other roles' to check the 401 and 403 answers against the spec too.
+No request may get a 5xx, responses must match the spec, and afterwards ``queueing.audit`` must
+find the Redis state consistent.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hotline.settings import RuntimeSettings, load_settings
 from queueing.audit import audit
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
+from tests.api_tokens import SUPERVISOR, TOKENS, bearer
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -89,7 +92,7 @@ def app(redis_client):
     routing = Routing(redis_client)
     seed(routing)
     assert audit(redis_client) == []
-    app = create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing)
+    app = create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS)
     yield app
     asgi.shutdown_lifespans()
 
@@ -99,7 +102,7 @@ def test_api_against_its_openapi_spec(app, redis_client):
     operations = [result.ok() for result in schema.get_all_operations()]
     labels = sorted(op.label for op in operations)
     # the routers we know of are all in the spec (a new one is fuzzed without a change here)
-    for label in ("GET /desks", "PUT /desks/{desk_id}/state", "POST /desks/{desk_id}/login", "POST /desks/{desk_id}/logout",
+    for label in ("GET /health", "GET /desks", "PUT /desks/{desk_id}/state", "POST /desks/{desk_id}/login", "POST /desks/{desk_id}/logout",
                   "GET /calls/{call_id}", "GET /queues", "GET /callbacks/{agency}", "POST /callbacks/{call_id}/outcome",
                   "GET /numbers/{number}", "PUT /numbers/{number}/policy"):
         assert label in labels
@@ -116,7 +119,7 @@ def test_api_against_its_openapi_spec(app, redis_client):
                       suppress_health_check=list(HealthCheck))
             @given(case=strategy)
             def run(case):
-                response = case.call_and_validate(checks=CHECKS)
+                response = case.call_and_validate(checks=CHECKS, headers=SUPERVISOR)
                 statuses.setdefault(f"{operation.label} ({mode})", set()).add(response.status_code)
 
             run()
@@ -134,6 +137,30 @@ def test_number_policy_refusal_is_a_clear_400(app):
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:
-        reply = client.put("/numbers/0.1.0/policy", json={"policy": "none", "set_by": "sup"})
+        reply = client.put("/numbers/0.1.0/policy", json={"policy": "none", "set_by": "sup"}, headers=SUPERVISOR)
     assert reply.status_code == 400
     assert "0.1.0" in reply.json()["detail"]
+
+
+def test_refusals_match_the_spec(app, redis_client):
+    """Without a valid token (schemathesis makes up its own) every protected operation is 401; with
+    a viewer's or another agency's call-taker's, writes and other agencies' things are 403. Those
+    answers must match the spec (401 and 403 are declared) and change nothing."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    statuses: dict[str, set[int]] = {}
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        positive, _ = strategies_for(operation)
+        for holder in (None, "viewer", "fire"):
+
+            @settings(max_examples=10, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=positive)
+            def run(case):
+                headers = bearer(holder) if holder else {"Authorization": "Bearer not-a-token"}
+                response = case.call_and_validate(checks=CHECKS, headers=headers)
+                statuses.setdefault(holder or "bad token", set()).add(response.status_code)
+
+            run()
+    assert 401 in statuses["bad token"] and statuses["bad token"] <= {200, 401, 503}  # 200/503: GET /health
+    assert 403 in statuses["viewer"] and 403 in statuses["fire"]
+    assert audit(redis_client) == []

@@ -362,6 +362,7 @@ def test_missing_ami_secret_names_the_variable(clean_env, secret):
         ("HOTLINE_AMI_PORT", "abc", "HOTLINE_AMI_PORT: must be a valid integer"),
         ("HOTLINE_AGI_PORT", "70000", "HOTLINE_AGI_PORT: must be less than or equal to 65535"),
         ("HOTLINE_REDIS_URL", "localhost:6379", "HOTLINE_REDIS_URL: must start with redis://"),
+        ("HOTLINE_API_AUTH", "no", "HOTLINE_API_AUTH: must be 'on' or 'off', got 'no'"),
     ],
 )
 def test_bad_runtime_value_names_the_variable(clean_env, name, value, expected):

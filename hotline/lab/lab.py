@@ -52,6 +52,9 @@ class Lab:
     bridges: dict[int, subprocess.Popen] = field(default_factory=dict)
     worker_proc: subprocess.Popen | None = None  # the rq worker (callback jobs)
     site: AsteriskSite | None = None
+    # The city's phone network for calls *to* citizens (callbacks): Asterisk's citizens AOR
+    # points at 127.0.0.1:<carrier_port>, where a test starts sipp.start_carrier.
+    carrier_port: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -78,6 +81,7 @@ class Lab:
         self.asterisk = AsteriskInstance(root, self.name)
         self.asterisk.prepare()
         self._timed("prompts (espeak-ng + sox, cached)", self._install_media)
+        self.carrier_port = self.carrier_port or free_port()
         rtp_start, rtp_end = self.rtp_ports or (20000 + (os.getpid() % 200) * 100, 20000 + (os.getpid() % 200) * 100 + 99)
         self.site = AsteriskSite(
             # SIP is UDP; AMI and FastAGI are TCP: each port free for its own protocol.
@@ -85,6 +89,7 @@ class Lab:
             agi_backup_port=free_port(socket.SOCK_STREAM),
             rtp_start=rtp_start, rtp_end=rtp_end,
             ami_secret=secrets.token_urlsafe(18),
+            citizens_contact=f"sip:127.0.0.1:{self.carrier_port}",
             moh_dir=f"{self.asterisk.inner_dir}/moh", etc_dir=self.asterisk.etc_inner,
             state_dir=self.asterisk.inner_dir, system_name=f"hotline-{self.name}", log_verbosity=self.log_verbosity,
             desk_passwords={d.id: secrets.token_urlsafe(9) for d in self.city.desks},
@@ -163,14 +168,15 @@ class Lab:
     def wait_bridge_heartbeat(self, timeout: float = 20) -> None:
         self.wait_bridge_ready(0, 0, timeout)
 
-    def start_worker(self, timeout: float = 15) -> None:
+    def start_worker(self, timeout: float = 15, env: dict[str, str] | None = None) -> None:
         """The rq worker of the background jobs (``hotline worker``), with the bridge's
-        environment; waits until it has registered in Redis."""
+        environment (``env`` overrides, e.g. another HOTLINE_CITY_FILE with auto-dial on);
+        waits until it has registered in Redis."""
         from rq import Worker
 
         log_path = self.workdir / "worker.log"
         self.worker_proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "worker"], env=self.bridge_env(),
+            [sys.executable, "-m", "hotline.cli", "worker"], env={**self.bridge_env(), **(env or {})},
             stdin=subprocess.DEVNULL, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -250,6 +256,7 @@ class Lab:
             "sip_address": f"sip:{self.city.hotline.number}@{self.sip_target}",
             "sip_transport": "udp",
             "citizens_from": self.site.citizens_match,
+            "citizens_to": self.site.citizens_contact,
             "desks": [
                 {"id": d.id, "agency": d.agency, "sip_user": d.id, "sip_password": self.site.desk_passwords[d.id],
                  "registrar": f"sip:{self.sip_target}"}

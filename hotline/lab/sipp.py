@@ -377,6 +377,118 @@ Content-Length: 0
 """
 
 
+def carrier_scenario(answer: bool = True, answer_after_ms: int = 1000, hold_ms: int = 2000) -> str:
+    """The city's phone network for calls *to* citizens (a SIPp UAS on the citizens AOR's
+    contact): every INVITE is logged with its Request-URI user (the number called) and its
+    From; with ``answer`` the citizen picks up after ``answer_after_ms``, listens
+    ``hold_ms`` and hangs up; without, the phone rings until Asterisk cancels."""
+    ring = """
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="^INVITE sip:([^@;>]+)@" search_in="msg" assign_to="ruri,number"/>
+      <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
+      <assignstr assign_to="dialog" value="[pid]c[call_number]"/>
+      <log message="INVITE number=[$number] from=[$from] at [clock_tick] ([$ruri] contact [$contact], cseq [$invite_cseq])"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[$dialog]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[$number]@[local_ip]:[local_port]>
+Content-Length: 0
+
+  ]]></send>
+"""
+    if not answer:
+        body = ring + """
+  <recv request="CANCEL">
+    <action><log message="CANCELLED number=[$number] at [clock_tick]"/></action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[$dialog]
+[last_Call-ID:]
+CSeq: [$invite_cseq] INVITE
+Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK"/>
+"""
+    else:
+        body = ring + f"""
+  <pause milliseconds="{answer_after_ms}"/>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[$dialog]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[$number]@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{_SDP}
+  ]]></send>
+  <recv request="ACK">
+    <action><log message="ANSWERED number=[$number] at [clock_tick]"/></action>
+  </recv>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="citizen_hangs_up">
+    <action><log message="LINE HUNG UP number=[$number] at [clock_tick]"/></action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+  <nop next="end"/>
+  <label id="citizen_hangs_up"/>
+  <send retrans="500"><![CDATA[
+BYE [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[$dialog]-bye
+From: <sip:[$number]@[local_ip]:[local_port]>;tag=[$dialog]
+To: [$from]
+Call-ID: [call_id]
+CSeq: 100 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="200" timeout="5000">
+    <action><log message="CITIZEN HUNG UP number=[$number] at [clock_tick]"/></action>
+  </recv>
+  <label id="end"/>
+"""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="carrier: citizens called back">
+{body}
+</scenario>
+"""
+
+
 def _sipp_binary() -> str:
     path = shutil.which("sipp")
     if not path:
@@ -482,6 +594,18 @@ def dial_from_desk(target: str, desk_id: str, password: str, number: str, workdi
     return _start(run, [target, "-sf", str(scenario), "-inf", str(inject), "-s", number, "-m", "1", "-l", "1",
                         "-i", local_ip, "-p", str(free_port()), "-mp", str(free_port_pair()),
                         "-recv_timeout", "15000"])
+
+
+def start_carrier(port: int, workdir: Path, answer: bool = True, answer_after_ms: int = 1000,
+                  hold_ms: int = 2000, local_ip: str = "127.0.0.1", name: str = "carrier") -> SippRun:
+    """The city's phone network at ``local_ip:port`` (the lab's ``carrier_port``): answers
+    (or not) every call Asterisk places to a citizen; the log says which numbers were called
+    (``INVITE number=<n>``)."""
+    run = SippRun(name, workdir)
+    scenario = run.workdir / f"{run.name}.xml"
+    scenario.write_text(carrier_scenario(answer, answer_after_ms, hold_ms))
+    return _start(run, ["-sf", str(scenario), "-i", local_ip, "-p", str(port),
+                        "-mp", str(free_port_pair())])
 
 
 def wait_registered(run: SippRun, timeout: float = 10) -> None:

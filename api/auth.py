@@ -1,0 +1,172 @@
+"""Who may do what over the API: bearer-token authentication and role/agency checks.
+
+Every route but ``GET /health`` depends on :class:`Access`. A request without a valid token
+gets 401 (``WWW-Authenticate: Bearer``); a token whose role or agency may not do the thing
+gets 403 saying why.
+
+* ``supervisor``: everything, every agency, number policies included.
+* ``viewer``: reads everything, every agency (wallboards); changes nothing.
+* ``call_taker``: its own agency's desks, queue, calls and callbacks, and the general queue's;
+  changes only its own desk's state when bound to one (``desk``), else its agency's desks;
+  reports callback outcomes of its agency (and the general queue's).
+
+A token is never logged (only its name is) and is compared by hash in constant time
+(:class:`api.tokens.TokenTable`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from api.tokens import Principal, TokenTable, load_tokens
+from hotline.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings, SettingsError
+
+log = logging.getLogger("hotline.api.auth")
+
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="A token from `hotline api-token add` (its role: call_taker, supervisor or viewer).")
+
+# HOTLINE_API_AUTH=off: every request is this supervisor. For a lab on a closed machine only.
+LAB_PRINCIPAL = Principal(name="lab (HOTLINE_API_AUTH=off)", role="supervisor")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+# Declared on every route that needs a token, so the OpenAPI spec says what a refusal looks like.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no bearer token, or not a valid one"},
+    403: {"model": Problem, "description": "the token's role or agency may not do this"},
+}
+
+
+def tokens_for(runtime: RuntimeSettings, city: CitySettings) -> TokenTable | None:
+    """The tokens the API accepts, from HOTLINE_API_TOKENS_FILE; None when HOTLINE_API_AUTH=off.
+
+    No tokens file is an error: an emergency line's API is never open by default."""
+    if runtime.api_auth == "off":
+        log.warning("%s=off: the API answers anyone without a token; a lab on a closed machine only%s",
+                    runtime.env_name("api_auth"),
+                    f" ({runtime.env_name('api_tokens_file')} is ignored)" if runtime.api_tokens_file else "")
+        return None
+    if runtime.api_tokens_file is None:
+        raise SettingsError(
+            f"{runtime.env_name('api_tokens_file')} is not set: the API serves only bearer-token holders. "
+            "Create a token with `hotline api-token add --name NAME --role supervisor --file tokens.toml` and "
+            f"point {runtime.env_name('api_tokens_file')} at that file (for a lab on a closed machine only: "
+            f"{runtime.env_name('api_auth')}=off)")
+    table = load_tokens(runtime.api_tokens_file, city)
+    log.info("API tokens: %d from %s", len(table), runtime.api_tokens_file)
+    return table
+
+
+def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
+    challenge = 'Bearer realm="hotline"' + (f', error="{error}"' if error else "")
+    log.info("401: %s", detail)
+    return HTTPException(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def _forbidden(principal: Principal, detail: str) -> HTTPException:
+    log.info("403 for token %s: %s", principal, detail)
+    return HTTPException(403, detail)
+
+
+class Access:
+    """The API's FastAPI dependencies (attributes) and the agency checks handlers call.
+
+    ``tokens`` None means HOTLINE_API_AUTH=off: every request is :data:`LAB_PRINCIPAL`."""
+
+    def __init__(self, city: CitySettings, tokens: TokenTable | None) -> None:
+        self.city = city
+        self.tokens = tokens
+        self.desk_agency = {d.id: d.agency for d in city.desks}
+        self.principal = self._principal_dependency()
+        self.reader = self.principal  # any valid token
+        self.operator = self._role_dependency("call_taker", "supervisor")  # changes desks, reports callbacks
+        self.overseer = self._role_dependency("supervisor", "viewer")  # reads across agencies
+        self.supervisor = self._role_dependency("supervisor")
+
+    # --- dependencies -----------------------------------------------------------------
+
+    def _principal_dependency(self) -> Callable[..., Principal]:
+        tokens = self.tokens
+
+        def principal(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
+            if tokens is None:
+                return LAB_PRINCIPAL
+            if credentials is None:
+                raise _unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' "
+                                    "(an operator issues tokens with `hotline api-token add`)")
+            found = tokens.authenticate(credentials.credentials)
+            if found is None:
+                raise _unauthorized("invalid bearer token (unknown or revoked)", "invalid_token")
+            log.debug("request by token %s", found)
+            return found
+
+        return principal
+
+    def _role_dependency(self, *roles: str) -> Callable[..., Principal]:
+        def role(principal: Principal = Depends(self.principal)) -> Principal:
+            if principal.role not in roles:
+                read_only = " (viewer tokens are read-only)" if principal.role == "viewer" else ""
+                raise _forbidden(principal, f"a {principal.role} token may not do this{read_only}: "
+                                            f"it needs a {' or '.join(roles)} token")
+            return principal
+
+        return role
+
+    # --- agency scoping (called by handlers once they know the desk, queue or call) ----
+
+    def queues_for(self, principal: Principal) -> set[str]:
+        """The queues whose callers, calls and callbacks this principal may see."""
+        if principal.role != "call_taker":
+            return set(self.city.queues)
+        return {GENERAL_QUEUE, principal.agency or ""}
+
+    def visible_desks(self, principal: Principal, desk_ids: Iterable[str]) -> list[str]:
+        if principal.role != "call_taker":
+            return list(desk_ids)
+        return [d for d in desk_ids if self.desk_agency.get(d) == principal.agency]
+
+    def check_desk_change(self, principal: Principal, desk_id: str) -> None:
+        """May this principal change ``desk_id``'s state (a desk of the city)?"""
+        if principal.role == "supervisor":
+            return
+        if principal.role != "call_taker":
+            raise _forbidden(principal, f"a {principal.role} token may not change desks: it needs a call_taker "
+                                        "or supervisor token")
+        if principal.desk is not None:
+            if desk_id != principal.desk:
+                raise _forbidden(principal, f"this token is bound to desk {principal.desk}; it may not change {desk_id}")
+            return
+        if self.desk_agency.get(desk_id) != principal.agency:
+            raise _forbidden(principal, f"{desk_id} is a {self.desk_agency.get(desk_id)} desk: a {principal.agency} "
+                                        f"call-taker may change {principal.agency} desks only")
+
+    def check_agency(self, principal: Principal, agency: str, what: str) -> None:
+        """May this principal see ``what`` of queue ``agency`` (general or an agency id)?"""
+        if agency not in self.queues_for(principal):
+            raise _forbidden(principal, f"{what} of {agency} are not for a {principal.agency} call-taker: "
+                                        f"{principal.agency} and {GENERAL_QUEUE} only")
+
+    def check_call(self, principal: Principal, call_id: str, record: dict[str, str], what: str = "call") -> None:
+        """May this principal see (or, for a callback, report on) this call?
+
+        A call-taker sees its agency's and the general queue's calls (a call that never chose a
+        queue is the general queue's), and any call a desk of its agency handled (overflow)."""
+        if principal.role != "call_taker":
+            return
+        queue = record.get("queue") or GENERAL_QUEUE
+        if queue in self.queues_for(principal):
+            return
+        if self.desk_agency.get(record.get("desk", "")) == principal.agency:
+            return
+        raise _forbidden(principal, f"{what} {call_id} is a {queue} call: a {principal.agency} call-taker may see "
+                                    f"{principal.agency} and {GENERAL_QUEUE} calls only")
