@@ -185,21 +185,21 @@ Content-Length: 0
 """
 
 
-def desk_incoming_scenario(answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
-                           reject: bool = False) -> str:
-    """How a desk phone takes a call: ring, show the caller (logged), answer, talk, hang up.
-    With ``answer=False`` the phone rings until Asterisk gives up (ring no-answer); with
-    ``reject=True`` the call-taker presses "busy" while it rings (486)."""
+def _answering_scenario(name: str, invite_actions: str, user: str, log_tag: str,
+                        answer_after_ms: int, talk_ms: int, answer: bool, reject: bool,
+                        remote_hangup: str, own_hangup: str) -> str:
+    """A phone that takes calls: the INVITE (``invite_actions`` log what it shows), 180,
+    then answer (talk ``talk_ms``, hang up unless the other side does first), reject (486),
+    or ring until cancelled. Its own tag and branch per call: out-of-call scenarios reuse
+    [call_number], and Asterisk would take the next call's BYE for a retransmission."""
     ring = f"""
   <recv request="INVITE">
     <action>
       <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from"/>
       <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
       <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
-      <!-- Out-of-call scenarios reuse [call_number]: a tag and branch of the phone's own per
-           call, or Asterisk takes the next call's BYE for a retransmission of the last. -->
       <assignstr assign_to="dialog" value="[pid]d[clock_tick]"/>
-      <log message="RINGING from=[$from] at [clock_tick] (contact [$contact], cseq [$invite_cseq], dialog [$dialog])"/>
+{invite_actions}
     </action>
   </recv>
   <send><![CDATA[
@@ -209,13 +209,13 @@ SIP/2.0 180 Ringing
 [last_To:];tag=[$dialog]
 [last_Call-ID:]
 [last_CSeq:]
-Contact: <sip:desk@[local_ip]:[local_port]>
+Contact: <sip:{user}@[local_ip]:[local_port]>
 Content-Length: 0
 
   ]]></send>
 """
     if reject:
-        body = ring + f"""
+        return _scenario(name, ring + f"""
   <pause milliseconds="{answer_after_ms}"/>
   <send><![CDATA[
 SIP/2.0 486 Busy Here
@@ -228,13 +228,13 @@ Content-Length: 0
 
   ]]></send>
   <recv request="ACK">
-    <action><log message="REJECTED at [clock_tick]"/></action>
+    <action><log message="REJECTED{log_tag} at [clock_tick]"/></action>
   </recv>
-"""
-    elif not answer:
-        body = ring + """
+""")
+    if not answer:
+        return _scenario(name, ring + f"""
   <recv request="CANCEL">
-    <action><log message="CANCELLED at [clock_tick]"/></action>
+    <action><log message="CANCELLED{log_tag} at [clock_tick]"/></action>
   </recv>
   <send><![CDATA[
 SIP/2.0 200 OK
@@ -257,9 +257,8 @@ Content-Length: 0
 
   ]]></send>
   <recv request="ACK"/>
-"""
-    else:
-        body = ring + f"""
+""")
+    return _scenario(name, ring + f"""
   <pause milliseconds="{answer_after_ms}"/>
   <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
@@ -268,17 +267,17 @@ SIP/2.0 200 OK
 [last_To:];tag=[$dialog]
 [last_Call-ID:]
 [last_CSeq:]
-Contact: <sip:desk@[local_ip]:[local_port]>
+Contact: <sip:{user}@[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
 
 {_SDP}
   ]]></send>
   <recv request="ACK">
-    <action><log message="ANSWERED at [clock_tick]"/></action>
+    <action><log message="ANSWERED{log_tag} at [clock_tick]"/></action>
   </recv>
-  <recv request="BYE" timeout="{talk_ms}" ontimeout="desk_hangs_up">
-    <action><log message="CALLER HUNG UP at [clock_tick]"/></action>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="own_hangup">
+    <action><log message="{remote_hangup}{log_tag} at [clock_tick]"/></action>
   </recv>
   <send><![CDATA[
 SIP/2.0 200 OK
@@ -291,11 +290,11 @@ Content-Length: 0
 
   ]]></send>
   <nop next="end"/>
-  <label id="desk_hangs_up"/>
+  <label id="own_hangup"/>
   <send retrans="500"><![CDATA[
 BYE [$contact] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[$dialog]-bye
-From: <sip:desk@[local_ip]:[local_port]>;tag=[$dialog]
+From: <sip:{user}@[local_ip]:[local_port]>;tag=[$dialog]
 To: [$from]
 Call-ID: [call_id]
 CSeq: 100 BYE
@@ -304,15 +303,30 @@ Content-Length: 0
 
   ]]></send>
   <recv response="200" timeout="5000">
-    <action><log message="DESK HUNG UP at [clock_tick]"/></action>
+    <action><log message="{own_hangup}{log_tag} at [clock_tick]"/></action>
   </recv>
   <label id="end"/>
-"""
+""")
+
+
+def _scenario(name: str, body: str) -> str:
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="desk incoming call">
+<scenario name="{escape(name)}">
 {body}
 </scenario>
 """
+
+
+def desk_incoming_scenario(answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
+                           reject: bool = False) -> str:
+    """How a desk phone takes a call: ring, show the caller (logged: what the call-taker's
+    screen shows), answer, talk, hang up. With ``answer=False`` the phone rings until
+    Asterisk gives up (ring no-answer); with ``reject=True`` the call-taker presses "busy"
+    while it rings (486)."""
+    shows = ('      <log message="RINGING from=[$from] at [clock_tick] (contact [$contact], '
+             'cseq [$invite_cseq], dialog [$dialog])"/>')
+    return _answering_scenario("desk incoming call", shows, "desk", "", answer_after_ms, talk_ms,
+                               answer, reject, remote_hangup="CALLER HUNG UP", own_hangup="DESK HUNG UP")
 
 
 def desk_dial_scenario(desk_id: str) -> str:
@@ -382,111 +396,12 @@ def carrier_scenario(answer: bool = True, answer_after_ms: int = 1000, hold_ms: 
     contact): every INVITE is logged with its Request-URI user (the number called) and its
     From; with ``answer`` the citizen picks up after ``answer_after_ms``, listens
     ``hold_ms`` and hangs up; without, the phone rings until Asterisk cancels."""
-    ring = """
-  <recv request="INVITE">
-    <action>
-      <ereg regexp="^INVITE sip:([^@;>]+)@" search_in="msg" assign_to="ruri,number"/>
-      <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from"/>
-      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
-      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
-      <assignstr assign_to="dialog" value="[pid]c[call_number]"/>
-      <log message="INVITE number=[$number] from=[$from] at [clock_tick] ([$ruri] contact [$contact], cseq [$invite_cseq])"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[$dialog]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[$number]@[local_ip]:[local_port]>
-Content-Length: 0
-
-  ]]></send>
-"""
-    if not answer:
-        body = ring + """
-  <recv request="CANCEL">
-    <action><log message="CANCELLED number=[$number] at [clock_tick]"/></action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-  ]]></send>
-  <send><![CDATA[
-SIP/2.0 487 Request Terminated
-[last_Via:]
-[last_From:]
-[last_To:];tag=[$dialog]
-[last_Call-ID:]
-CSeq: [$invite_cseq] INVITE
-Content-Length: 0
-
-  ]]></send>
-  <recv request="ACK"/>
-"""
-    else:
-        body = ring + f"""
-  <pause milliseconds="{answer_after_ms}"/>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[$dialog]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[$number]@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{_SDP}
-  ]]></send>
-  <recv request="ACK">
-    <action><log message="ANSWERED number=[$number] at [clock_tick]"/></action>
-  </recv>
-  <recv request="BYE" timeout="{hold_ms}" ontimeout="citizen_hangs_up">
-    <action><log message="LINE HUNG UP number=[$number] at [clock_tick]"/></action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-  ]]></send>
-  <nop next="end"/>
-  <label id="citizen_hangs_up"/>
-  <send retrans="500"><![CDATA[
-BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[$dialog]-bye
-From: <sip:[$number]@[local_ip]:[local_port]>;tag=[$dialog]
-To: [$from]
-Call-ID: [call_id]
-CSeq: 100 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-  <recv response="200" timeout="5000">
-    <action><log message="CITIZEN HUNG UP number=[$number] at [clock_tick]"/></action>
-  </recv>
-  <label id="end"/>
-"""
-    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="carrier: citizens called back">
-{body}
-</scenario>
-"""
+    shows = ('      <ereg regexp="^INVITE sip:([^@;>]+)@" search_in="msg" assign_to="ruri,number"/>\n'
+             '      <log message="INVITE number=[$number] from=[$from] at [clock_tick] '
+             '([$ruri] contact [$contact], cseq [$invite_cseq], dialog [$dialog])"/>')
+    return _answering_scenario("carrier: citizens called back", shows, "[$number]", " number=[$number]",
+                               answer_after_ms, hold_ms, answer, reject=False,
+                               remote_hangup="LINE HUNG UP", own_hangup="CITIZEN HUNG UP")
 
 
 def _sipp_binary() -> str:
