@@ -40,18 +40,24 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 
 
 def free_port_pair() -> int:
-    """An even UDP port whose successor is free too (RTP + RTCP)."""
+    """An even UDP port for SIPp's media (-mp): SIPp binds it and the next three (audio
+    RTP and RTCP, video RTP and RTCP), and exits if any is taken."""
     for _ in range(200):
         p = free_port()
         if p % 2 == 0 and p < 65000:
+            sockets = []
             try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
-                    a.bind(("127.0.0.1", p))
-                    b.bind(("127.0.0.1", p + 1))
+                for port in range(p, p + 4):
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    sockets.append(sock)
+                    sock.bind(("127.0.0.1", port))
                 return p
             except OSError:
                 continue
-    raise RuntimeError("no free even UDP port pair")
+            finally:
+                for sock in sockets:
+                    sock.close()
+    raise RuntimeError("no four free UDP ports in a row for SIPp's media")
 
 
 def dtmf_pcap(digit: str) -> Path:
@@ -523,7 +529,7 @@ def start_carrier(port: int, workdir: Path, answer: bool = True, answer_after_ms
                         "-mp", str(free_port_pair())])
 
 
-def wait_registered(run: SippRun, timeout: float = 10) -> None:
+def wait_registered(run: SippRun, timeout: float = 20) -> None:
     if not run.wait_for(r"REGISTERED", timeout):
         errors = (run.workdir / f"{run.name}.errors")
         detail = errors.read_text(errors="replace")[-1500:] if errors.exists() else ""
