@@ -65,6 +65,10 @@ class IvrCall:
         await agi.set_variable("HOTLINE_LANG", language)
         await agi.set_variable("HOTLINE_LABEL", label)
         await agi.set_variable("HOTLINE_QUEUE", action.queue)
+        # Everything the dialplan needs is set before the caller becomes claimable: once
+        # queued, the AGI session ends at once, so a desk's Redirect finds the caller
+        # leaving AGI() as seldom as possible.
+        await agi.set_variable("HOTLINE_ROUTE", "queued")
         try:
             await self.routing.enqueue(
                 call_id, queue=action.queue, priority=action.priority, choice=action.choice or "",
@@ -72,9 +76,9 @@ class IvrCall:
             )
         except RedisError as exc:
             log.error("Redis unreachable when queueing %s (%s): caller goes to the fallback queue", call_id, exc)
+            # Not queued after all: a caller waiting in hotline-wait would wait for nobody.
+            await agi.set_variable("HOTLINE_ROUTE", "not-queued")
             return
-        # Only now: a caller marked queued but not in Redis would wait for nobody.
-        await agi.set_variable("HOTLINE_ROUTE", "queued")
         log.info("call %s from %s → queue %s (priority %s, %s, digit %r, %s)", call_id,
                  agi.env.caller_number or "unknown", action.queue, action.priority, action.reason,
                  action.choice, language)
