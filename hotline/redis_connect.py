@@ -147,11 +147,19 @@ def redis_client(url: str, **kwargs: Any) -> redis.Redis:
     return manager.master_for(spec.master)
 
 
+ASYNC_POOL_SIZE = 200  # connections per process; redis-server allows 10,000
+ASYNC_POOL_WAIT_S = 5.0
+
+
 def async_redis_client(url: str, **kwargs: Any) -> aioredis.Redis:
     """The asyncio twin of :func:`redis_client`."""
     check_url(url)
     if not is_sentinel_url(url):
-        return aioredis.Redis.from_url(url, **kwargs)
+        # A burst (hundreds of callers reaching the IVR at once) waits a moment for a free
+        # connection instead of failing ("Too many connections") and falling back.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=ASYNC_POOL_SIZE, timeout=ASYNC_POOL_WAIT_S, **kwargs)
+        return aioredis.Redis(connection_pool=pool)
     spec = parse_sentinel_url(url)
     manager = _AsyncFollowingSentinel(spec.sentinels,
                                       sentinel_kwargs=_sentinel_kwargs(redis.asyncio.retry.Retry),

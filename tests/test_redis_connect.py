@@ -225,3 +225,24 @@ def test_scripts_and_pub_sub_follow_the_new_primary_after_a_failover(sentinel_cl
     followed = [r.getMessage() for r in caplog.records if "following the new primary" in r.getMessage()]
     assert len(followed) >= 2, caplog.text  # the blocking and the asyncio client, each once
     assert time.monotonic() - started < 30
+
+
+def test_a_burst_over_the_pool_size_waits_instead_of_failing(redis_url):
+    """500 commands at once, each holding a connection 0.2 s, through a pool of 200:
+    they queue for a connection ("Too many connections" would send callers to the
+    fallback queue)."""
+    import asyncio
+
+    from hotline.redis_connect import ASYNC_POOL_SIZE, async_redis_client
+
+    async def main():
+        client = async_redis_client(redis_url, decode_responses=True, socket_timeout=5)
+        try:
+            async def hold(i):
+                await client.blpop(f"burst-test-{i}", timeout=0.2)
+                return await client.ping()
+            return await asyncio.gather(*[hold(i) for i in range(ASYNC_POOL_SIZE + 300)])
+        finally:
+            await client.aclose()
+
+    assert all(asyncio.run(main()))
