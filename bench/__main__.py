@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     mode = QUICK if args.quick else FULL
     parts = set(args.only.split(","))
+    # Stopped by SIGTERM or Ctrl-C (even when started in the background, where SIGINT
+    # comes ignored): unwind, so the lab and the SIPp processes are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if os.geteuid() != 0:
         print("bench: needs root (the lab runs Asterisk in a chroot)", file=sys.stderr)
         return 2

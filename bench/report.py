@@ -23,7 +23,8 @@ def _num(v, fmt: str = "{:.0f}") -> str:
 
 
 def _ratio(a, b) -> str:
-    return "—" if a in (None, 0) or b in (None, 0) else f"{a / b:.2f}"
+    # A slope at or below zero is noise around "nothing per caller": no ratio to take.
+    return "—" if a is None or b is None or a <= 0 or b <= 0 else f"{a / b:.2f}"
 
 
 def headline(results: dict) -> list[tuple[str, dict, str]]:
@@ -43,7 +44,9 @@ def headline(results: dict) -> list[tuple[str, dict, str]]:
                                   ("asterisk", "rss_kib", "Asterisk memory per held caller (KiB)", "{:.0f}"),
                                   ("bridge", "cpu_percent", "bridge CPU per held caller (% of one core)", "{:.4f}"),
                                   ("bridge", "rss_kib", "bridge memory per held caller (KiB)", "{:.1f}")):
-        rows.append((unit, {k: _get(held, k, "per_held_caller", proc, what) for k in ("hotline", "native")}, fmt))
+        # The bridge is not on the native path: only (a) has a cost to show.
+        paths = ("hotline",) if proc == "bridge" else ("hotline", "native")
+        rows.append((unit, {k: _get(held, k, "per_held_caller", proc, what) for k in paths}, fmt))
     return rows
 
 

@@ -184,7 +184,9 @@ def desk_bank_incoming_scenario(answer_min_ms: int, answer_max_ms: int, talk_ms:
 
     Out-of-call scenarios all run as SIPp call number 0, so ``[branch]`` would be the
     same for every desk's BYE and Asterisk would take each new BYE for a retransmission
-    of the first: the branch is made from the call's own Call-ID instead."""
+    of the first: the branch is made from the call's own Call-ID instead. When this
+    process is slow to answer, Asterisk retransmits the INVITE, which SIPp does not
+    recognise in an out-of-call scenario: it is answered again instead of aborting."""
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="desk bank incoming call">
   <recv request="INVITE">
@@ -207,6 +209,7 @@ Content-Length: 0
 
   ]]></send>
   <pause distribution="uniform" min="{answer_min_ms}" max="{answer_max_ms}"/>
+  <label id="answer"/>
   <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
@@ -220,6 +223,7 @@ Content-Length: [len]
 
 {_SDP}
   ]]></send>
+  <recv request="INVITE" optional="true" next="answer"/>
   <recv request="ACK">
     <action>{_stamp("TALK", "[$caller]")}</action>
   </recv>

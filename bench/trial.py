@@ -91,8 +91,12 @@ class Trials:
         sipp = start_citizens(rig.lab.sip_target, path.number, rig.workdir / "citizens", f"{path.key}-{prefix}",
                               prefix, rate, calls, concurrent, press="field" if path.to_desk else "",
                               first_key_after_ms=plan.first_key_after_ms, line_up_ms=line_up_ms)
-        if not sipp.wait(duration_s + longest_s + 30):
+        try:
+            if not sipp.wait(duration_s + longest_s + 30):
+                sipp.stop()
+        except BaseException:  # interrupted: leave no SIPp behind
             sipp.stop()
+            raise
         elapsed = time.monotonic() - started
         time.sleep(0.5)  # the desk bank's last log lines
         citizens = read_citizens(sipp.new_log_lines())
