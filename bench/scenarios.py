@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from hotline.lab.sipp import dtmf_pcap
+from hotline.lab.sipp import desk_register_scenario, dtmf_pcap
 
 # The RFC 4733 pcaps of sip-tester send the key's end packet 140 ms after the first
 # event packet; Asterisk acts on the end (it recognises the key when it is released).
@@ -145,37 +145,8 @@ def desk_bank_register_scenario(expires_s: int = 3600) -> str:
     """Main scenario of the desk bank: each "call" registers the desk of one line of the
     injection file (field 0: desk id, field 1: its [authentication …]) and then stays,
     refreshing well before expiry. A run never lasts as long as one registration."""
-    register = """
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[field0]@[remote_ip]>;tag=[pid]reg[call_number]
-To: <sip:[field0]@[remote_ip]>
-Call-ID: [call_id]
-CSeq: [cseq] REGISTER
-Contact: <sip:[field0]@[local_ip]:[local_port]>
-Expires: EXPIRES
-Max-Forwards: 70
-User-Agent: hotline-bench-desk
-AUTH
-Content-Length: 0
-""".replace("EXPIRES", str(expires_s))
-    first = register.replace("AUTH\n", "")
-    auth = register.replace("AUTH", "[field1]")
-    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="desk bank registrations">
-  <label id="register"/>
-  <send retrans="500"><![CDATA[{first}
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[{auth}
-  ]]></send>
-  <recv response="200">
-    <action><log message="REGISTERED [field0]"/></action>
-  </recv>
-  <pause milliseconds="{expires_s * 1000 // 2}"/>
-  <nop next="register"/>
-</scenario>
-"""
+    return desk_register_scenario("[field0]", expires_s, auth="[field1]", user_agent="hotline-bench-desk",
+                                  registered_log="REGISTERED [field0]")
 
 
 def desk_bank_incoming_scenario(answer_min_ms: int, answer_max_ms: int, talk_ms: int) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from hotline.lab.redis_server import RedisServer, RedisServerError, free_port, start_redis_server
+from hotline.lab.redis_server import RedisServer, RedisServerError, free_port, start_redis_server, stop_process
 
 MASTER_NAME = "hotline"
 QUORUM = 2
@@ -45,14 +45,7 @@ class Sentinel:
                            decode_responses=True)
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        stop_process(self.process, timeout)
 
 
 @dataclass

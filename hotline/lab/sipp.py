@@ -154,36 +154,41 @@ Content-Length: 0
 """
 
 
-def desk_register_scenario(desk_id: str, expires_s: int = 120) -> str:
-    """The desk phone's main scenario: REGISTER with digest auth, then re-REGISTER before
-    expiry for as long as the phone runs. Incoming calls go to the out-of-call scenario."""
+def desk_register_scenario(desk_id: str, expires_s: int = 120, *, auth: str = "[field0]",
+                           user_agent: str = "hotline-lab-desk",
+                           registered_log: str = "REGISTERED at [clock_tick]") -> str:
+    """A desk phone's main scenario: REGISTER with digest auth (``auth``: the injection
+    field holding ``[authentication …]``), then re-REGISTER before expiry for as long as the
+    phone runs; incoming calls go to the out-of-call scenario. ``desk_id`` may itself be an
+    injection field ("[field0]"): one SIPp then registers a desk per line (the bench's
+    desk bank)."""
     register = f"""
 REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:{desk_id}@[remote_ip]>;tag=[pid]reg[call_number]
 To: <sip:{desk_id}@[remote_ip]>
 Call-ID: [call_id]
-CSeq: CSEQ REGISTER
+CSeq: [cseq] REGISTER
 Contact: <sip:{desk_id}@[local_ip]:[local_port]>
 Expires: {expires_s}
 Max-Forwards: 70
-User-Agent: hotline-lab-desk
+User-Agent: {user_agent}
 AUTH
 Content-Length: 0
 """
-    first = register.replace("CSEQ", "1").replace("AUTH\n", "")
-    auth = register.replace("CSEQ", "2").replace("AUTH", "[field0]")
+    first = register.replace("AUTH\n", "")
+    with_auth = register.replace("AUTH", auth)
     refresh_ms = max(5, expires_s // 2) * 1000
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="desk {desk_id} registration">
+<scenario name="desk {escape(desk_id)} registration">
   <label id="register"/>
   <send retrans="500"><![CDATA[{first}
   ]]></send>
   <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[{auth}
+  <send retrans="500"><![CDATA[{with_auth}
   ]]></send>
   <recv response="200">
-    <action><log message="REGISTERED at [clock_tick]"/></action>
+    <action><log message="{registered_log}"/></action>
   </recv>
   <pause milliseconds="{refresh_ms}"/>
   <nop next="register"/>
