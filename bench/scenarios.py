@@ -17,32 +17,12 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from hotline.lab.sipp import desk_register_scenario, dtmf_pcap
+from hotline.lab.sipp import OK_ECHO, SDP_OFFER, desk_register_scenario, dtmf_pcap
 
 # The RFC 4733 pcaps of sip-tester send the key's end packet 140 ms after the first
 # event packet; Asterisk acts on the end (it recognises the key when it is released).
 DTMF_END_OFFSET_S = 0.140
 
-_SDP = """v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-a=sendrecv
-"""
-
-_OK = """SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-"""
 
 
 def _stamp(event: str, who: str) -> str:
@@ -94,7 +74,7 @@ Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}
+{SDP_OFFER}
   ]]></send>
   <recv response="100" optional="true" {t}/>
   <recv response="180" optional="true" {t}/>
@@ -119,7 +99,7 @@ Content-Length: 0
     <action>{_stamp("BYE", caller)}</action>
   </recv>
   <send><![CDATA[
-{_OK}
+{OK_ECHO}
   ]]></send>
   <nop next="end"/>
   <label id="citizen_hangs_up"/>
@@ -192,7 +172,7 @@ Contact: <sip:desk@[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}
+{SDP_OFFER}
   ]]></send>
   <recv request="INVITE" optional="true" next="answer"/>
   <recv request="ACK">
@@ -200,7 +180,7 @@ Content-Length: [len]
   </recv>
   <recv request="BYE" timeout="{talk_ms}" ontimeout="desk_hangs_up"/>
   <send><![CDATA[
-{_OK}
+{OK_ECHO}
   ]]></send>
   <nop next="end"/>
   <label id="desk_hangs_up"/>

@@ -20,7 +20,9 @@ from xml.sax.saxutils import escape
 
 DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
 
-_SDP = """v=0
+# What every lab phone offers: PCMU, and RFC 4733 events as payload 101 (what the DTMF
+# pcaps of sip-tester send). Shared with the benchmark's SIPp scenarios.
+SDP_OFFER = """v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
@@ -30,6 +32,16 @@ a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
 a=sendrecv
+"""
+
+# The 200 OK that answers the request just received (BYE, CANCEL), echoing its headers.
+OK_ECHO = """SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
 """
 
 
@@ -93,7 +105,7 @@ Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}
+{SDP_OFFER}
     ]]>
   </send>
   <recv response="100" optional="true"/>
@@ -122,14 +134,7 @@ Content-Length: 0
   </recv>
   <send>
     <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
+{OK_ECHO}
     ]]>
   </send>
   <nop next="end"/>
@@ -248,14 +253,7 @@ Content-Length: 0
     <action><log message="CANCELLED{log_tag} at [clock_tick]"/></action>
   </recv>
   <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
+{OK_ECHO}
   ]]></send>
   <send><![CDATA[
 SIP/2.0 487 Request Terminated
@@ -282,7 +280,7 @@ Contact: <sip:{user}@[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}
+{SDP_OFFER}
   ]]></send>
   <recv request="ACK">
     <action><log message="ANSWERED{log_tag} at [clock_tick]"/></action>
@@ -291,14 +289,7 @@ Content-Length: [len]
     <action><log message="{remote_hangup}{log_tag} at [clock_tick]"/></action>
   </recv>
   <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
+{OK_ECHO}
   ]]></send>
   <nop next="end"/>
   <label id="own_hangup"/>
@@ -356,7 +347,7 @@ AUTH
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}"""
+{SDP_OFFER}"""
     ack = f"""
 ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -389,14 +380,7 @@ Content-Length: 0
     <action><log message="LINE HUNG UP at [clock_tick]"/></action>
   </recv>
   <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
+{OK_ECHO}
   ]]></send>
 </scenario>
 """
