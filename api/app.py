@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from api.auth import AUTH_RESPONSES, Access, Problem, tokens_for
 from api.tokens import Principal, TokenTable
-from hotline.redis_connect import redis_client
-from hotline.settings import CitySettings, RuntimeSettings, load_settings
+from queueing.redis_connect import redis_client
+from config.settings import CitySettings, RuntimeSettings, load_settings
 from queueing.errors import RoutingRefused
 from queueing.routing import Routing
 

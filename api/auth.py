@@ -25,7 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.tokens import Principal, TokenTable, load_tokens
-from hotline.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings, SettingsError
+from config.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings, SettingsError
 
 log = logging.getLogger("hotline.api.auth")
 

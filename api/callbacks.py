@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import AUTH_RESPONSES, Access
 from api.tokens import Principal
-from hotline.settings import CitySettings
+from config.settings import CitySettings
 from queueing.callbacks import Callbacks, RetryRules
 from queueing.errors import RoutingRefused
 from queueing.numbers import NuisanceRules, Numbers

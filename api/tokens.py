@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from hotline.settings import GENERAL_QUEUE, CitySettings, SettingsError, format_loc, validation_issues
+from config.settings import GENERAL_QUEUE, CitySettings, SettingsError, format_loc, validation_issues
 
 Role = Literal["call_taker", "supervisor", "viewer"]
 ROLES: tuple[str, ...] = ("call_taker", "supervisor", "viewer")

@@ -12,8 +12,8 @@ from pathlib import Path
 import redis
 import typer
 
-from hotline.redis_connect import redis_client
-from hotline.settings import RuntimeSettings, SettingsError, load_settings
+from queueing.redis_connect import redis_client
+from config.settings import RuntimeSettings, SettingsError, load_settings
 from queueing.errors import RoutingRefused
 from queueing.routing import Routing
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
-from hotline.settings import GENERAL_QUEUE, CitySettings
+from config.settings import GENERAL_QUEUE, CitySettings
 
 Notice = Literal["invalid", "no_input"]  # also the prompt keys played before the menu repeats
 RouteReason = Literal["chosen", "no_input", "invalid"]

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from hotline.settings import TTS_SPEED_WPM, CitySettings
+from config.settings import TTS_SPEED_WPM, CitySettings
 
 MANIFEST = "manifest.json"
 

@@ -92,7 +92,7 @@ class RetryRules:
 
     @classmethod
     def from_settings(cls, callbacks: Any) -> RetryRules:
-        """From ``CitySettings.callbacks`` (hotline.settings.CallbackSettings)."""
+        """From ``CitySettings.callbacks`` (config.settings.CallbackSettings)."""
         return cls(retry_after_ms=callbacks.retry_after_s * 1000, max_attempts=callbacks.max_attempts,
                    desk_retry_ms=getattr(callbacks, "desk_retry_s", 30) * 1000)
 

@@ -30,8 +30,8 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, get_current_job
 
-from hotline.redis_connect import redis_client, sentinel_sync_twin
-from hotline.settings import CitySettings, RuntimeSettings, load_settings
+from queueing.redis_connect import redis_client, sentinel_sync_twin
+from config.settings import CitySettings, RuntimeSettings, load_settings
 from queueing.callbacks import CallbackStatus, Callbacks, Outcome, RetryRules
 from queueing.errors import RoutingRefused
 from queueing.keys import DEFAULT_PREFIX

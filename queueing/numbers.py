@@ -57,7 +57,7 @@ class NuisanceRules:
 
     @classmethod
     def from_settings(cls, numbers: Any) -> NuisanceRules:
-        """From ``CitySettings.numbers`` (hotline.settings.NumberSettings)."""
+        """From ``CitySettings.numbers`` (config.settings.NumberSettings)."""
         return cls(short_call_ms=numbers.short_call_s * 1000, window_ms=numbers.nuisance_window_s * 1000,
                    half_life_ms=numbers.nuisance_half_life_s * 1000, threshold=numbers.nuisance_threshold)
 

@@ -13,7 +13,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from hotline.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, CitySettings
+from config.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, CitySettings
 from queueing.wait_estimate import expected_wait_minutes
 from telephony.agi_server import AgiChannel
 from telephony.ivr_call import prompt_path

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.settings import CitySettings
+from config.settings import CitySettings
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

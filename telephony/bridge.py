@@ -13,8 +13,8 @@ import time
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from hotline.redis_connect import async_redis_client
-from hotline.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings
+from queueing.redis_connect import async_redis_client
+from config.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings
 from queueing.errors import RoutingRefused
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer

@@ -12,7 +12,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from hotline.settings import CitySettings
+from config.settings import CitySettings
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
 from telephony.agi_server import AgiChannel, CallerHungUp
 

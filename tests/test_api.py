@@ -9,7 +9,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from hotline.settings import RuntimeSettings, load_settings
+from config.settings import RuntimeSettings, load_settings
 from queueing.routing import Routing, wall_clock_ms
 from tests.api_tokens import SUPERVISOR, TOKENS
 from tests.replay import E2E_CITY

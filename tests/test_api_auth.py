@@ -17,7 +17,7 @@ import api.tokens
 from api.app import create_app
 from api.tokens import TokenEntry, TokenTable, load_tokens, token_hash
 from hotline.cli import app as cli_app
-from hotline.settings import RuntimeSettings, SettingsError, load_settings
+from config.settings import RuntimeSettings, SettingsError, load_settings
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
 from tests.api_tokens import HOLDERS, TOKENS, bearer

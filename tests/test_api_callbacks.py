@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from api.app import create_app
-from hotline.settings import RuntimeSettings, load_settings
+from config.settings import RuntimeSettings, load_settings
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
 from tests.api_tokens import SUPERVISOR, TOKENS

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import load_settings
+from config.settings import load_settings
 from telephony.asterisk_config import (
     INCLUDABLE,
     STATIC_INSTANCE_FILES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.settings import load_settings
+from config.settings import load_settings
 from telephony.asterisk_config import AsteriskConfigError, render
 from tests.replay import E2E_CITY
 from tests.test_asterisk_config import sections, site_for

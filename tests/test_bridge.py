@@ -11,7 +11,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from hotline.settings import RuntimeSettings, load_settings
+from config.settings import RuntimeSettings, load_settings
 from hotline.lab.redis_server import start_redis_server
 from queueing.audit import audit
 from queueing.routing import wall_clock_ms

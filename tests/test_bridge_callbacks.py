@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue, SimpleWorker
 
-from hotline.settings import RuntimeSettings, load_settings
+from config.settings import RuntimeSettings, load_settings
 from queueing import jobs
 from queueing.callbacks import CallbackStatus, Callbacks
 from queueing.routing import Routing, wall_clock_ms

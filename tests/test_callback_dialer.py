@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from hotline.settings import load_settings
+from config.settings import load_settings
 from queueing.callbacks import Outcome
 from telephony.asterisk_config import AsteriskSite, render
 from telephony.callback_dialer import RESULT_EVENT, dial_over_ami, outcome_of_dial_status

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hotline.cli import app
-from hotline.settings import load_settings
+from config.settings import load_settings
 from queueing.routing import Routing
 from tests.replay import E2E_CITY
 

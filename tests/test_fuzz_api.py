@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from schemathesis.python import asgi
 
 from api.app import create_app
-from hotline.settings import RuntimeSettings, load_settings
+from config.settings import RuntimeSettings, load_settings
 from queueing.audit import audit
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from panoramisk.message import Message
 
-from hotline.settings import SettingsError, format_loc, parse_settings
+from config.settings import SettingsError, format_loc, parse_settings
 from telephony.agi_protocol import (
     MAX_ENVIRONMENT_BYTES,
     AgiEnvironment,
@@ -574,7 +574,7 @@ def _nodes(value: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
 def _field_names() -> set[str]:
     from pydantic import BaseModel
 
-    from hotline.settings import CitySettings
+    from config.settings import CitySettings
 
     names: set[str] = set()
     todo = [CitySettings]

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from hotline.settings import load_settings
+from config.settings import load_settings
 from queueing import AsyncRouting
 from queueing.audit import audit
 from telephony.agi_server import FastAgiServer

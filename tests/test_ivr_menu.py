@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import GENERAL_QUEUE, load_settings
+from config.settings import GENERAL_QUEUE, load_settings
 from ivr.menu import (
     CallerGone,
     CallerHungUp,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import PROMPT_KEYS, load_settings
+from config.settings import PROMPT_KEYS, load_settings
 from ivr.prompts import MANIFEST, PromptBuildError, build_hold_music, build_prompts
 
 TINY_CITY = """

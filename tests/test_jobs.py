@@ -10,7 +10,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 
-from hotline.settings import CallbackSettings, RuntimeSettings, load_settings
+from config.settings import CallbackSettings, RuntimeSettings, load_settings
 from queueing import jobs
 from queueing.callbacks import CallbackStatus, Callbacks
 from queueing.routing import Routing, wall_clock_ms

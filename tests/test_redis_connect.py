@@ -1,4 +1,4 @@
-"""HOTLINE_REDIS_URL → clients (hotline/redis_connect.py): parsing and validating the
+"""HOTLINE_REDIS_URL → clients (queueing/redis_connect.py): parsing and validating the
 Sentinel URL, the clients each scheme gives, and — with a real primary, replica and three
 sentinels — that Lua scripts and pub/sub follow a failover."""
 
@@ -15,16 +15,9 @@ import redis.asyncio as aioredis
 import redis.asyncio.sentinel
 import redis.sentinel
 
-from hotline.redis_connect import (
-    RedisUrlError,
-    SentinelUrl,
-    async_redis_client,
-    check_url,
-    parse_sentinel_url,
-    redis_client,
-    sentinel_sync_twin,
-)
-from hotline.settings import RuntimeSettings, SettingsError
+from config.redis_url import RedisUrlError, SentinelUrl, check_url, parse_sentinel_url
+from queueing.redis_connect import async_redis_client, redis_client, sentinel_sync_twin
+from config.settings import RuntimeSettings, SettingsError
 from queueing.jobs import sync_client_like
 from queueing.routing import AsyncRouting, Routing
 
@@ -233,7 +226,7 @@ def test_a_burst_over_the_pool_size_waits_instead_of_failing(redis_url):
     fallback queue)."""
     import asyncio
 
-    from hotline.redis_connect import ASYNC_POOL_SIZE, async_redis_client
+    from queueing.redis_connect import ASYNC_POOL_SIZE, async_redis_client
 
     async def main():
         client = async_redis_client(redis_url, decode_responses=True, socket_timeout=5)

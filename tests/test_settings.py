@@ -1,4 +1,4 @@
-"""hotline.settings: the city's data file is checked at start, every mistake named by its key path."""
+"""config.settings: the city's data file is checked at start, every mistake named by its key path."""
 
 import os
 import tomllib
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hotline.settings import (
+from config.settings import (
     GENERAL_QUEUE,
     PROMPT_KEYS,
     CitySettings,
@@ -372,7 +372,7 @@ def test_bad_runtime_value_names_the_variable(clean_env, name, value, expected):
 
 
 def test_announcement_templates_become_one_prompt_per_place_and_minute():
-    from hotline.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, parse_settings
+    from config.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, parse_settings
 
     data = tomllib.loads(CITY)
     data["prompts"]["en"]["position"] = "You are number {n} in line."

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import CallbackSettings, NumberSettings, SettingsError, load_settings, parse_settings
+from config.settings import CallbackSettings, NumberSettings, SettingsError, load_settings, parse_settings
 from tests.replay import E2E_CITY
 
 REPO = Path(__file__).resolve().parents[1]

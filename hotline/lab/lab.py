@@ -22,8 +22,8 @@ from pathlib import Path
 from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, ensure_root
 from hotline.lab.redis_server import RedisServer, start_redis_server
 from hotline.lab.sipp import free_port
-from hotline.redis_connect import redis_client
-from hotline.settings import CitySettings, load_settings
+from queueing.redis_connect import redis_client
+from config.settings import CitySettings, load_settings
 from ivr.prompts import build_hold_music, build_prompts, build_tones
 from queueing.routing import Routing
 from telephony.asterisk_config import AsteriskSite, render

@@ -16,7 +16,7 @@ import pytest
 from rq import Queue
 
 from hotline.lab.sipp import SippRun, start_carrier
-from hotline.redis_connect import redis_client
+from queueing.redis_connect import redis_client
 from queueing.callbacks import Callbacks
 from queueing.jobs import QUEUE_NAME
 from tests.lab_fixtures import CITY, wait_call, wait_until

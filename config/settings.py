@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hotline.redis_connect import check_url as check_redis_url
+from config.redis_url import check_url as check_redis_url
 
 DEFAULT_CITY_FILE = Path("hotline.toml")
 
