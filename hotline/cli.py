@@ -254,6 +254,33 @@ def asterisk_conf(out: Path = typer.Option(..., help="folder to write the render
         typer.echo(f"wrote {f}")
 
 
+@app.command("city-example")
+def city_example(out: Path = typer.Option(..., help="where to write the example city file (refuses to overwrite)")) -> None:
+    """Write the shipped example city file (Hà Nội: menu, prompts' texts, agencies, desks) to edit."""
+    from importlib.resources import files
+
+    if out.exists():
+        _fail(f"{out} exists: not overwriting a city's data file")
+    try:
+        out.write_bytes(files("config").joinpath("example_city.toml").read_bytes())
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror}")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def prompts(out: Path = typer.Option(..., help="sounds folder the dialplan plays from, e.g. /usr/share/asterisk/sounds/hotline")) -> None:
+    """Speak the city file's prompts into Asterisk .wav files (espeak-ng + sox), only those changed."""
+    from ivr.prompts import PromptBuildError, build_prompts
+
+    city = _city(_runtime())
+    try:
+        rebuilt = build_prompts(city, out)
+    except (OSError, PromptBuildError) as exc:
+        _fail(str(exc))
+    typer.echo(f"{len(rebuilt)} prompt(s) made in {out}")
+
+
 @app.command()
 def drift(repair: bool = typer.Option(False, "--repair", help="repair what differs (as the bridge does)")) -> None:
     """Report where Redis and Asterisk disagree (calls, desks), and repair it with --repair.

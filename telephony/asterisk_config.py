@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
+import asterisk_conf
 from config.settings import CitySettings
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
+# The templates are package data: an installed hotline renders without a checkout.
+TEMPLATES = files(asterisk_conf)
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 # Files an existing installation includes from its own configuration.
@@ -72,7 +75,7 @@ def render_template(name: str, text: str, values: dict[str, object]) -> str:
 
 
 def _template(name: str) -> str:
-    return (TEMPLATE_DIR / name).read_text()
+    return TEMPLATES.joinpath(name).read_text(encoding="utf-8")
 
 
 def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = True) -> dict[str, str]:

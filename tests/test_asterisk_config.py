@@ -12,7 +12,7 @@ from config.settings import load_settings
 from telephony.asterisk_config import (
     INCLUDABLE,
     STATIC_INSTANCE_FILES,
-    TEMPLATE_DIR,
+    TEMPLATES,
     AsteriskConfigError,
     AsteriskSite,
     render,
@@ -130,7 +130,7 @@ def test_full_instance_files(city, tmp_path):
     assert asterisk["directories"]["astdbdir"] == str(tmp_path / "state") + "/db"
     assert asterisk["options"]["systemname"] == "lab-1"
     assert dict(sections(files["rtp.conf"]))["general"] == {"rtpstart": "10000", "rtpend": "20000"}
-    assert files["modules.conf"] == (TEMPLATE_DIR / "modules.conf").read_text()
+    assert files["modules.conf"] == TEMPLATES.joinpath("modules.conf").read_text()
     assert "verbose(1)" in files["logger.conf"]
     assert "verbose(3)" in render(city, site_for(city, log_verbosity=3))["logger.conf"]
 
@@ -195,8 +195,8 @@ FUNCTION_MODULES = {
     "CALLERID": "func_callerid", "CHANNEL": "func_channel", "DB": "func_db", "DEVICE_STATE": "func_devstate",
     "IF": "func_logic", "LEN": "func_strings", "MATH": "func_math",
 }
-DIALPLAN = (TEMPLATE_DIR / "extensions.conf.tmpl").read_text()
-LOADED = set(re.findall(r"^load\s*=>?\s*(\w+)\.so", (TEMPLATE_DIR / "modules.conf").read_text(), re.M))
+DIALPLAN = TEMPLATES.joinpath("extensions.conf.tmpl").read_text()
+LOADED = set(re.findall(r"^load\s*=>?\s*(\w+)\.so", TEMPLATES.joinpath("modules.conf").read_text(), re.M))
 
 
 def dialplan_apps() -> set[str]:
@@ -238,7 +238,7 @@ def test_modules_conf_loads_every_module_the_dialplan_functions_need():
 
 def test_modules_conf_is_explicit():
     config = configparser.ConfigParser(strict=False, delimiters=("=",), inline_comment_prefixes=(";",))
-    config.read_string("\n".join(l for l in (TEMPLATE_DIR / "modules.conf").read_text().splitlines()
+    config.read_string("\n".join(l for l in TEMPLATES.joinpath("modules.conf").read_text().splitlines()
                                  if not l.startswith("load")))
     assert config["modules"]["autoload"] == "no"
     assert {"chan_pjsip", "res_pjsip", "pbx_config", "res_musiconhold", "format_wav"} <= LOADED
