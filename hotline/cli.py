@@ -14,6 +14,7 @@ import typer
 
 from queueing.redis_connect import redis_client
 from config.settings import RuntimeSettings, SettingsError, load_settings
+from queueing.desks import register_and_set_state
 from queueing.errors import RoutingRefused
 from queueing.routing import Routing
 
@@ -99,10 +100,7 @@ def _set_desk(desk_id: str, state: str, reason: str = "") -> None:
         _fail(f"unknown desk {desk_id!r}; desks in {runtime.city_file}: {', '.join(d.id for d in city.desks)}")
     desk = next(d for d in city.desks if d.id == desk_id)
     try:
-        routing = _routing(runtime)
-        # Idempotent: makes the desk if Redis has lost it (or no bridge registered it yet).
-        routing.register_desk(desk_id, desk.agency, cross_trained=desk.cross_trained)
-        change = routing.set_desk_state(desk_id, state, reason=reason)
+        change = register_and_set_state(_routing(runtime), desk, state, reason=reason)
     except RoutingRefused as exc:
         _fail(str(exc))
     except redis.RedisError as exc:

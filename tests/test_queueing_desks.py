@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from config.settings import Desk
 from queueing import DeskChange, Keys, Routing, RoutingRefused
 from queueing.audit import audit
+from queueing.desks import register_and_set_state
 
 T0 = 1_700_000_000_000
 DESK_FIELDS = {"cross_trained", "desk_id", "agency", "state", "call_id", "since_ms", "reason", "misses",
@@ -257,3 +259,36 @@ def test_release_refuses_a_desk_really_busy(routing):
 def test_release_leaves_other_states_alone(routing):
     desk_in_state(routing, "paused")
     assert routing.release_desk("p-1", now_ms=T0 + 50_000).changed is False
+
+
+# -- register, then set state (API, CLI) ---------------------------------------------------
+
+def test_register_and_set_state_makes_a_desk_redis_lost(routing, redis_client):
+    desk = Desk(id="f-1", agency="fire", cross_trained=["police"])
+
+    change = register_and_set_state(routing, desk, "ready", now_ms=T0)
+
+    assert change == DeskChange("f-1", "fire", "ready", previous="offline", changed=True)
+    record = routing.desk("f-1")
+    assert (record["state"], record["agency"], record["cross_trained"]) == ("ready", "fire", "police")
+    assert redis_client.zrange(Keys().desks_ready("fire"), 0, -1) == ["f-1"]
+    assert audit(redis_client) == []
+
+
+def test_register_and_set_state_keeps_a_known_desks_place(routing, redis_client):
+    desk_in_state(routing, "ready")
+
+    change = register_and_set_state(routing, Desk(id="p-1", agency="police"), "paused", reason="lunch",
+                                    now_ms=T0 + 5_000)
+
+    assert (change.previous, change.state) == ("ready", "paused")
+    assert (routing.desk("p-1")["reason"], routing.desk("p-1")["since_ms"]) == ("lunch", str(T0 + 5_000))
+
+
+def test_register_and_set_state_refused_leaves_the_desk_as_it_was(routing):
+    desk_in_state(routing, "ringing")
+
+    with pytest.raises(RoutingRefused, match="^desk p-1 is ringing; cannot set paused$"):
+        register_and_set_state(routing, Desk(id="p-1", agency="police"), "paused", now_ms=T0 + 5_000)
+
+    assert (routing.desk("p-1")["state"], routing.desk("p-1")["call_id"]) == ("ringing", "c-1")
