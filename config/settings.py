@@ -29,13 +29,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.names import GENERAL_QUEUE as GENERAL_QUEUE  # re-exported: the city file's reserved queue id
 from config.redis_url import check_url as check_redis_url
 
 DEFAULT_CITY_FILE = Path("hotline.toml")
-
-# The queue every agency's desks serve: where callers go when the menu got no
-# usable answer. Agencies may not take this id.
-GENERAL_QUEUE = "general"
 
 # Queue scores are priority × 10¹³ + arrival ms, stored as Redis doubles (exact up
 # to 2⁵³ ≈ 9·10¹⁵): a single-digit priority keeps every score exact.

@@ -3,8 +3,9 @@
 See docs/architecture.md for the key schema and states.
 """
 
+from config.names import GENERAL_QUEUE
 from queueing.errors import RoutingRefused, UnknownScript
-from queueing.keys import DEFAULT_PREFIX, GENERAL_QUEUE, Keys, queue_score
+from queueing.keys import DEFAULT_PREFIX, Keys, queue_score
 from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed
 from queueing.routing import AsyncRouting, Routing, RoutingBase
 from queueing.scripts import Scripts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from config.names import GENERAL_QUEUE
 from queueing.keys import DEFAULT_PREFIX, Keys
 from queueing.states import FINAL_CALL_STATES, CallState, DeskState
 
@@ -77,7 +78,7 @@ def audit(redis: Any, prefix: str = DEFAULT_PREFIX) -> list[str]:
                 problems.append(f"call {call_id} is {state} at desk {call['desk']}, which is "
                                 f"{desk.get('state')} with call {desk.get('call_id')}")
         if state == CallState.ABANDONED:
-            queue = call["queue"] or "general"
+            queue = call["queue"] or GENERAL_QUEUE
             if call_id not in callbacks.get(queue, {}):
                 problems.append(f"abandoned call {call_id} is missing from callbacks:{queue}")
 

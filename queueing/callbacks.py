@@ -34,38 +34,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from config.names import GENERAL_QUEUE
 from queueing.errors import RoutingRefused
-from queueing.keys import GENERAL_QUEUE
 from queueing.routing import Routing, _fields, _text
+from queueing.states import OPEN_CALLBACK_STATUSES, CallbackOutcome
+from queueing.states import CallbackStatus as CallbackStatus  # re-exported: read with the tasks
 
-
-class CallbackStatus(StrEnum):
-    PENDING = "pending"
-    DIALING = "dialing"
-    RETRY_AT = "retry_at"
-    REACHED = "reached"
-    GIVEN_UP = "given_up"
-    NOT_NEEDED = "not_needed"
-    NOT_POSSIBLE = "not_possible"
-
-
-OPEN_STATUSES = frozenset({CallbackStatus.PENDING, CallbackStatus.DIALING, CallbackStatus.RETRY_AT})
-
-
-class Outcome(StrEnum):
-    """How one attempt ended."""
-
-    REACHED = "reached"                    # the citizen answered
-    NO_ANSWER = "no_answer"                # rang out
-    BUSY = "busy"                          # the citizen's line was busy
-    FAILED = "failed"                      # the number could not be reached (unavailable, congestion)
-    DESK_UNAVAILABLE = "desk_unavailable"  # the desk leg was not answered: not the citizen's fault
-    CANCELLED = "cancelled"                # the desk hung up before the citizen answered
-    SYSTEM_ERROR = "system_error"          # Asterisk or AMI failed
-    NOT_NEEDED = "not_needed"              # a call-taker closes the task by hand
+#: The names this module's users know the vocabulary of queueing/states.py by.
+Outcome = CallbackOutcome
+OPEN_STATUSES = OPEN_CALLBACK_STATUSES
 
 
 #: Outcomes that count as an attempt to reach the citizen (``max_attempts``).

@@ -8,8 +8,10 @@ returned, not raised, so rq does not retry what cannot succeed.
 * ``create_callback(call_id, prefix)``: the callback task of an abandoned call; the bridge
   enqueues it after ``hangup()`` (``enqueue_create_callback``). With ``[callbacks]
   auto_dial = true`` a new pending task starts ``dial_callback``.
-* ``dial_callback(call_id, prefix)``: one auto-dial attempt when it is due and a desk of the
-  task's agency is Ready and no caller waits for it; otherwise it comes back later.
+* ``dial_callback(call_id, prefix)`` (``telephony/callback_jobs.py``: it needs Asterisk): one
+  auto-dial attempt when it is due and a desk of the task's agency is Ready and no caller
+  waits for it; otherwise it comes back later. Enqueued here by its dotted path
+  (:data:`DIAL_CALLBACK`), so queueing imports nothing from telephony.
 * ``sweep_callbacks(prefix)``: tasks for abandoned calls of the last day that have none
   (rq was down when they hung up); ``hotline worker`` enqueues it at start.
 
@@ -30,11 +32,12 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, get_current_job
 
-from queueing.redis_connect import redis_client, sentinel_sync_twin
 from config.settings import CitySettings, RuntimeSettings, load_settings
-from queueing.callbacks import CallbackStatus, Callbacks, Outcome, RetryRules
+from queueing.callbacks import Callbacks, RetryRules
 from queueing.errors import RoutingRefused
 from queueing.keys import DEFAULT_PREFIX
+from queueing.redis_connect import redis_client, sentinel_sync_twin
+from queueing.states import CallbackOutcome, CallbackStatus
 
 log = logging.getLogger("hotline.jobs")
 
@@ -48,6 +51,8 @@ FAILURE_TTL_S = 86_400
 STALE_DIALING_MARGIN_MS = 60_000
 #: sweep_callbacks looks this far back.
 SWEEP_WINDOW_MS = 86_400_000
+#: The auto-dial job, by name: it lives upstairs (telephony) and rq imports it in the worker.
+DIAL_CALLBACK = "telephony.callback_jobs.dial_callback"
 
 _configured: dict[str, Any] = {}
 
@@ -81,7 +86,13 @@ def city() -> CitySettings:
     return _configured.get("city") or _env_city()
 
 
-def _connection() -> redis.Redis:
+def configured_dialer() -> Any:
+    """The dialer given to :func:`configure` (tests), or None: dial over AMI."""
+    return _configured.get("dialer")
+
+
+def job_connection() -> redis.Redis:
+    """The running job's Redis connection (or one from the settings outside a worker)."""
     job = get_current_job()
     if job is not None:
         return job.connection
@@ -113,14 +124,14 @@ def enqueue_create_callback(connection: redis.Redis, call_id: str,
 
 
 def schedule_dial(connection: redis.Redis, call_id: str, prefix: str, at_ms: int | None) -> Job:
-    """``dial_callback`` now (``at_ms`` None or past) or at ``at_ms``."""
+    """``dial_callback`` (:data:`DIAL_CALLBACK`) now (``at_ms`` None or past) or at ``at_ms``."""
     queue = job_queue(connection)
     options = dict(retry=RETRY, result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
                    description=f"call back {call_id}")
     if at_ms is None:
-        return queue.enqueue(dial_callback, call_id, prefix, **options)
+        return queue.enqueue(DIAL_CALLBACK, call_id, prefix, **options)
     when = datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc)
-    return queue.enqueue_at(when, dial_callback, call_id, prefix, **options)
+    return queue.enqueue_at(when, DIAL_CALLBACK, call_id, prefix, **options)
 
 
 @functools.cache
@@ -149,7 +160,7 @@ def sync_client_like(async_client: Any) -> redis.Redis:
 
 def create_callback(call_id: str, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
     """The callback task of an abandoned call; running it twice creates one task."""
-    connection = _connection()
+    connection = job_connection()
     try:
         task = Callbacks(connection, prefix=prefix).create(call_id)
     except RoutingRefused as exc:
@@ -163,65 +174,9 @@ def create_callback(call_id: str, prefix: str = DEFAULT_PREFIX) -> dict[str, str
             "status": str(task.status), "reason": task.reason}
 
 
-def _dial(desk_id: str, number: str, call_id: str) -> Outcome:
-    dialer = _configured.get("dialer")
-    cb = city().callbacks
-    if dialer is not None:
-        return Outcome(dialer(desk_id=desk_id, number=number, callback_id=call_id,
-                              desk_ring_s=cb.desk_ring_s, citizen_ring_s=cb.citizen_ring_s))
-    from telephony.callback_dialer import dial_over_ami
-
-    rt = runtime()
-    return dial_over_ami(rt.ami_host, rt.ami_port, rt.ami_user, rt.require_ami_secret(),
-                         desk_id=desk_id, number=number, callback_id=call_id,
-                         desk_ring_s=cb.desk_ring_s, citizen_ring_s=cb.citizen_ring_s)
-
-
-def dial_callback(call_id: str, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
-    """One auto-dial attempt, or a later try when it is not due or no desk is free."""
-    settings = city()
-    cb_settings = settings.callbacks
-    if not cb_settings.auto_dial:
-        return {"result": "auto_dial_off", "call_id": call_id}
-    connection = _connection()
-    callbacks = Callbacks(connection, prefix=prefix)
-    rules = RetryRules.from_settings(settings.callbacks)
-    task = callbacks.task(call_id)
-    if task is None:
-        return {"result": "unknown", "call_id": call_id}
-    now = callbacks.clock()
-    if task.status == CallbackStatus.DIALING:
-        stale_at = (int(task.record.get("dialing_ms") or 0) + STALE_DIALING_MARGIN_MS
-                    + (cb_settings.desk_ring_s + cb_settings.citizen_ring_s) * 1000)
-        if now < stale_at:
-            schedule_dial(connection, call_id, prefix, stale_at)  # look again if it stays so
-            return {"result": "already_dialing", "call_id": call_id}
-        # A worker died mid-attempt: close that attempt (its desk is made ready again).
-        log.error("callback %s was left dialing at desk %s; closing that attempt", call_id, task.desk)
-        task = callbacks.record(call_id, Outcome.SYSTEM_ERROR, rules, expected="dialing")
-        if task.status == CallbackStatus.RETRY_AT:
-            schedule_dial(connection, call_id, prefix, task.next_attempt_ms)
-        return {"result": "stale_attempt_closed", "call_id": call_id, "status": str(task.status)}
-
-    agencies = [a.id for a in settings.agencies]
-    claim = callbacks.claim(call_id, agencies)
-    if claim.result == "claimed":
-        outcome = _dial(claim.desk_id, claim.number, call_id)
-        task = callbacks.record(call_id, outcome, rules, expected="dialing")
-        if task.status == CallbackStatus.RETRY_AT:
-            schedule_dial(connection, call_id, prefix, task.next_attempt_ms)
-        return {"result": "dialed", "call_id": call_id, "desk_id": claim.desk_id,
-                "outcome": str(outcome), "status": str(task.status)}
-    if claim.result == "not_due":
-        schedule_dial(connection, call_id, prefix, task.next_attempt_ms)
-    elif claim.result in ("no_desk", "callers_waiting"):
-        schedule_dial(connection, call_id, prefix, now + rules.desk_retry_ms)
-    return {"result": claim.result, "call_id": call_id, "status": claim.status}
-
-
 def sweep_callbacks(prefix: str = DEFAULT_PREFIX) -> dict[str, int]:
     """Tasks for recently abandoned calls that have none (their job was never run)."""
-    connection = _connection()
+    connection = job_connection()
     callbacks = Callbacks(connection, prefix=prefix)
     since = callbacks.clock() - SWEEP_WINDOW_MS
     created = 0

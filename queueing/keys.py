@@ -1,36 +1,11 @@
-"""Redis key names of the queueing state (schema: docs/architecture.md, "Redis keys").
+"""Redis key names of the queueing state: :data:`SCHEMA` is the one list of them.
 
 Every key lives under a prefix, ``hotline:`` by default; tests and lab bridges pass their own
-prefix to share one Redis without seeing each other.
-
-==========================  ======  ==================================================
-key (after the prefix)      type    content
-==========================  ======  ==================================================
-``call:{call_id}``          hash    the call record
-``calls``                   zset    every call id, score = arrival ms
-``calls:active``            set     call ids not yet ended
-``queue:{queue}``           zset    waiting call ids, score = :func:`queue_score`
-``desk:{desk_id}``          hash    desk state
-``desks``                   set     every desk id
-``desks:ready:{agency}``    zset    ready desks, score = ready since ms (longest idle first)
-``wrapups``                 zset    desks in wrap-up, score = wrap-up end ms
-``offers``                  zset    call ids ringing at a desk, score = offer deadline ms
-``callbacks:{queue}``       zset    abandoned call ids, score = abandoned at ms
-``events``                  stream  every state change, capped near 100 000 entries
-``wake``                    pub/sub channel: something may be dispatchable
-``callback:{call_id}``      hash    callback task of an abandoned call (queueing/callbacks.py)
-``callback_tasks:{queue}``  zset    open callback tasks, score = :func:`queue_score` of
-                                    (priority, abandoned at ms)
-``number:{number}``         hash    a caller number's last call, repeat count, open callback,
-                                    last answered call (expires 7 days after the last write)
-``number:{number}:calls``   zset    the number's recent call ids, score = arrival ms
-                                    (newest 200, expires with the number)
-``number:{number}:policy``  hash    a supervisor's policy for the number (never expires)
-``numbers:policy``          zset    numbers that have a policy, score = set at ms
-==========================  ======  ==================================================
-
-The Lua scripts build the per-call/desk/queue/agency names themselves from the same prefix
-(``queueing/lua/_prelude.lua``); :meth:`Keys.fixed` lists the keys they receive in KEYS.
+prefix to share one Redis without seeing each other. :class:`Keys` builds the names (its
+docstring is the schema as a table), docs/architecture.md's "Redis keys" table is held to
+the schema by tests/test_queueing_keys.py, and so are the key names the Lua scripts build
+themselves from the same prefix (``queueing/lua/_prelude.lua``); :meth:`Keys.fixed` lists the
+keys they receive in KEYS.
 """
 
 from __future__ import annotations
@@ -38,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "hotline:"
-
-#: The queue served by every agency's desks (the no-input route).
-GENERAL_QUEUE = "general"
 
 #: Queue scores are ``priority * PRIORITY_FACTOR + arrival_ms``: priority first, then arrival.
 PRIORITY_FACTOR = 10**13
@@ -56,8 +28,70 @@ def queue_score(priority: int, arrival_ms: int) -> int:
 
 
 @dataclass(frozen=True)
+class KeySpec:
+    """One key (or channel) of the schema."""
+
+    #: After the prefix; ``{name}`` stands for a part that varies.
+    pattern: str
+    #: Redis type: hash, zset, set, list, stream, string, or pub/sub for a channel.
+    type: str
+    #: What it holds, one line (markdown: the docs table shows it as is).
+    content: str
+    #: The :class:`Keys` method that builds it.
+    method: str
+
+
+SCHEMA: tuple[KeySpec, ...] = (
+    KeySpec("call:{call_id}", "hash", "the call record (`call_id, caller, state, queue, desk, outcome`, …)", "call"),
+    KeySpec("calls", "zset", "every call id, score = arrival ms (history, newest last)", "calls"),
+    KeySpec("calls:active", "set", "call ids not yet ended (for reconciliation with Asterisk)", "calls_active"),
+    KeySpec("queue:{queue}", "zset", "waiting call ids, score = priority × 10¹³ + arrival ms", "queue"),
+    KeySpec("desk:{desk_id}", "hash", "a desk's record (`agency, state, call_id, since_ms`, …)", "desk"),
+    KeySpec("desks", "set", "every desk id", "desks"),
+    KeySpec("handle_ms:{queue}", "list",
+            "desk time (talk + wrap-up, ms) of the queue's last 50 answered calls, newest first, "
+            "for the expected wait", "handle_times"),
+    KeySpec("desks:of:{agency}", "set", "every desk of an agency (is any logged in? overflow)", "desks_of"),
+    KeySpec("desks:ready:{agency}", "zset", "ready desks of an agency, score = ready since ms (longest idle first)",
+            "desks_ready"),
+    KeySpec("wrapups", "zset", "desks in wrap-up, score = wrap-up end ms", "wrapups"),
+    KeySpec("offers", "zset", "call ids being rung at a desk, score = offer deadline ms", "offers"),
+    KeySpec("callbacks:{queue}", "zset", "abandoned call ids to call back, score = abandoned at ms", "callbacks"),
+    KeySpec("events", "stream", "every state change (type, call_id, desk, …), capped near 100 000 entries", "events"),
+    KeySpec("callback:{call_id}", "hash", "callback task of an abandoned call (`status, attempts, next_attempt_ms`, …)", "callback"),
+    KeySpec("callback_tasks:{queue}", "zset", "open callback tasks, score = priority × 10¹³ + abandoned at ms",
+            "callback_tasks"),
+    KeySpec("number:{number}", "hash",
+            "a caller number's `last_call_id, last_call_ms, repeat_count, open_callback, last_answered_ms, "
+            "last_answered_call`; expires 7 days after its last write", "number"),
+    KeySpec("number:{number}:calls", "zset",
+            "the number's newest 200 call ids, score = arrival ms; expires with the number", "number_calls"),
+    KeySpec("number:{number}:policy", "hash",
+            "a supervisor's policy for the number: `policy, priority_delta, set_by, set_ms, note` (never expires)",
+            "number_policy"),
+    KeySpec("numbers:policy", "zset", "numbers that have a policy, score = set at ms", "numbers_with_policy"),
+    KeySpec("applied:{event}", "string",
+            "set by the one bridge that applied an AMI event (several bridges see each event); "
+            "expires after an hour", "applied_event"),
+    KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
+)
+
+
+def schema_table() -> str:
+    """:data:`SCHEMA` as a reStructuredText table (the :class:`Keys` docstring)."""
+    rows = [(f"``{k.pattern}``", k.type, k.content) for k in SCHEMA]
+    widths = [max(len(row[i]) for row in rows + [("key (after the prefix)", "type", "content")]) for i in range(3)]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(cells: tuple[str, str, str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(("key (after the prefix)", "type", "content")), rule, *map(line, rows), rule])
+
+
+@dataclass(frozen=True)
 class Keys:
-    """Key names under one prefix."""
+    """Key names under one prefix; the schema (:data:`SCHEMA`) is appended below."""
 
     prefix: str = DEFAULT_PREFIX
 
@@ -140,3 +174,6 @@ class Keys:
             self.wrapups(),
             self.events(),
         ]
+
+
+Keys.__doc__ = f"{Keys.__doc__}\n\n{schema_table()}\n"

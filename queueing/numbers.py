@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from queueing.routing import Routing, _fields, _text
+from queueing.states import FINAL_CALL_STATES, CallOutcome, NumberPolicy, RouteReason
 
 #: Numbers that can be called back and are tracked: an optional + and 3 to 20 digits
 #: (mirrors ``callable_number`` in lua/_prelude.lua).
 CALLABLE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
-POLICIES = ("none", "lower_priority", "general_only")
+POLICIES = tuple(NumberPolicy)
 
 #: Call records read for the nuisance score (``number:{n}:calls`` keeps 200).
 MAX_CALLS_READ = 200
@@ -75,13 +76,13 @@ class Nuisance:
 
 def nuisance_kind(call: dict[str, str], short_call_ms: int) -> str | None:
     """``short``, ``silent`` or None for one ended call record (None while it goes on)."""
-    if call.get("state") not in ("ended", "abandoned") or not call.get("ended_ms"):
+    if call.get("state") not in FINAL_CALL_STATES or not call.get("ended_ms"):
         return None
     duration = int(call["ended_ms"]) - int(call["arrived_ms"])
     if duration < short_call_ms:
         return "short"
-    pressed_nothing = call.get("choice", "") == "" and call.get("route_reason", "") != "chosen"
-    if call.get("outcome") == "abandoned" and pressed_nothing:
+    pressed_nothing = call.get("choice", "") == "" and call.get("route_reason", "") != RouteReason.CHOSEN
+    if call.get("outcome") == CallOutcome.ABANDONED and pressed_nothing:
         return "silent"
     return None
 
@@ -120,7 +121,7 @@ class Numbers(Routing):
     def policy(self, number: str) -> dict[str, str]:
         """The number's policy record; ``{"policy": "none"}`` when it has none."""
         record = _fields(self.redis.hgetall(self.keys.number_policy(number)))
-        return record or {"policy": "none"}
+        return record or {"policy": NumberPolicy.NONE}
 
     def policies(self) -> list[dict[str, str]]:
         """Every number with a policy, most recently set first."""

@@ -22,10 +22,12 @@ from typing import Any, TypeVar
 
 from redis.exceptions import ResponseError
 
+from config.names import GENERAL_QUEUE
 from queueing.errors import RoutingRefused
-from queueing.keys import DEFAULT_PREFIX, GENERAL_QUEUE, Keys
+from queueing.keys import DEFAULT_PREFIX, Keys
 from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed, WaitInfo
 from queueing.scripts import Scripts
+from queueing.states import CallState, DeskState
 
 #: Error replies starting with this are refusals (see ``lua/_prelude.lua``).
 REFUSED_PREFIX = "REFUSED "
@@ -261,7 +263,7 @@ class RoutingBase:
 
     def _wait_info(self, call_id: str) -> Steps[WaitInfo | None]:
         call = _fields((yield lambda: self.redis.hgetall(self.keys.call(call_id))))
-        if call.get("state") != "queued" or not call.get("queue"):
+        if call.get("state") != CallState.QUEUED or not call.get("queue"):
             return None
         queue = call["queue"]
         desks_key = self.keys.desks() if queue == GENERAL_QUEUE else self.keys.desks_of(queue)
@@ -276,7 +278,7 @@ class RoutingBase:
         for desk_id in sorted(_texts(desk_ids)):
             pipeline.hget(self.keys.desk(desk_id), "state")
         states = (yield pipeline.execute) if desk_ids else []
-        logged_in = sum(1 for state in states if state is not None and _text(state) != "offline")
+        logged_in = sum(1 for state in states if state is not None and _text(state) != DeskState.OFFLINE)
         return WaitInfo(queue, call.get("language", ""), int(rank) + 1,
                         [int(t) for t in _texts(times)], logged_in)
 

@@ -1,4 +1,8 @@
-"""Call and desk states (docs/architecture.md). They are plain strings in Redis."""
+"""The queueing vocabulary: every fixed set of values stored in Redis (docs/architecture.md).
+
+They are plain strings in Redis and in the Lua scripts, which cannot import these;
+tests/test_queueing_vocabulary.py checks that the scripts use exactly these values.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,31 @@ class CallState(StrEnum):
 FINAL_CALL_STATES = frozenset({CallState.ENDED, CallState.ABANDONED})
 
 
+class CallOutcome(StrEnum):
+    """A call record's ``outcome``, set when the call ends (``call_hangup``)."""
+
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    FALLBACK = "fallback"  # Asterisk's own queue took the caller
+
+
+class AbandonStage(StrEnum):
+    """A call record's ``abandon_stage``: the call state the caller hung up in."""
+
+    IVR = CallState.IVR.value
+    QUEUED = CallState.QUEUED.value
+    RINGING = CallState.RINGING.value
+
+
+class RouteReason(StrEnum):
+    """A call record's ``route_reason``: why it went to its queue."""
+
+    CHOSEN = "chosen"      # the caller pressed an agency's key
+    NO_INPUT = "no_input"  # no key: the general queue
+    INVALID = "invalid"    # only wrong keys: the general queue
+    REJOINED = "rejoined"  # back from the fallback without having chosen (call_rejoin)
+
+
 class DeskState(StrEnum):
     OFFLINE = "offline"
     READY = "ready"
@@ -30,3 +59,40 @@ class DeskState(StrEnum):
 
 #: States a call-taker or supervisor may set (``desk_set_state``).
 SETTABLE_DESK_STATES = frozenset({DeskState.OFFLINE, DeskState.READY, DeskState.PAUSED})
+
+
+class CallbackStatus(StrEnum):
+    """A callback task's ``status`` (queueing/callbacks.py)."""
+
+    PENDING = "pending"
+    DIALING = "dialing"
+    RETRY_AT = "retry_at"
+    REACHED = "reached"
+    GIVEN_UP = "given_up"
+    NOT_NEEDED = "not_needed"
+    NOT_POSSIBLE = "not_possible"
+
+
+#: Statuses of a task that may still be called back.
+OPEN_CALLBACK_STATUSES = frozenset({CallbackStatus.PENDING, CallbackStatus.DIALING, CallbackStatus.RETRY_AT})
+
+
+class CallbackOutcome(StrEnum):
+    """How one attempt to call a citizen back ended (a task's ``last_outcome``)."""
+
+    REACHED = "reached"                    # the citizen answered
+    NO_ANSWER = "no_answer"                # rang out
+    BUSY = "busy"                          # the citizen's line was busy
+    FAILED = "failed"                      # the number could not be reached (unavailable, congestion)
+    DESK_UNAVAILABLE = "desk_unavailable"  # the desk leg was not answered: not the citizen's fault
+    CANCELLED = "cancelled"                # the desk hung up before the citizen answered
+    SYSTEM_ERROR = "system_error"          # Asterisk or AMI failed
+    NOT_NEEDED = "not_needed"              # a call-taker closes the task by hand
+
+
+class NumberPolicy(StrEnum):
+    """A supervisor's policy for a caller number (``number_set_policy``)."""
+
+    NONE = "none"
+    LOWER_PRIORITY = "lower_priority"
+    GENERAL_ONLY = "general_only"

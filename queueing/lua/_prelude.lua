@@ -20,6 +20,7 @@
 local K_CALLS, K_ACTIVE, K_DESKS, K_OFFERS, K_WRAPUPS, K_EVENTS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local EVENTS_MAXLEN = '100000'
+-- config.names.GENERAL_QUEUE (scripts cannot import it; a test holds the two equal)
 local GENERAL = 'general'
 local PREFIX, NOW
 

@@ -15,7 +15,7 @@ return run(function()
   local agencies = {}
   for i = 4, #ARGV do
     local agency = arg_id(i, 'agency')
-    if agency == GENERAL then refuse('"general" is a queue, not an agency') end
+    if agency == GENERAL then refuse('"' .. GENERAL .. '" is a queue, not an agency') end
     agencies[#agencies + 1] = agency
   end
   if #agencies == 0 then refuse('callback_claim needs at least one agency') end

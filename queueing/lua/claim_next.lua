@@ -27,7 +27,7 @@ return run(function()
         refuse('overflow for ' .. agency .. ' must be a number of ms, got ' .. after)
       end
     end
-    if agency == GENERAL then refuse('"general" is a queue, not an agency') end
+    if agency == GENERAL then refuse('"' .. GENERAL .. '" is a queue, not an agency') end
     if not seen[agency] then
       seen[agency] = true
       agencies[#agencies + 1] = agency

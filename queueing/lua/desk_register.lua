@@ -9,7 +9,7 @@
 return run(function()
   local desk_id = arg_id(3, 'desk_id')
   local agency = arg_id(4, 'agency')
-  if agency == GENERAL then refuse('"general" is a queue, not an agency') end
+  if agency == GENERAL then refuse('"' .. GENERAL .. '" is a queue, not an agency') end
   local cross_trained = arg_text(5)
   for other in string.gmatch(cross_trained, '[^,]+') do
     check_id(other, 'cross-trained agency')
