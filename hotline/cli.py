@@ -79,6 +79,7 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty 
     """Run an rq worker for the background jobs (callback tasks, auto-dial), with its scheduler."""
     from rq import Worker
 
+    from hotline.worker import HotlineJob
     from queueing.jobs import QUEUE_NAME, job_queue, sweep_callbacks
 
     _logging()
@@ -90,7 +91,8 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty 
         job_queue(connection).enqueue(sweep_callbacks, description="sweep abandoned calls without a callback task")
     except redis.RedisError as exc:
         _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
-    Worker([QUEUE_NAME], connection=connection).work(burst=burst, with_scheduler=True)
+    # HotlineJob: jobs queued under a function's old path still run.
+    Worker([QUEUE_NAME], connection=connection, job_class=HotlineJob).work(burst=burst, with_scheduler=True)
 
 
 def _set_desk(desk_id: str, state: str, reason: str = "") -> None:

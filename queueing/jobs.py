@@ -33,11 +33,11 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, get_current_job
 
 from config.settings import CitySettings, RuntimeSettings, load_settings
-from queueing.callbacks import Callbacks, RetryRules
+from queueing.callbacks import Callbacks
 from queueing.errors import RoutingRefused
 from queueing.keys import DEFAULT_PREFIX
 from queueing.redis_connect import redis_client, sentinel_sync_twin
-from queueing.states import CallbackOutcome, CallbackStatus
+from queueing.states import CallbackStatus
 
 log = logging.getLogger("hotline.jobs")
 

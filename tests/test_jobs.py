@@ -1,4 +1,4 @@
-"""The rq jobs (queueing/jobs.py), run by a real rq worker in this process (SimpleWorker,
+"""The rq jobs (queueing/jobs.py, telephony/callback_jobs.py), run by a real rq worker in this process (SimpleWorker,
 burst) against the test redis-server."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 
 from config.settings import CallbackSettings, RuntimeSettings, load_settings
+from hotline.worker import LEGACY_JOB_FUNCS, HotlineJob
 from queueing import jobs
 from queueing.callbacks import CallbackStatus, Callbacks
 from queueing.routing import Routing, wall_clock_ms
+from telephony import callback_jobs
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -198,7 +200,7 @@ def test_no_answer_is_retried_later_then_given_up(conn, routing, redis_url):
     assert (task.status, task.attempts, task.last_outcome) == (CallbackStatus.RETRY_AT, 1, "no_answer")
     assert routing.desk(POLICE_DESK)["state"] == "ready"
     [(job, at_s)] = scheduled(conn)
-    assert job.func_name == "queueing.jobs.dial_callback"
+    assert job.func_name == jobs.DIAL_CALLBACK == "telephony.callback_jobs.dial_callback"
     assert at_s == pytest.approx(task.next_attempt_ms / 1000, abs=1)
     assert task.next_attempt_ms - wall_clock_ms() == pytest.approx(300_000, abs=5_000)
 
@@ -233,7 +235,7 @@ def test_a_dial_job_while_auto_dial_is_off_does_nothing(conn, routing, redis_url
     abandon(routing, "c-1")
     jobs.enqueue_create_callback(conn, "c-1")
     work(conn)
-    job = Queue(jobs.QUEUE_NAME, connection=conn).enqueue(jobs.dial_callback, "c-1", "hotline:")
+    job = Queue(jobs.QUEUE_NAME, connection=conn).enqueue(callback_jobs.dial_callback, "c-1", "hotline:")
     work(conn)
     assert job.return_value() == {"result": "auto_dial_off", "call_id": "c-1"}
     assert routing.desk(POLICE_DESK)["state"] == "ready"
@@ -248,7 +250,7 @@ def test_an_attempt_left_dialing_by_a_dead_worker_is_closed(conn, routing, redis
     callbacks.create("c-1", now_ms=wall_clock_ms() - 500_000)
     assert callbacks.claim("c-1", ["police"], now_ms=wall_clock_ms() - 400_000).result == "claimed"
 
-    job = Queue(jobs.QUEUE_NAME, connection=conn).enqueue(jobs.dial_callback, "c-1", "hotline:")
+    job = Queue(jobs.QUEUE_NAME, connection=conn).enqueue(callback_jobs.dial_callback, "c-1", "hotline:")
     work(conn)
 
     assert job.return_value()["result"] == "stale_attempt_closed"
@@ -266,3 +268,20 @@ def test_sync_client_like_reaches_the_same_database(redis_url):
     assert twin.connection_pool.connection_kwargs["db"] == async_client.connection_pool.connection_kwargs["db"]
     twin.set("hotline:twin-check", "1")
     assert redis.Redis.from_url(redis_url).get("hotline:twin-check") == b"1"
+
+
+def test_a_dial_job_queued_under_its_old_path_is_run_by_the_workers_job_class(conn, routing, redis_url):
+    """Jobs queued before dial_callback moved to telephony name queueing.jobs.dial_callback,
+    which no longer exists; ``hotline worker``'s job class runs them."""
+    assert LEGACY_JOB_FUNCS == {"queueing.jobs.dial_callback": "telephony.callback_jobs.dial_callback"}
+    assert not hasattr(jobs, "dial_callback")
+    setup(redis_url)
+    ready_desk(routing)
+    abandon(routing, "c-1")
+    jobs.enqueue_create_callback(conn, "c-1")
+    work(conn)
+    job = Queue(jobs.QUEUE_NAME, connection=conn).enqueue("queueing.jobs.dial_callback", "c-1", "hotline:")
+    SimpleWorker([jobs.QUEUE_NAME], connection=conn, job_class=HotlineJob).work(burst=True)
+    job = HotlineJob.fetch(job.id, connection=conn)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() == {"result": "auto_dial_off", "call_id": "c-1"}
