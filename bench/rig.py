@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.ami_client import AmiClient
 from bench.city import BenchCity
 from bench.dialplan import BARE_NUMBER, NATIVE_NUMBER, NATIVE_GENERAL_QUEUE, bench_config, native_queue
 from bench.sipp_load import DeskBank
 from hotline.lab.lab import Lab
+from telephony import ami_blocking
+from telephony.ami_blocking import AmiSession
 
 # Outside the kernel's ephemeral range (where SIPp's free ports come from) and below the
 # 100-port slices other labs on this machine take from 20000 up: room for 5000 channels.
@@ -135,9 +136,10 @@ class Rig:
 
     # --- the native queues (b) ---------------------------------------------------------
 
-    def ami(self) -> AmiClient:
+    def ami(self) -> AmiSession:
         site = self.lab.site
-        return AmiClient(site.ami_bind, site.ami_port, site.ami_user, site.ami_secret)
+        return ami_blocking.connect(site.ami_bind, site.ami_port, site.ami_user, site.ami_secret,
+                                    events="off", timeout=10, id_prefix="bench")
 
     def pause_native_members(self, paused: bool) -> None:
         """Every desk paused (or back) in every app_queue queue: no desk ready, as for (a)."""
