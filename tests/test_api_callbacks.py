@@ -1,5 +1,5 @@
-"""api/callbacks.py through create_app: callback lists and outcomes, caller numbers and their
-policies, over the test Redis."""
+"""api/routers/callbacks.py and api/routers/numbers.py through create_app: callback lists and
+outcomes, caller numbers and their policies, over the test Redis."""
 
 from __future__ import annotations
 

@@ -1,0 +1,45 @@
+"""How the API answers the errors the domain raises, registered once by ``create_app``.
+
+* Redis does not answer (any ``redis.exceptions.RedisError``: ConnectionError, TimeoutError, …):
+  503 ``Redis unreachable: <the driver's words>``, which name the address an operator must check.
+* A routing script refuses the change (:class:`~queueing.errors.RoutingRefused`): 409 with the
+  script's own message, e.g. ``desk desk-101 is ringing; cannot set paused``.
+
+Both with the body of every other error, :class:`api.auth.Problem`. A route that means
+something else by a refusal (a number that cannot call is a bad request: 400) says so itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+
+from api.auth import Problem
+from queueing.errors import RoutingRefused
+
+log = logging.getLogger("hotline.api")
+
+# Declared on the routes that can answer them, so the OpenAPI spec says what they look like.
+REDIS_DOWN: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "Redis does not answer"}}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "refused in the current state; the reason says why"},
+}
+
+
+async def redis_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: Redis unreachable: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": f"Redis unreachable: {exc}"}, status_code=503)
+
+
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    log.info("%s %s refused: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RedisError, redis_unreachable)
+    app.add_exception_handler(RoutingRefused, refused)

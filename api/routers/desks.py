@@ -1,0 +1,47 @@
+"""``GET /desks`` and a desk's state: ``PUT /desks/{desk_id}/state``, ``POST …/login``, ``POST …/logout``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from api.auth import AUTH_RESPONSES, Access
+from api.errors import REDIS_DOWN, REFUSED
+from api.schemas import DeskStateChange, DeskView
+from api.services.desks import DeskService
+from api.tokens import Principal
+
+log = logging.getLogger("hotline.api")
+
+
+def desks_router(access: Access, desks: DeskService) -> APIRouter:
+    router = APIRouter(responses={**AUTH_RESPONSES, **REDIS_DOWN})
+
+    @router.get("/desks", response_model=list[DeskView])
+    def list_desks(principal: Principal = Depends(access.reader)) -> list[DeskView]:
+        """Every desk; a call-taker's token sees its agency's."""
+        return desks.views(access.visible_desks(principal, desks.agency_of))
+
+    def change_desk(principal: Principal, desk_id: str, target: str, reason: str = "") -> DeskView:
+        if not desks.known(desk_id):  # before Redis: an unknown desk is 404 even while Redis is down
+            raise HTTPException(404, f"unknown desk {desk_id!r}")
+        access.check_desk_change(principal, desk_id)
+        log.info("desk %s → %s requested by token %s", desk_id, target, principal)
+        return desks.change(desk_id, target, reason)
+
+    @router.put("/desks/{desk_id}/state", response_model=DeskView, responses=REFUSED)
+    def set_desk_state(desk_id: str, change: DeskStateChange, principal: Principal = Depends(access.operator)) -> DeskView:
+        """ready, paused (with a reason) or offline; 409 with the reason when refused."""
+        return change_desk(principal, desk_id, change.state, change.reason)
+
+    @router.post("/desks/{desk_id}/login", response_model=DeskView, responses=REFUSED)
+    def login(desk_id: str, principal: Principal = Depends(access.operator)) -> DeskView:
+        """Start of a shift: the desk is logged in, not ready yet (paused "logged in")."""
+        return change_desk(principal, desk_id, "login")
+
+    @router.post("/desks/{desk_id}/logout", response_model=DeskView, responses=REFUSED)
+    def logout(desk_id: str, principal: Principal = Depends(access.operator)) -> DeskView:
+        return change_desk(principal, desk_id, "offline")
+
+    return router

@@ -1,0 +1,31 @@
+"""Desks of the city file: their states, and a call-taker's or supervisor's change of state."""
+
+from __future__ import annotations
+
+from api.schemas import DeskView
+from config.settings import CitySettings
+from queueing.desks import register_and_set_state
+from queueing.routing import Routing
+
+
+class DeskService:
+    def __init__(self, city: CitySettings, routing: Routing) -> None:
+        self.routing = routing
+        self.desks = {d.id: d for d in city.desks}  # city-file order: the order desks are listed in
+        self.agency_of = {d.id: d.agency for d in city.desks}
+
+    def known(self, desk_id: str) -> bool:
+        return desk_id in self.desks
+
+    def views(self, desk_ids: list[str]) -> list[DeskView]:
+        return [self.view(d) for d in desk_ids]
+
+    def view(self, desk_id: str) -> DeskView:
+        record = self.routing.desk(desk_id)
+        return DeskView(desk_id=desk_id, agency=self.agency_of[desk_id], state=record.get("state", "offline"),
+                        call_id=record.get("call_id", ""), reason=record.get("reason", ""))
+
+    def change(self, desk_id: str, target: str, reason: str = "") -> DeskView:
+        """``target``: login, ready, paused or offline."""
+        register_and_set_state(self.routing, self.desks[desk_id], target, reason=reason)
+        return self.view(desk_id)
