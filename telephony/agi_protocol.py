@@ -6,10 +6,9 @@ tested by replaying exchanges recorded from Asterisk 22.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from panoramisk.utils import parse_agi_result
 
 MAX_ENVIRONMENT_BYTES = 16 * 1024  # Asterisk sends ~1 KiB; more is not Asterisk
 MAX_ENVIRONMENT_LINES = 200
@@ -97,24 +96,62 @@ class AgiReply:
         return ch if ch in "0123456789*#ABCD" else None
 
 
+_CODE = re.compile(r"(?P<code>^\d*)\s*(?P<response>.*)")
+_KEY_VALUE = re.compile(r"(?P<key>\w+)=(?P<value>[^\s]+)\s*(?:\((?P<data>.*)\))*")
+
+
+@dataclass(frozen=True)
+class AgiResult:
+    """What a reply line says: ``error`` is None, ``hangup`` (``HANGUP`` or ``(hangup)``),
+    ``app_error`` (``result=-1``), ``invalid_command`` (510), ``usage`` (520) or ``unknown``."""
+
+    error: str | None
+    result: str = ""
+    data: str = ""
+
+
+def parse_agi_result(line: str) -> AgiResult:
+    """One reply line (no line end) as its result; never raises. Ours rather than
+    panoramisk's ``parse_agi_result``, whose results changed between its releases."""
+    if line == "HANGUP":
+        return AgiResult("hangup")
+    match = _CODE.search(line)
+    code_text, response = (match["code"], match["response"]) if match else ("", "")
+    if not code_text:
+        return AgiResult("unknown")
+    code = int(code_text)
+    if code == 100:
+        return AgiResult(None)
+    if code == 510:
+        return AgiResult("invalid_command")
+    if code == 520:
+        return AgiResult("usage")
+    if code != 200:
+        return AgiResult("unknown")
+    result, data = "", ""
+    for key, value, extra in _KEY_VALUE.findall(response):
+        if extra == "hangup":
+            return AgiResult("hangup")
+        if key == "result":
+            if value == "-1":
+                return AgiResult("app_error", "-1")
+            result, data = value, extra
+    return AgiResult(None, result, data)
+
+
 def parse_reply(line: str) -> AgiReply:
     """One reply line from Asterisk: ``200 result=49 endpos=12000``, ``HANGUP``, ``510 …``."""
     line = line.rstrip("\r\n")
-    # ASCII digits only: "²²²".isdigit() is true, but panoramisk's int() of it raises.
+    # ASCII digits only: "²²²".isdigit() is true, but int() of it raises.
     if not line or not (line[:3].isascii() and line[:3].isdigit()) and line != "HANGUP":
         return AgiReply(False, 0, "", "", False, line)
     parsed = parse_agi_result(line)
-    hangup = parsed.get("error") == "AGIResultHangup"
-    result, data = parsed.get("result", ("", ""))
-    if parsed.get("error") == "AGIAppError":
-        result = "-1"
     return AgiReply(
-        ok="error" not in parsed,
-        # Not parsed["status_code"]: panoramisk leaves it out of "200 result=-1" replies.
+        ok=parsed.error is None,
         code=int(line[:3]) if line[:3].isdigit() else 0,
-        result=result,
-        data=data or "",
-        hangup=hangup or result == "-1",
+        result=parsed.result,
+        data=parsed.data,
+        hangup=parsed.error == "hangup" or parsed.result == "-1",
         line=line,
     )
 

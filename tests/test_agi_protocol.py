@@ -8,7 +8,9 @@ from telephony.agi_protocol import (
     MAX_ENVIRONMENT_BYTES,
     MAX_ENVIRONMENT_LINES,
     AgiEnvironmentError,
+    AgiResult,
     command,
+    parse_agi_result,
     parse_environment,
     parse_reply,
     quote,
@@ -162,6 +164,37 @@ def test_parse_recorded_reply(line):
     reply = parse_reply(line + "\n")
     assert (reply.ok, reply.code, reply.result, reply.data, reply.hangup, reply.digit) == RECORDED_REPLIES[line]
     assert reply.line == line
+
+
+# What parse_agi_result makes of each recorded line (the project's own parser: panoramisk's
+# changed between releases).
+RECORDED_RESULTS = {
+    "200 result=49 endpos=9120": AgiResult(None, "49"),
+    "200 result=0": AgiResult(None, "0"),
+    "200 result=-1 endpos=5760": AgiResult("app_error", "-1"),
+    "511 Command Not Permitted on a dead channel or intercept routine": AgiResult("unknown"),
+    "HANGUP": AgiResult("hangup"),
+}
+
+
+def test_agi_results_of_recorded_lines():
+    recorded = {line for name in AGI_RECORDINGS for line in agi_recording(name).asterisk_lines}
+    assert set(RECORDED_RESULTS) <= recorded
+    for line, expected in RECORDED_RESULTS.items():
+        assert parse_agi_result(line) == expected
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("200 result= (timeout)", AgiResult(None)),
+    ("200 result=1 (speech)", AgiResult(None, "1", "speech")),
+    ("200 result=0 (hangup)", AgiResult("hangup")),
+    ("510 Invalid or unknown command", AgiResult("invalid_command")),
+    ("520-Invalid command syntax.", AgiResult("usage")),
+    ("100 result=0 Trying...", AgiResult(None)),
+    ("garbage", AgiResult("unknown")),
+])
+def test_agi_results(line, expected):
+    assert parse_agi_result(line) == expected
 
 
 @pytest.mark.parametrize(
