@@ -16,7 +16,7 @@ import sys
 import time
 
 from bench.stats import summary_ms
-from hotline.lab.sipp import free_port
+from hotline.lab.ports import TCP, free_port
 
 # What Asterisk answers to each command of a call that presses 1 at once.
 _REPLIES = {
@@ -95,7 +95,7 @@ def bridge_ivr_round_trips(agi_port: int, sessions: int, calls_per_session: int,
 
 
 def echo_round_trips(sessions: int, calls_per_session: int, commands_per_call: int, log_path) -> dict:
-    port = free_port(kind=socket.SOCK_STREAM)
+    port = free_port(TCP)
     server = subprocess.Popen([sys.executable, "-m", "bench.agi_echo", str(port)], stdin=subprocess.DEVNULL,
                               stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
     try:

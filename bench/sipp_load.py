@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.scenarios import citizen_scenario, desk_bank_incoming_scenario, desk_bank_register_scenario
-from hotline.lab.sipp import free_port, free_port_pair
+from hotline.lab.ports import free_port, free_port_pair
 
 
 def _sipp() -> str:

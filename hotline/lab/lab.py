@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, ensure_root
+from hotline.lab.ports import TCP, free_port
 from hotline.lab.redis_server import RedisServer, start_redis_server
-from hotline.lab.sipp import free_port
 from queueing.redis_connect import redis_client
 from config.settings import CitySettings, load_settings
 from ivr.prompts import build_hold_music, build_prompts, build_tones
@@ -85,8 +84,8 @@ class Lab:
         rtp_start, rtp_end = self.rtp_ports or (20000 + (os.getpid() % 200) * 100, 20000 + (os.getpid() % 200) * 100 + 99)
         self.site = AsteriskSite(
             # SIP is UDP; AMI and FastAGI are TCP: each port free for its own protocol.
-            sip_port=free_port(), ami_port=free_port(socket.SOCK_STREAM), agi_port=free_port(socket.SOCK_STREAM),
-            agi_backup_port=free_port(socket.SOCK_STREAM),
+            sip_port=free_port(), ami_port=free_port(TCP), agi_port=free_port(TCP),
+            agi_backup_port=free_port(TCP),
             rtp_start=rtp_start, rtp_end=rtp_end,
             ami_secret=secrets.token_urlsafe(18),
             citizens_contact=f"sip:127.0.0.1:{self.carrier_port}",

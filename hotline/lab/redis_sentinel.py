@@ -21,7 +21,8 @@ from pathlib import Path
 
 import redis
 
-from hotline.lab.redis_server import RedisServer, RedisServerError, free_port, start_redis_server, stop_process
+from hotline.lab.ports import TCP, free_port
+from hotline.lab.redis_server import RedisServer, RedisServerError, start_redis_server, stop_process
 
 MASTER_NAME = "hotline"
 QUORUM = 2
@@ -178,7 +179,7 @@ def _start_sentinel(workdir: Path, primary: RedisServer, master_name: str, down_
         raise RedisServerError("'redis-server' not found on PATH: apt-get install redis-server")
     workdir.mkdir(parents=True, exist_ok=True)
     for _ in range(3):
-        port = free_port()
+        port = free_port(TCP)
         config = workdir / "sentinel.conf"  # Sentinel rewrites it: what it learned survives a restart
         config.write_text("\n".join([
             f"port {port}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+
+from hotline.lab.ports import TCP, free_port
 
 
 class RedisServerError(RuntimeError):
@@ -55,12 +56,6 @@ def stop_process(process: subprocess.Popen, timeout: float = 5.0) -> None:
         process.wait(timeout)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def start_redis_server(
     workdir: str | Path,
     port: int | None = None,
@@ -90,7 +85,7 @@ def start_redis_server(
     attempts_left = 3
     while True:
         try:
-            return _start(executable, workdir, free_port(), appendonly, timeout, extra_args)
+            return _start(executable, workdir, free_port(TCP), appendonly, timeout, extra_args)
         except _PortTaken:
             attempts_left -= 1
             if not attempts_left:

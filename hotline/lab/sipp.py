@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from hotline.lab.ports import free_port, free_port_pair
 
 DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
 
@@ -43,33 +44,6 @@ OK_ECHO = """SIP/2.0 200 OK
 [last_CSeq:]
 Content-Length: 0
 """
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_port_pair() -> int:
-    """An even UDP port for SIPp's media (-mp): SIPp binds it and the next three (audio
-    RTP and RTCP, video RTP and RTCP), and exits if any is taken."""
-    for _ in range(200):
-        p = free_port()
-        if p % 2 == 0 and p < 65000:
-            sockets = []
-            try:
-                for port in range(p, p + 4):
-                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                    sockets.append(sock)
-                    sock.bind(("127.0.0.1", port))
-                return p
-            except OSError:
-                continue
-            finally:
-                for sock in sockets:
-                    sock.close()
-    raise RuntimeError("no four free UDP ports in a row for SIPp's media")
 
 
 def dtmf_pcap(digit: str) -> Path:
