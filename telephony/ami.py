@@ -28,7 +28,22 @@ ACTION_DEADLINE_S = 5.0
 
 
 class AmiError(RuntimeError):
-    pass
+    """An AMI action failed: refused by Asterisk, no reply in time, or no link."""
+
+
+class ChannelGone(AmiError):
+    """Asterisk has no such channel: the caller hung up meanwhile."""
+
+
+def refused(action: str, message: str) -> AmiError:
+    """The typed error for an action Asterisk answered with Response: Error.
+
+    Asterisk 22 words a missing channel "Channel does not exist: <name>" (Redirect) or
+    "No such channel" (Getvar and others); tests/test_ami.py replays both."""
+    text = f"AMI {action}: {message}"
+    if "does not exist" in message or "no such channel" in message.lower():
+        return ChannelGone(text)
+    return AmiError(text)
 
 
 class AmiLink:
@@ -117,7 +132,7 @@ class AmiLink:
             raise AmiError(f"AMI {fields.get('Action')} got no reply within {timeout:.0f} s") from None
         first = reply[0] if isinstance(reply, list) else reply
         if str(first.get("Response", "")).lower() == "error":
-            raise AmiError(f"AMI {fields.get('Action')}: {first.get('Message')}")
+            raise refused(str(fields.get("Action")), str(first.get("Message")))
         return reply
 
     async def redirect(self, channel: str, context: str, exten: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from redis.exceptions import RedisError
+from structlog.contextvars import bound_contextvars
 
 from config.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, CitySettings
 from queueing.wait_estimate import expected_wait_minutes
@@ -28,6 +29,10 @@ class WaitAnnouncement:
 
     async def __call__(self, agi: AgiChannel) -> None:
         call_id = agi.env.variables.get("agi_arg_1") or agi.env.uniqueid
+        with bound_contextvars(call_id=call_id):
+            await self._announce(agi, call_id)
+
+    async def _announce(self, agi: AgiChannel, call_id: str) -> None:
         language = agi.env.variables.get("agi_arg_2", "")
         if language not in self.city.hotline.languages:
             language = self.city.hotline.languages[0]

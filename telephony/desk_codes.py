@@ -13,6 +13,7 @@ import logging
 from redis.exceptions import RedisError
 
 from queueing.errors import RoutingRefused
+from queueing.states import DeskState
 from telephony.agi_server import AgiChannel
 
 log = logging.getLogger("hotline.desk")
@@ -20,7 +21,8 @@ log = logging.getLogger("hotline.desk")
 # code dialed → desk command; README lists them for call-takers.
 FEATURE_CODES = {"*70": "ready", "*71": "pause", "*72": "logout", "*73": "login"}
 # desk command → what desk_set_state is asked for
-_TARGET = {"ready": "ready", "pause": "paused", "logout": "offline", "login": "login"}
+# "login" is not a state: desk_set_state takes it as the request offline → logged in (paused).
+_TARGET = {"ready": DeskState.READY, "pause": DeskState.PAUSED, "logout": DeskState.OFFLINE, "login": "login"}
 PAUSE_REASON = "paused from the desk phone"
 
 

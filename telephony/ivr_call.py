@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 
 from redis.exceptions import RedisError
+from structlog.contextvars import bound_contextvars
 
-from config.settings import CitySettings
+from config.settings import GENERAL_QUEUE, CitySettings
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
 from telephony.agi_server import AgiChannel, CallerHungUp
 
@@ -34,17 +35,18 @@ class IvrCall:
     async def __call__(self, agi: AgiChannel) -> None:
         env = agi.env
         call_id = env.variables.get("agi_arg_1") or env.uniqueid
-        try:
-            await self.routing.arrive(call_id, env.caller_number, env.channel,
-                                      repeat_window_ms=self.city.numbers.repeat_window_s * 1000)
-        except RedisError as exc:
-            log.error("Redis unreachable at arrival of %s (%s): caller goes to the fallback queue", call_id, exc)
-            return
-        try:
-            await self._converse(agi, call_id)
-        except CallerHungUp:
-            await self._record_hangup(call_id)
-            raise
+        with bound_contextvars(call_id=call_id):
+            try:
+                await self.routing.arrive(call_id, env.caller_number, env.channel,
+                                          repeat_window_ms=self.city.numbers.repeat_window_s * 1000)
+            except RedisError as exc:
+                log.error("Redis unreachable at arrival of %s (%s): caller goes to the fallback queue", call_id, exc)
+                return
+            try:
+                await self._converse(agi, call_id)
+            except CallerHungUp:
+                await self._record_hangup(call_id)
+                raise
 
     async def _converse(self, agi: AgiChannel, call_id: str) -> None:
         languages = self.city.hotline.languages
@@ -61,7 +63,7 @@ class IvrCall:
         if action.prompt:  # the caller chose nothing: say where they are going
             for lang in languages:
                 await self._play(agi, lang, action.prompt, escape="")
-        label = "EMERGENCY" if action.queue == "general" else self.city.agency(action.queue).label
+        label = "EMERGENCY" if action.queue == GENERAL_QUEUE else self.city.agency(action.queue).label
         await agi.set_variable("HOTLINE_LANG", language)
         await agi.set_variable("HOTLINE_LABEL", label)
         await agi.set_variable("HOTLINE_QUEUE", action.queue)

@@ -9,7 +9,7 @@ import logging
 import pytest
 from panoramisk.message import Message
 
-from telephony.ami import AmiError, AmiLink
+from telephony.ami import AmiError, AmiLink, ChannelGone
 from telephony.ami_events import CallerLeft, DeskAnswered, LiveChannel, RingEnded
 from tests.replay import ami_error_text, ami_reply, ami_user_events
 
@@ -57,7 +57,7 @@ def run_link(replies: dict[str, object], scenario, ready: bool = True):
 
 def test_redirect_of_a_missing_channel_raises_the_recorded_message():
     async def scenario(link):
-        with pytest.raises(AmiError) as caught:
+        with pytest.raises(ChannelGone) as caught:
             await link.redirect("PJSIP/nonexistent-0001", "hotline-deliver", "desk-101")
         return str(caught.value)
 
@@ -70,13 +70,23 @@ def test_redirect_of_a_missing_channel_raises_the_recorded_message():
 
 def test_getvar_of_a_missing_channel_raises_the_recorded_message():
     async def scenario(link):
-        with pytest.raises(AmiError) as caught:
+        with pytest.raises(ChannelGone) as caught:
             await link.getvar("PJSIP/gone-0001", "HOTLINE_STAGE")
         return str(caught.value)
 
     message, sent, _, _ = run_link({"Getvar": ami_reply("Getvar_missing")}, scenario)
     assert message == "AMI Getvar: No such channel"
     assert sent == [{"Action": "Getvar", "Channel": "PJSIP/gone-0001", "Variable": "HOTLINE_STAGE"}]
+
+
+def test_other_refusals_are_not_taken_for_a_gone_channel():
+    async def scenario(link):
+        with pytest.raises(AmiError) as caught:
+            await link.redirect("PJSIP/citizens-00000002", "hotline-deliver", "desk-101")
+        return caught.value
+
+    error, _, _, _ = run_link({"Redirect": {"Response": "Error", "Message": "Permission denied"}}, scenario)
+    assert (str(error), isinstance(error, ChannelGone)) == ("AMI Redirect: Permission denied", False)
 
 
 def test_getvar_value():

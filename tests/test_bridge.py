@@ -15,7 +15,7 @@ from config.settings import RuntimeSettings, load_settings
 from hotline.lab.redis_server import start_redis_server
 from queueing.audit import audit
 from queueing.routing import wall_clock_ms
-from telephony.ami import AmiError
+from telephony.ami import AmiError, refused
 from telephony.ami_events import (
     CallerLeft,
     DeskAnswered,
@@ -25,7 +25,9 @@ from telephony.ami_events import (
     parse_channel_row,
     parse_user_event,
 )
-from telephony.bridge import OFFER_IN_FLIGHT_MS, Bridge
+from telephony.bridge import Bridge
+from telephony.dispatcher import Delivery
+from telephony.drift import OFFER_IN_FLIGHT_MS
 from tests.replay import E2E_CITY, ami_error_text, ami_reply, ami_user_events
 
 CITY = load_settings(E2E_CITY)
@@ -49,14 +51,14 @@ class FakeAmi:
     async def redirect(self, channel: str, context: str, exten: str) -> None:
         self.redirects.append((channel, context, exten))
         if channel in self.gone:
-            # AmiLink.action's text for Asterisk's recorded reply (checked in test_ami.py)
-            raise AmiError(ami_error_text("Redirect", "Redirect_missing").replace("PJSIP/nonexistent-0001", channel))
+            # AmiLink.action's error for Asterisk's recorded reply (checked in test_ami.py)
+            raise ami_failure(ami_error_text("Redirect", "Redirect_missing").replace("PJSIP/nonexistent-0001", channel))
         if self.redirect_error:
-            raise AmiError(self.redirect_error)
+            raise ami_failure(self.redirect_error)
 
     async def channels(self) -> list[LiveChannel]:
         if self.channels_error:
-            raise AmiError(self.channels_error)
+            raise ami_failure(self.channels_error)
         snapshot = list(self.live)
         if self.on_channels:
             await self.on_channels()
@@ -64,6 +66,15 @@ class FakeAmi:
 
     async def put_heartbeat(self, epoch_s: int) -> None:
         self.heartbeats.append(epoch_s)
+
+
+def ami_failure(text: str) -> AmiError:
+    """The error AmiLink raises with this text: Asterisk's refusals are typed by their
+    message (telephony.ami.refused), the link's own failures are plain AmiErrors."""
+    action, sep, message = text.partition(": ")
+    if sep and action.startswith("AMI "):
+        return refused(action.removeprefix("AMI "), message)
+    return AmiError(text)
 
 
 def closed_port() -> int:
@@ -76,8 +87,7 @@ def run(redis_url: str, scenario, *, redis_down: bool = False):
     async def main():
         url = f"redis://127.0.0.1:{closed_port()}/0" if redis_down else redis_url
         client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1)
-        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client)
-        bridge.ami = FakeAmi()
+        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client, ami=FakeAmi())
         try:
             if not redis_down:
                 await bridge._register_desks()
@@ -184,15 +194,18 @@ def test_a_caller_gone_before_the_redirect_is_closed_and_the_desk_ready_again(re
         if recorded == "Redirect_missing":
             bridge.ami.gone.add(gone)
             delivered = await bridge.dispatch_once()
+            outcome = None  # dispatch_once went on to c-next
         else:  # Asterisk's other wording for a missing channel
             claim = await bridge.routing.claim_next(bridge.agencies, bridge.ring_timeout_ms)
             bridge.ami.redirect_error = ami_error_text("Redirect", "Getvar_missing")
-            await bridge.deliver(claim)
+            outcome = await bridge.deliver(claim)
             bridge.ami.redirect_error = None
             delivered = await bridge.dispatch_once()
-        return gone, nxt, delivered, bridge.ami.redirects
+        return gone, nxt, delivered, bridge.ami.redirects, outcome
 
-    gone, nxt, delivered, redirects = run(redis_url, scenario)
+    gone, nxt, delivered, redirects, outcome = run(redis_url, scenario)
+    if recorded == "Getvar_missing":
+        assert outcome == Delivery.GONE
     assert redirects == [(gone, DELIVER, "desk-101"), (nxt, DELIVER, "desk-101")]
     assert delivered == 1  # only c-next rings
     record = call(r, "c-gone")
@@ -213,10 +226,10 @@ def test_another_ami_error_puts_the_caller_back_at_its_place(redis_url, r, probl
         await ready(bridge, "desk-101")
         claim = await bridge.routing.claim_next(bridge.agencies, bridge.ring_timeout_ms)
         bridge.ami.redirect_error = problem
-        await bridge.deliver(claim)
-        return claim
+        return claim, await bridge.deliver(claim)
 
-    claim = run(redis_url, scenario)
+    claim, outcome = run(redis_url, scenario)
+    assert outcome == Delivery.RETRY
     assert (claim.call_id, claim.desk_id) == ("c-1", "desk-101")
     record = call(r, "c-1")
     assert (record["state"], record["desk"], record["last_ring_status"]) == ("queued", "", "BRIDGE_ERROR")
@@ -408,8 +421,7 @@ def test_an_event_waits_while_redis_is_down_and_is_applied_once_it_is_back(tmp_p
 
     async def main():
         client = aioredis.Redis.from_url(server.url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1)
-        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client)
-        bridge.ami = FakeAmi()
+        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client, ami=FakeAmi())
         await bridge._register_desks()
         server.stop()
         event = WentToFallback("c-1", "agi-FAILURE-none", "0900000009", "PJSIP/citizens-c-1")

@@ -1,4 +1,4 @@
-"""Bridge._after_hangup: an abandoned caller's hang-up enqueues the rq job create_callback on
+"""telephony.hangups.Hangups: an abandoned caller's hang-up enqueues the rq job create_callback on
 the bridge's own Redis, which a real (in-process) rq worker then turns into a task."""
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ class QuietAmi:
 def run(redis_url, scenario):
     async def main():
         client = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=1)
-        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client)
-        bridge.ami = QuietAmi()
+        bridge = Bridge(CITY, RuntimeSettings(ami_secret="test-secret"), client, ami=QuietAmi())
         try:
             return await asyncio.wait_for(scenario(bridge), 10)
         finally:
