@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -55,8 +54,9 @@ def _routing(runtime: RuntimeSettings) -> Routing:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("HOTLINE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from config.logging import setup_logging
+
+    setup_logging(os.environ.get("HOTLINE_LOG_LEVEL", "INFO"))
 
 
 @app.command()
