@@ -157,8 +157,7 @@ def decide(task: CallbackTask, outcome: Outcome | str, now_ms: int, rules: Retry
 
 @dataclass(frozen=True)
 class CallbackClaim:
-    """What ``callback_claim`` did: ``result`` is claimed, not_open, not_due, closed,
-    callers_waiting or no_desk (see the script)."""
+    """What ``callback_claim`` did: ``result`` is a :class:`~queueing.states.CallbackClaimResult`."""
 
     result: str
     call_id: str

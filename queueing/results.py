@@ -58,7 +58,9 @@ class OfferFailed:
 
 @dataclass(frozen=True)
 class Hangup:
-    """Outcome of ``hangup``; ``result`` is ``abandoned``, ``ended`` or ``noop`` (already final)."""
+    """Outcome of ``hangup``; ``result`` is a :class:`~queueing.states.HangupResult`, ``state`` a
+    :class:`~queueing.states.CallState`, ``outcome`` a :class:`~queueing.states.CallOutcome` and
+    ``abandon_stage`` an :class:`~queueing.states.AbandonStage` (empty unless abandoned)."""
 
     result: str
     call_id: str

@@ -27,7 +27,7 @@ from queueing.errors import RoutingRefused
 from queueing.keys import DEFAULT_PREFIX, Keys
 from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed, WaitInfo
 from queueing.scripts import Scripts
-from queueing.states import CallState, DeskState
+from queueing.states import CallState, DeskState, OfferFailedResult
 
 #: Error replies starting with this are refusals (see ``lua/_prelude.lua``).
 REFUSED_PREFIX = "REFUSED "
@@ -98,7 +98,7 @@ def _answered(reply: Any) -> Answered:
 
 def _offer_failed(reply: Any) -> OfferFailed:
     f = _fields(reply)
-    if f["result"] == "stale":
+    if f["result"] == OfferFailedResult.STALE:
         return OfferFailed(f["call_id"], f["desk_id"], requeued=False, note=f["note"])
     return OfferFailed(
         f["call_id"], f["desk_id"], requeued=True, queue=f["queue"],

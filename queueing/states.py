@@ -96,3 +96,32 @@ class NumberPolicy(StrEnum):
     NONE = "none"
     LOWER_PRIORITY = "lower_priority"
     GENERAL_ONLY = "general_only"
+
+
+# --- what a script's reply says it did (``result``) --------------------------------------------
+
+
+class HangupResult(StrEnum):
+    """``call_hangup``."""
+
+    ABANDONED = "abandoned"
+    ENDED = "ended"
+    NOOP = "noop"  # already final: Asterisk reports some hangups twice
+
+
+class OfferFailedResult(StrEnum):
+    """``offer_failed``."""
+
+    REQUEUED = "requeued"
+    STALE = "stale"  # the call was no longer ringing at that desk: nothing changed
+
+
+class CallbackClaimResult(StrEnum):
+    """``callback_claim``."""
+
+    CLAIMED = "claimed"                  # a desk is booked and the task is dialing
+    NOT_OPEN = "not_open"                # final, or already dialing
+    NOT_DUE = "not_due"                  # next_attempt_ms is later
+    CLOSED = "closed"                    # the citizen got through since: now not_needed
+    CALLERS_WAITING = "callers_waiting"  # incoming emergencies first
+    NO_DESK = "no_desk"                  # no eligible desk is ready

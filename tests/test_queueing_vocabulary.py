@@ -3,8 +3,8 @@
 
 The scripts cannot import the enums, so they repeat the strings; these tests read every
 quoted literal the scripts compare with, assign to or store in a state, status, outcome,
-abandon stage, route reason or policy, and check each one against its enum, and that each
-enum value the scripts decide on is used.
+abandon stage, route reason, policy or reply ``result``, and check each one against its enum,
+and that each enum value the scripts decide on is used.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from queueing.states import (
     OPEN_CALLBACK_STATUSES,
     SETTABLE_DESK_STATES,
     AbandonStage,
+    CallbackClaimResult,
     CallbackOutcome,
     CallbackStatus,
     CallOutcome,
     CallState,
     DeskState,
+    HangupResult,
     NumberPolicy,
+    OfferFailedResult,
     RouteReason,
 )
 
@@ -167,7 +170,13 @@ def vocabulary(name: str, obj: str, script: str) -> tuple[str, frozenset[str]] |
         return "RouteReason", frozenset(RouteReason)
     if name in ("policy", "policy_applied"):
         return "NumberPolicy", frozenset(NumberPolicy)
+    if name == "result" and script in RESULTS:
+        return RESULTS[script].__name__, frozenset(RESULTS[script])
     return None
+
+
+# Scripts whose reply's ``result`` has an enum.
+RESULTS = {"call_hangup": HangupResult, "offer_failed": OfferFailedResult, "callback_claim": CallbackClaimResult}
 
 
 # Set tables (``{ a = true, ... }``) of the scripts, by name: the vocabulary they list.
@@ -183,7 +192,8 @@ SET_TABLES = {
 COMPLETE_SET_TABLES = {"desk_states": frozenset(DeskState), "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
                        "POLICIES": frozenset(NumberPolicy)}
 # Helpers whose argument at that position is a desk state / callback status.
-CALL_ARGS = {"own_desk": (0, "DeskState"), "close_callback": (1, "CallbackStatus")}
+CALL_ARGS = {"own_desk": (0, "DeskState"), "close_callback": (1, "CallbackStatus"),
+             "answer": (0, "CallbackClaimResult")}  # callback_claim's reply
 # A stored value outside the vocabulary, on purpose.
 EXTRA = {("state", "missing")}  # *_entry_dropped events: the record itself is gone
 
@@ -276,8 +286,10 @@ def lua_uses(path: Path) -> Iterable[Use]:
         elif t.kind == "name" and t.text in CALL_ARGS and i + 1 < len(tokens) and tokens[i + 1].text == "(":
             position, what = CALL_ARGS[t.text]
             items = _items(tokens, i + 1)
-            if tokens[i - 1].text != "function" and len(items) > position:
-                vocab = {"DeskState": frozenset(DeskState), "CallbackStatus": frozenset(CallbackStatus)}[what]
+            if tokens[i - 1].text != "function" and len(items) > position and (what != "CallbackClaimResult"
+                                                                               or script == "callback_claim"):
+                vocab = {"DeskState": frozenset(DeskState), "CallbackStatus": frozenset(CallbackStatus),
+                         "CallbackClaimResult": frozenset(CallbackClaimResult)}[what]
                 for value in _values(items[position]):
                     yield Use(script, t.line, what, vocab, value)
         elif t.text == "(" and i >= 3 and [x.text for x in tokens[i - 3:i]] == ["redis", ".", "call"]:
@@ -327,7 +339,8 @@ def test_every_lua_literal_is_in_its_enum(use):
         f"(queueing/states.py has {sorted(use.allowed)})")
 
 
-@pytest.mark.parametrize("enum", [CallState, DeskState, CallOutcome, CallbackStatus, NumberPolicy])
+@pytest.mark.parametrize("enum", [CallState, DeskState, CallOutcome, CallbackStatus, NumberPolicy, HangupResult,
+                                  OfferFailedResult, CallbackClaimResult])
 def test_every_value_the_scripts_decide_on_is_used(enum):
     used = {u.value for u in ALL_USES if u.what in (enum.__name__, "state")}
     used |= {v for path in LUA_FILES for name, values in set_tables(path).items()
@@ -353,7 +366,7 @@ def test_abandon_stages_are_the_states_a_hangup_abandons():
     ends = set(re.findall(r"'(\w+)'", ended.group(1)))
     known = set_tables(LUA_DIR / "call_hangup.lua")["known"]
     assert set(AbandonStage) == known - ends
-    assert "stage = 'abandoned', 'abandoned', 'abandoned', previous" in source.replace("result, state, outcome, ", "")
+    assert "result, state, outcome, stage = 'abandoned', 'abandoned', 'abandoned', previous" in source
 
 
 def test_route_reasons_are_the_menus_and_the_rejoins():
@@ -379,8 +392,9 @@ def test_the_general_queue_is_one_name():
 PY_NOT_VOCABULARY = {
     ("desk_states.py", "ready"),  # the person's command "ready", not the state
 }
-VOCABULARY = {str(v) for enum in (CallState, DeskState, CallOutcome, AbandonStage, RouteReason,
-                                  CallbackStatus, CallbackOutcome, NumberPolicy) for v in enum}
+VOCABULARY = {str(v) for enum in (CallState, DeskState, CallOutcome, AbandonStage, RouteReason, CallbackStatus,
+                                  CallbackOutcome, NumberPolicy, HangupResult, OfferFailedResult, CallbackClaimResult)
+              for v in enum}
 
 
 def test_queueing_python_compares_with_the_enums():
@@ -398,3 +412,34 @@ def test_queueing_python_compares_with_the_enums():
                             and (path.name, c.value) not in PY_NOT_VOCABULARY):
                         found.append(f"{path.name}:{c.lineno}: {c.value!r}")
     assert found == []
+
+
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+
+def _doc_list(label: str) -> list[str]:
+    text = " ".join(ARCHITECTURE.read_text(encoding="utf-8").split())
+    found = re.search(rf"{label}: `([^`]*)`", text)
+    assert found, label
+    return [item.strip() for item in found.group(1).split(",")]
+
+
+@pytest.mark.parametrize(("label", "enum"), [
+    ("Desk states", DeskState), ("Outcomes", CallOutcome), ("abandon stages", AbandonStage),
+    ("route reasons", RouteReason),
+])
+def test_the_architecture_lists_the_enums(label, enum):
+    assert _doc_list(label) == [str(v) for v in enum]
+
+
+@pytest.mark.parametrize(("label", "script"), [("Call hash fields", "call_arrive"), ("Desk hash fields", "desk_register")])
+def test_the_architecture_lists_the_fields_a_record_is_made_with(label, script):
+    # The script that creates the record writes every field at once.
+    tokens = tokenize((LUA_DIR / f"{script}.lua").read_text(encoding="utf-8"))
+    for i, t in enumerate(tokens):
+        if t.text == "(" and [x.text for x in tokens[i - 3:i]] == ["redis", ".", "call"]:
+            items = _items(tokens, i)
+            if items[0][0].text == "HSET" and items[1][0].text in ("call_key", "desk_key"):
+                fields = [item[0].text for item in items[2::2]]
+                break
+    assert _doc_list(label) == fields
