@@ -22,6 +22,7 @@ from queueing.redis_connect import async_redis_client
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer
 from telephony.ami import AmiError, AmiLink
+from telephony.ami_events import DialplanEvent
 from telephony.announce import WaitAnnouncement
 from telephony.desk_codes import DeskFeatureCode
 from telephony.dialplan_events import DialplanEvents
@@ -75,7 +76,7 @@ class Bridge:
     async def deliver(self, claim) -> Delivery:
         return await self.dispatcher.deliver(claim)
 
-    async def on_dialplan_event(self, event, identity: str = "") -> None:
+    async def on_dialplan_event(self, event: DialplanEvent, identity: str = "") -> None:
         await self.events.on_event(event, identity)
 
     async def reconcile(self) -> None:

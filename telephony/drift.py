@@ -2,7 +2,7 @@
 as a pure function: the calls Redis thinks are live, the channels Asterisk lists and the
 desk records in → the list of differences, each with the repair it needs.
 
-The bridge repairs them after every AMI login and every few seconds (``Bridge.reconcile``);
+The bridge repairs them after every AMI login and every few seconds (``telephony.reconcile``);
 ``hotline drift`` prints them, and repairs them with ``--repair``. Tests feed it tables.
 """
 
