@@ -17,12 +17,19 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from hotline.lab.sipp import OK_ECHO, SDP_OFFER, desk_register_scenario, dtmf_pcap
+from hotline.lab.sipp_scenarios import (
+    OK_ECHO,
+    answerer_bye,
+    citizen_call,
+    desk_register_scenario,
+    dtmf_pcap,
+    response,
+    send,
+)
 
 # The RFC 4733 pcaps of sip-tester send the key's end packet 140 ms after the first
 # event packet; Asterisk acts on the end (it recognises the key when it is released).
 DTMF_END_OFFSET_S = 0.140
-
 
 
 def _stamp(event: str, who: str) -> str:
@@ -39,14 +46,13 @@ def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, li
     ``line_up_ms`` for the line to hang up (BYE), then hangs up itself.
     """
     caller = f"{escape(caller_prefix)}[call_number]"
-    uri_from = f'"{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
     if press == "field":
         digits = "1234"
         choose = "".join(f'<strcmp assign_to="c{d}" variable="digit" value="{d}"/>'
                          f'<test assign_to="is{d}" variable="c{d}" compare="equal" value="0"/>' for d in digits)
         branches = "\n".join(f'  <nop next="press{d}" test="is{d}"/>' for d in digits)
         keys = "\n".join(f"""  <label id="press{d}"/>
-  <nop><action>{_stamp(f"DTMF", f"{caller} {d}")}<exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>
+  <nop><action>{_stamp("DTMF", f"{caller} {d}")}<exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>
   <nop next="pressed"/>""" for d in digits)
         pressing = f"""  <pause milliseconds="{first_key_after_ms}"/>
   <nop><action><assignstr assign_to="digit" value="[field0]"/>{choose}</action></nop>
@@ -58,67 +64,10 @@ def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, li
         pressing = ""
     else:
         raise ValueError(f"press must be 'field' or '', got {press!r}")
-    t = f'timeout="{answer_within_ms}"'
-    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="bench citizen">
-  <nop><action>{_stamp("CALL", caller)}</action></nop>
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: {uri_from}
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-{SDP_OFFER}
-  ]]></send>
-  <recv response="100" optional="true" {t}/>
-  <recv response="180" optional="true" {t}/>
-  <recv response="183" optional="true" {t}/>
-  <recv response="200" rtd="true" {t}>
-    <action>{_stamp("ANSWERED", caller)}</action>
-  </recv>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: {uri_from}
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-{pressing}
-  <recv request="BYE" timeout="{line_up_ms}" ontimeout="citizen_hangs_up">
-    <action>{_stamp("BYE", caller)}</action>
-  </recv>
-  <send><![CDATA[
-{OK_ECHO}
-  ]]></send>
-  <nop next="end"/>
-  <label id="citizen_hangs_up"/>
-  <nop><action>{_stamp("HANGUP", caller)}</action></nop>
-  <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: {uri_from}
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-  <recv response="200" timeout="10000"/>
-  <label id="end"/>
-</scenario>
-"""
+    return citizen_call("bench citizen", caller, pressing=pressing, stay_ms=line_up_ms,
+                        on_call=_stamp("CALL", caller), on_answer=_stamp("ANSWERED", caller),
+                        on_line_hangup=_stamp("BYE", caller), on_own_hangup=_stamp("HANGUP", caller),
+                        answer_within_ms=answer_within_ms, bye_reply_ms=10000)
 
 
 def desk_bank_register_scenario(expires_s: int = 3600) -> str:
@@ -138,6 +87,7 @@ def desk_bank_incoming_scenario(answer_min_ms: int, answer_max_ms: int, talk_ms:
     of the first: the branch is made from the call's own Call-ID instead. When this
     process is slow to answer, Asterisk retransmits the INVITE, which SIPp does not
     recognise in an out-of-call scenario: it is answered again instead of aborting."""
+    tag = "[pid]desk[call_number]"
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="desk bank incoming call">
   <recv request="INVITE">
@@ -148,53 +98,19 @@ def desk_bank_incoming_scenario(answer_min_ms: int, answer_max_ms: int, talk_ms:
       {_stamp("INVITE", "[$caller]")}
     </action>
   </recv>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]desk[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:desk@[local_ip]:[local_port]>
-Content-Length: 0
-
-  ]]></send>
+{send(response("180 Ringing", tag, contact="desk"))}
   <pause distribution="uniform" min="{answer_min_ms}" max="{answer_max_ms}"/>
   <label id="answer"/>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]desk[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:desk@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{SDP_OFFER}
-  ]]></send>
+{send(response("200 OK", tag, contact="desk", sdp=True), retrans=True)}
   <recv request="INVITE" optional="true" next="answer"/>
   <recv request="ACK">
     <action>{_stamp("TALK", "[$caller]")}</action>
   </recv>
   <recv request="BYE" timeout="{talk_ms}" ontimeout="desk_hangs_up"/>
-  <send><![CDATA[
-{OK_ECHO}
-  ]]></send>
+{send(OK_ECHO)}
   <nop next="end"/>
   <label id="desk_hangs_up"/>
-  <send retrans="500"><![CDATA[
-BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-bye-[call_id]
-From: <sip:desk@[local_ip]:[local_port]>;tag=[pid]desk[call_number]
-To: [$from]
-Call-ID: [call_id]
-CSeq: 100 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
+{send(answerer_bye("desk", tag, "z9hG4bK-bye-[call_id]"), retrans=True)}
   <recv response="200" timeout="10000"/>
   <label id="end"/>
 </scenario>
