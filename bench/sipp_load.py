@@ -4,7 +4,6 @@ phones that registers every desk of the bench city and answers all of their call
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,13 +11,7 @@ from pathlib import Path
 
 from bench.scenarios import citizen_scenario, desk_bank_incoming_scenario, desk_bank_register_scenario
 from hotline.lab.ports import free_port, free_port_pair
-
-
-def _sipp() -> str:
-    path = shutil.which("sipp")
-    if not path:
-        raise FileNotFoundError("sipp missing: apt-get install sip-tester")
-    return path
+from hotline.lab.sipp import sipp_binary
 
 
 @dataclass
@@ -50,7 +43,7 @@ class SippProcess:
         self._log_offset = 0
         out = open(self.workdir / f"{self.name}.out", "wb")
         self.proc = subprocess.Popen(
-            [_sipp(), *args, "-nostdin", "-aa",  # -aa: 200 OK to INFO/NOTIFY/OPTIONS/UPDATE
+            [sipp_binary(), *args, "-nostdin", "-aa",  # -aa: 200 OK to INFO/NOTIFY/OPTIONS/UPDATE
              "-trace_logs", "-log_file", str(self.log_path),
              "-trace_err", "-error_file", str(self.error_path),
              "-trace_stat", "-stf", str(self.stat_path), "-fd", "1"],

@@ -27,7 +27,7 @@ from hotline.lab.sipp_scenarios import (
 )
 
 
-def _sipp_binary() -> str:
+def sipp_binary() -> str:
     path = shutil.which("sipp")
     if not path:
         raise FileNotFoundError("sipp missing: apt-get install sip-tester")
@@ -86,7 +86,7 @@ class SippRun:
 def _start(run: SippRun, args: list[str]) -> SippRun:
     stdout = open(run.workdir / f"{run.name}.out", "wb")
     run.proc = subprocess.Popen(
-        [_sipp_binary(), *args, "-trace_logs", "-log_file", str(run.log_path),
+        [sipp_binary(), *args, "-trace_logs", "-log_file", str(run.log_path),
          "-trace_err", "-error_file", str(run.workdir / f"{run.name}.errors"), "-nostdin"],
         stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT, cwd=run.workdir,
     )
