@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from queueing import states
+
 # --- health ---------------------------------------------------------------------------
 
 
@@ -44,7 +46,9 @@ class QueueView(BaseModel):
 
 
 class CallbackOutcome(BaseModel):
-    outcome: Literal["reached", "no_answer", "busy", "failed", "not_needed"]
+    # What a call-taker can report by hand; the dialer reports the others itself.
+    outcome: Literal[states.CallbackOutcome.REACHED, states.CallbackOutcome.NO_ANSWER, states.CallbackOutcome.BUSY,
+                     states.CallbackOutcome.FAILED, states.CallbackOutcome.NOT_NEEDED]
     desk_id: str = Field(default="", max_length=64, description="the desk that called back")
     note: str = Field(default="", max_length=200, description="why it is not needed, for instance")
 
@@ -53,7 +57,7 @@ class CallbackOutcome(BaseModel):
 
 
 class NumberPolicy(BaseModel):
-    policy: Literal["none", "lower_priority", "general_only"]
+    policy: states.NumberPolicy
     priority_delta: int | None = Field(default=None, ge=1, le=9,
                                        description="lower_priority: added to the call's priority; "
                                                    "default [numbers] lower_priority_by")
