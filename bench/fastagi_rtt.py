@@ -68,7 +68,7 @@ async def _session(port: int, route: str, calls: int, commands_per_call: int, ta
                 sent = time.perf_counter()
                 answered += 1
                 await writer.drain()
-        except (asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             writer.close()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.city import BenchCity
-from bench.dialplan import BARE_NUMBER, NATIVE_NUMBER, NATIVE_GENERAL_QUEUE, bench_config, native_queue
+from bench.dialplan import BARE_NUMBER, NATIVE_GENERAL_QUEUE, NATIVE_NUMBER, bench_config, native_queue
 from bench.sipp_load import DeskBank
 from hotline.lab.lab import Lab
 from telephony import ami_blocking

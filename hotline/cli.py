@@ -11,10 +11,10 @@ from pathlib import Path
 import redis
 import typer
 
-from queueing.redis_connect import redis_client
 from config.settings import RuntimeSettings, SettingsError, load_settings
 from queueing.desks import register_and_set_state
 from queueing.errors import RoutingRefused
+from queueing.redis_connect import redis_client
 from queueing.routing import Routing
 
 app = typer.Typer(help="hotline: one emergency number, every agency's desk.", no_args_is_help=True,
@@ -299,7 +299,7 @@ def drift(repair: bool = typer.Option(False, "--repair", help="repair what diffe
         await bridge.ami.start()
         try:
             await asyncio.wait_for(bridge.ami.ready.wait(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             _fail(f"no AMI login at {runtime.ami_host}:{runtime.ami_port} within 10 s")
         try:
             found = await bridge.find_drift()

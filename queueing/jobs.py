@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -130,7 +130,7 @@ def schedule_dial(connection: redis.Redis, call_id: str, prefix: str, at_ms: int
                    description=f"call back {call_id}")
     if at_ms is None:
         return queue.enqueue(DIAL_CALLBACK, call_id, prefix, **options)
-    when = datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc)
+    when = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
     return queue.enqueue_at(when, DIAL_CALLBACK, call_id, prefix, **options)
 
 

@@ -117,7 +117,7 @@ class FastAgiServer:
     async def _read_environment(self, reader: asyncio.StreamReader, peer) -> AgiEnvironment | None:
         try:
             raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), ENVIRONMENT_DEADLINE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("FastAGI client %s sent no complete environment within %.0f s; dropped", peer, ENVIRONMENT_DEADLINE_S)
             return None
         except asyncio.IncompleteReadError:

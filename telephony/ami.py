@@ -128,7 +128,7 @@ class AmiLink:
             raise AmiError(f"AMI not connected; cannot {fields.get('Action')}")
         try:
             reply = await asyncio.wait_for(self.manager.send_action(dict(fields)), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AmiError(f"AMI {fields.get('Action')} got no reply within {timeout:.0f} s") from None
         first = reply[0] if isinstance(reply, list) else reply
         if str(first.get("Response", "")).lower() == "error":

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 import api.tokens
 from api.app import create_app
 from api.tokens import TokenEntry, TokenTable, load_tokens, token_hash
-from hotline.cli import app as cli_app
 from config.settings import RuntimeSettings, SettingsError, load_settings
+from hotline.cli import app as cli_app
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
 from tests.api_tokens import HOLDERS, TOKENS, bearer

@@ -16,7 +16,7 @@ from rq import Queue, SimpleWorker
 
 from config.settings import RuntimeSettings, load_settings
 from queueing import jobs
-from queueing.callbacks import CallbackStatus, Callbacks
+from queueing.callbacks import Callbacks, CallbackStatus
 from queueing.routing import Routing, wall_clock_ms
 from telephony.ami_events import CallerLeft
 from telephony.bridge import Bridge

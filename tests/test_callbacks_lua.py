@@ -7,7 +7,7 @@ import pytest
 
 from queueing import Keys, Routing, RoutingRefused
 from queueing.audit import audit
-from queueing.callbacks import CallbackStatus, Callbacks, Outcome, RetryRules
+from queueing.callbacks import Callbacks, CallbackStatus, Outcome, RetryRules
 
 T0 = 1_700_000_000_000
 RULES = RetryRules(retry_after_ms=300_000, max_attempts=3, desk_retry_ms=30_000)

@@ -9,8 +9,8 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from hotline.cli import app
 from config.settings import load_settings
+from hotline.cli import app
 from queueing.routing import Routing
 from tests.replay import E2E_CITY
 

@@ -16,7 +16,7 @@ from queueing import AsyncRouting
 from queueing.audit import audit
 from telephony.agi_server import FastAgiServer
 from telephony.ivr_call import IvrCall
-from tests.replay import E2E_CITY, AGI_RECORDINGS, ReplayMismatch, agi_recording, replay
+from tests.replay import AGI_RECORDINGS, E2E_CITY, ReplayMismatch, agi_recording, replay
 
 CITY = load_settings(E2E_CITY)
 ROUTE_QUEUED = 'SET VARIABLE "HOTLINE_ROUTE" "queued"'

@@ -13,7 +13,7 @@ from rq.job import Job, JobStatus
 from config.settings import CallbackSettings, RuntimeSettings, load_settings
 from hotline.worker import LEGACY_JOB_FUNCS, HotlineJob
 from queueing import jobs
-from queueing.callbacks import CallbackStatus, Callbacks
+from queueing.callbacks import Callbacks, CallbackStatus
 from queueing.routing import Routing, wall_clock_ms
 from telephony import callback_jobs
 from tests.replay import E2E_CITY

@@ -9,7 +9,7 @@ import redis
 from rq import Worker
 
 from hotline.lab.lab import Lab
-from queueing.callbacks import CallbackStatus, Callbacks
+from queueing.callbacks import Callbacks, CallbackStatus
 from queueing.jobs import enqueue_create_callback
 from queueing.routing import Routing, wall_clock_ms
 from telephony.asterisk_config import AsteriskSite

@@ -16,9 +16,9 @@ import redis.asyncio.sentinel
 import redis.sentinel
 
 from config.redis_url import RedisUrlError, SentinelUrl, check_url, parse_sentinel_url
-from queueing.redis_connect import async_redis_client, redis_client, sentinel_sync_twin
 from config.settings import RuntimeSettings, SettingsError
 from queueing.jobs import sync_client_like
+from queueing.redis_connect import async_redis_client, redis_client, sentinel_sync_twin
 from queueing.routing import AsyncRouting, Routing
 
 SENTINELS = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26380,10.0.0.3:26381"

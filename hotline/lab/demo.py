@@ -77,7 +77,7 @@ def run_demo(city_file: Path, workdir: Path) -> int:
                   f"{outcome}{'; desk screen: ' + seen if seen else ''}")
         print()
         print("IVR = arrival → queued (menu and choice); wait = queued → desk rung; ring = rung → answered.")
-        print(f"lab timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in lab.timings.items()))
+        print("lab timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in lab.timings.items()))
         print(f"demo finished in {time.monotonic() - started:.0f} s; logs in {workdir}")
         for p in list(phones.values()) + [c.phone for c in calls if c.phone]:
             p.stop()

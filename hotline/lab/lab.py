@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.settings import CitySettings, load_settings
 from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, ensure_root
 from hotline.lab.ports import TCP, free_port
 from hotline.lab.redis_server import RedisServer, start_redis_server
-from queueing.redis_connect import redis_client
-from config.settings import CitySettings, load_settings
 from ivr.prompts import build_hold_music, build_prompts, build_tones
+from queueing.redis_connect import redis_client
 from queueing.routing import Routing
 from telephony.asterisk_config import AsteriskSite, render
 

@@ -16,9 +16,9 @@ import pytest
 from rq import Queue
 
 from hotline.lab.sipp import SippRun, start_carrier
-from queueing.redis_connect import redis_client
 from queueing.callbacks import Callbacks
 from queueing.jobs import QUEUE_NAME
+from queueing.redis_connect import redis_client
 from tests.lab_fixtures import CITY, wait_call, wait_until
 
 pytestmark = pytest.mark.e2e
