@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -127,7 +127,7 @@ def _non_blank(value: str) -> str:
     return value
 
 
-def _matches(pattern: str, what: str):
+def _matches(pattern: str, what: str) -> Callable[[str], str]:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
@@ -159,7 +159,10 @@ DeskId = Annotated[
 ]
 # Shown on the desk phone before the caller's number, passed through SIP caller-id
 # and dialplan arguments: quotes, commas and angle brackets would break those.
-Label = Annotated[str, AfterValidator(_matches(r"[A-Za-z0-9 &+./_-]{1,15}", "must be 1-15 plain ASCII characters (letters, digits, space, &+./_-)"))]
+Label = Annotated[
+    str,
+    AfterValidator(_matches(r"[A-Za-z0-9 &+./_-]{1,15}", "must be 1-15 plain ASCII characters (letters, digits, space, &+./_-)")),
+]
 Digit = Annotated[str, BeforeValidator(_digit)]
 Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
 Voice = Annotated[str, AfterValidator(_matches(r"[A-Za-z0-9_+/-]{1,64}", "must be an espeak-ng voice name like 'vi' or 'en-us'"))]
@@ -347,7 +350,8 @@ class CitySettings(_Table):
         return texts
 
     def prompt(self, language: str, key: str) -> str:
-        return getattr(self.prompts[language], key)
+        text: str = getattr(self.prompts[language], key)
+        return text
 
 
 def _cross_check(city: CitySettings) -> list[Issue]:
@@ -366,7 +370,8 @@ def _cross_check(city: CitySettings) -> list[Issue]:
         if agency.digit in seen_digits:
             first = seen_digits[agency.digit]
             issues.append(
-                (("agencies", i, "digit"), f"digit '{agency.digit}' is already used by agency '{city.agencies[first].id}' (agencies[{first}])")
+                (("agencies", i, "digit"),
+                 f"digit '{agency.digit}' is already used by agency '{city.agencies[first].id}' (agencies[{first}])")
             )
         seen_digits.setdefault(agency.digit, i)
         for lang in languages:
@@ -411,7 +416,8 @@ def _cross_check(city: CitySettings) -> list[Issue]:
     staffed = {d.agency for d in city.desks}
     for i, agency in enumerate(city.agencies):
         if agency.id not in staffed and agency.id != GENERAL_QUEUE:
-            issues.append((("agencies", i, "id"), f"no desk serves agency '{agency.id}': add a [[desks]] entry with agency = \"{agency.id}\""))
+            issues.append((("agencies", i, "id"),
+                           f"no desk serves agency '{agency.id}': add a [[desks]] entry with agency = \"{agency.id}\""))
     return issues
 
 

@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import redis
 import typer
 
-from config.settings import RuntimeSettings, SettingsError, load_settings
+from config.settings import CitySettings, RuntimeSettings, SettingsError, load_settings
 from queueing.desks import register_and_set_state
 from queueing.errors import RoutingRefused
 from queueing.redis_connect import redis_client
@@ -30,7 +32,7 @@ api_token_app = typer.Typer(help="The API's bearer tokens (the tokens file keeps
 app.add_typer(api_token_app, name="api-token")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"hotline: {message}", err=True)
     raise typer.Exit(2)
 
@@ -42,7 +44,7 @@ def _runtime() -> RuntimeSettings:
         _fail(str(exc))
 
 
-def _city(runtime: RuntimeSettings):
+def _city(runtime: RuntimeSettings) -> CitySettings:
     try:
         return load_settings(runtime.city_file)
     except SettingsError as exc:
@@ -203,7 +205,7 @@ def events_export(out: Path = typer.Option(..., help="JSON-lines file to write")
     typer.echo(f"{written} events written to {out}")
 
 
-def _all_events(routing: Routing, after: str = "-"):
+def _all_events(routing: Routing, after: str = "-") -> Iterator[dict[str, str]]:
     try:
         while page := routing.events_since(after, 1000):
             yield from page

@@ -13,10 +13,11 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ASTERISK_UID = 101  # the Debian package's asterisk user inside the root
 EXTRA_PACKAGES = ["asterisk-moh-opsound-wav"]
@@ -49,7 +50,7 @@ def debian_mirror() -> str:
     raise SandboxError("no Debian mirror found in /etc/apt/sources.list(.d); cannot build the Asterisk root")
 
 
-def _run(cmd: list[str], log=None, **kw) -> None:
+def _run(cmd: list[str], log: Callable[[str], object] | None = None, **kw: Any) -> None:
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
     if log:
         for line in proc.stdout.splitlines():
@@ -59,7 +60,7 @@ def _run(cmd: list[str], log=None, **kw) -> None:
         raise SandboxError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{tail}")
 
 
-def ensure_root(cache_dir: Path | None = None, progress=print) -> Path:
+def ensure_root(cache_dir: Path | None = None, progress: Callable[[str], object] = print) -> Path:
     """Build the Asterisk root once (≈40 s, ≈600 MB), or reuse the cached one."""
     cache_dir = cache_dir or default_cache_dir()
     root = cache_dir / "asterisk-root"
@@ -79,6 +80,8 @@ def ensure_root(cache_dir: Path | None = None, progress=print) -> Path:
             ["debootstrap", "--variant=minbase", "--include=asterisk", "sid", str(building), mirror],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        if proc.stdout is None:  # stdout=PIPE always gives one
+            raise SandboxError("debootstrap started without its output pipe")
         count = 0
         for line in proc.stdout:
             count += 1
@@ -122,7 +125,7 @@ class AsteriskInstance:
 
     root: Path
     name: str
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
 
     @property
     def inner_dir(self) -> str:  # as Asterisk sees it, inside the chroot
@@ -207,7 +210,7 @@ class AsteriskInstance:
             time.sleep(0.3)
         raise SandboxError(f"Asterisk did not boot within {timeout:.0f} s")
 
-    def cli(self, command: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+    def cli(self, command: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(
             ["chroot", str(self.root), "asterisk", "-C", f"{self.etc_inner}/asterisk.conf", "-rx", command],
             capture_output=True, text=True, timeout=timeout,
@@ -239,4 +242,4 @@ def main() -> None:  # python -m hotline.lab.asterisk_sandbox: build/reuse the r
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -32,7 +32,7 @@ FAILOVER_TIMEOUT_MS = 5000
 
 @dataclass
 class Sentinel:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     port: int
     workdir: Path
     host: str = "127.0.0.1"

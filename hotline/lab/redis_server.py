@@ -20,7 +20,7 @@ class RedisServerError(RuntimeError):
 
 @dataclass
 class RedisServer:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     port: int
     workdir: Path
     host: str = "127.0.0.1"
@@ -44,7 +44,7 @@ class RedisServer:
         self.stop()
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 5.0) -> None:
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     """SIGTERM, then SIGKILL if it does not exit in time (AOF: SIGTERM loses nothing)."""
     if process.poll() is not None:
         return

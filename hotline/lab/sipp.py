@@ -40,7 +40,7 @@ class SippRun:
 
     name: str
     workdir: Path
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -52,7 +52,7 @@ class SippRun:
             return []
         return [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
 
-    def wait_for(self, pattern: str, timeout: float) -> re.Match | None:
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str] | None:
         deadline = time.monotonic() + timeout
         rx = re.compile(pattern)
         while True:
@@ -68,13 +68,15 @@ class SippRun:
         return self.proc is not None and self.proc.poll() is None
 
     def wait(self, timeout: float) -> int | None:
+        if self.proc is None:
+            raise RuntimeError(f"SIPp {self.name!r} was never started")
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
 
     def stop(self) -> None:
-        if self.running():
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=3)
