@@ -177,6 +177,11 @@ def _claim(reply: Any) -> CallbackClaim:
                          int(f["attempts"] or 0))
 
 
+def _scored(reply: Any) -> list[tuple[float, str]]:
+    """ZRANGE … WITHSCORES as (score, member) pairs."""
+    return [(score, _text(member)) for member, score in reply]
+
+
 class Callbacks(Routing):
     """Callback tasks over a synchronous ``redis.Redis`` (rq jobs, the API, the CLI).
 
@@ -185,12 +190,12 @@ class Callbacks(Routing):
 
     def create(self, call_id: str, *, now_ms: int | None = None) -> CallbackTask:
         """The task of an abandoned call; returns the existing one when there is one."""
-        return self._script("callback_create", now_ms, call_id, parse=_task)
+        return self._execute(self._script("callback_create", now_ms, call_id, parse=_task))
 
     def claim(self, call_id: str, agencies: Sequence[str], *,
               now_ms: int | None = None) -> CallbackClaim:
         """Books the longest-idle eligible ready desk for an attempt, when no caller waits."""
-        return self._script("callback_claim", now_ms, call_id, *agencies, parse=_claim)
+        return self._execute(self._script("callback_claim", now_ms, call_id, *agencies, parse=_claim))
 
     def record(self, call_id: str, outcome: Outcome | str, rules: RetryRules, *,
                expected: str = "open", desk_id: str = "", note: str = "",
@@ -207,10 +212,10 @@ class Callbacks(Routing):
         if not task.is_open:
             return task
         step = decide(task, outcome, now, rules, note)
-        return self._script(
+        return self._execute(self._script(
             "callback_outcome", now, call_id, expected, str(Outcome(outcome)), str(step.status),
             step.attempts, "" if step.next_attempt_ms is None else step.next_attempt_ms,
-            step.reason, desk_id, parse=_task)
+            step.reason, desk_id, parse=_task))
 
     # -- readers -----------------------------------------------------------------------
 
@@ -225,9 +230,8 @@ class Callbacks(Routing):
         queues = [agency] if agency == GENERAL_QUEUE else [agency, GENERAL_QUEUE]
         scored: list[tuple[float, str]] = []
         for queue in queues:
-            for member, score in self.redis.zrange(self.keys.callback_tasks(queue), 0, -1,
-                                                   withscores=True):
-                scored.append((score, _text(member)))
+            scored.extend(_scored(self.redis.zrange(self.keys.callback_tasks(queue), 0, -1,
+                                                    withscores=True)))
         scored.sort()
         pipeline = self.redis.pipeline(transaction=False)
         for _, call_id in scored:
@@ -244,4 +248,4 @@ class Callbacks(Routing):
         pipeline = self.redis.pipeline(transaction=False)
         for call_id in ids:
             pipeline.exists(self.keys.callback(call_id))
-        return [call_id for call_id, exists in zip(ids, pipeline.execute()) if not exists]
+        return [call_id for call_id, exists in zip(ids, pipeline.execute(), strict=True) if not exists]

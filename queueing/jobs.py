@@ -25,7 +25,7 @@ import functools
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from rq import Queue, Retry
@@ -131,11 +131,12 @@ def schedule_dial(connection: redis.Redis, call_id: str, prefix: str, at_ms: int
     if at_ms is None:
         return queue.enqueue(DIAL_CALLBACK, call_id, prefix, **options)
     when = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-    return queue.enqueue_at(when, DIAL_CALLBACK, call_id, prefix, **options)
+    # rq leaves enqueue_at's return unannotated: it is the scheduled Job.
+    return cast(Job, queue.enqueue_at(when, DIAL_CALLBACK, call_id, prefix, **options))
 
 
 @functools.cache
-def _sync_twin(kwargs: tuple) -> redis.Redis:
+def _sync_twin(kwargs: tuple[tuple[str, Any], ...]) -> redis.Redis:
     return redis.Redis(**dict(kwargs))
 
 

@@ -44,7 +44,9 @@ MAX_CALLS_READ = 200
 
 
 def callable_number(number: str | None) -> bool:
-    return bool(number) and CALLABLE_NUMBER.fullmatch(number) is not None
+    if not number:
+        return False
+    return CALLABLE_NUMBER.fullmatch(number) is not None
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,8 @@ class Numbers(Routing):
     def set_policy(self, number: str, policy: str, *, set_by: str, priority_delta: int = 1,
                    note: str = "", now_ms: int | None = None) -> dict[str, str]:
         """Sets (or with ``none`` removes) the number's policy; returns it and the previous."""
-        return self._script("number_set_policy", now_ms, number, policy, priority_delta,
-                            set_by, note, parse=_policy)
+        return self._execute(self._script("number_set_policy", now_ms, number, policy,
+                                          priority_delta, set_by, note, parse=_policy))
 
     def policy(self, number: str) -> dict[str, str]:
         """The number's policy record; ``{"policy": "none"}`` when it has none."""

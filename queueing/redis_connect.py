@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -43,7 +44,7 @@ def redis_client(url: str, **kwargs: Any) -> redis.Redis:
     spec = parse_sentinel_url(url)
     manager = _FollowingSentinel(spec.sentinels, sentinel_kwargs=_sentinel_kwargs(redis.retry.Retry),
                                  **_primary_kwargs(spec, kwargs))
-    return manager.master_for(spec.master)
+    return _primary_client(manager, spec.master)
 
 
 ASYNC_POOL_SIZE = 200  # connections per process; redis-server allows 10,000
@@ -63,7 +64,7 @@ def async_redis_client(url: str, **kwargs: Any) -> aioredis.Redis:
     manager = _AsyncFollowingSentinel(spec.sentinels,
                                       sentinel_kwargs=_sentinel_kwargs(redis.asyncio.retry.Retry),
                                       **_primary_kwargs(spec, kwargs))
-    return manager.master_for(spec.master)
+    return _async_primary_client(manager, spec.master)
 
 
 def sentinel_sync_twin(async_client: Any) -> redis.Redis | None:
@@ -85,10 +86,22 @@ def sentinel_sync_twin(async_client: Any) -> redis.Redis | None:
 def _sync_sentinel_twin(spec: SentinelUrl) -> redis.Redis:
     manager = _FollowingSentinel(spec.sentinels, sentinel_kwargs=_sentinel_kwargs(redis.retry.Retry),
                                  **_primary_kwargs(spec, {"socket_timeout": 2, "socket_connect_timeout": 2}))
-    return manager.master_for(spec.master)
+    return _primary_client(manager, spec.master)
 
 
-def _sentinel_kwargs(retry_class) -> dict[str, Any]:
+def _primary_client(manager: redis.sentinel.Sentinel, master: str) -> redis.Redis:
+    """``manager.master_for(master)``: a ``redis.Redis`` (redis-py leaves it unannotated)."""
+    master_for = cast(Callable[[str], redis.Redis], manager.master_for)
+    return master_for(master)
+
+
+def _async_primary_client(manager: redis.asyncio.sentinel.Sentinel, master: str) -> aioredis.Redis:
+    """``manager.master_for(master)``: a ``redis.asyncio.Redis`` (redis-py leaves it unannotated)."""
+    master_for = cast(Callable[[str], aioredis.Redis], manager.master_for)
+    return master_for(master)
+
+
+def _sentinel_kwargs(retry_class: type[redis.retry.Retry] | type[redis.asyncio.retry.Retry]) -> dict[str, Any]:
     return {"socket_timeout": SENTINEL_TIMEOUT_S, "socket_connect_timeout": SENTINEL_TIMEOUT_S,
             "retry": retry_class(NoBackoff(), 0)}
 
@@ -131,12 +144,12 @@ class _PrimaryWatch:
 
 class _FollowingSentinel(redis.sentinel.Sentinel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # unannotated in redis-py
         self.watch = _PrimaryWatch()
 
-    def discover_master(self, service_name):
+    def discover_master(self, service_name: str) -> Any:
         try:
-            address = super().discover_master(service_name)
+            address = super().discover_master(service_name)  # type: ignore[no-untyped-call]  # unannotated in redis-py
         except redis.sentinel.MasterNotFoundError as exc:
             self.watch.not_found(service_name, exc)
             raise
@@ -146,10 +159,10 @@ class _FollowingSentinel(redis.sentinel.Sentinel):
 
 class _AsyncFollowingSentinel(redis.asyncio.sentinel.Sentinel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # unannotated in redis-py
         self.watch = _PrimaryWatch()
 
-    async def discover_master(self, service_name: str):
+    async def discover_master(self, service_name: str) -> Any:
         try:
             address = await super().discover_master(service_name)
         except redis.asyncio.sentinel.MasterNotFoundError as exc:

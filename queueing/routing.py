@@ -4,8 +4,9 @@
 (the bridge is asyncio). Both share every method of :class:`RoutingBase`. A method is
 written as a generator of Redis requests (each a no-argument callable returning the reply,
 or an awaitable of it) that receives each reply and returns the result; ``_execute``, the
-only part that differs, drives it. :class:`AsyncRouting`'s methods therefore return
-awaitables.
+only part that differs, drives it. Each public operation is an :class:`Operation`: on a
+:class:`Routing` it returns the result, on an :class:`AsyncRouting` an awaitable of it (and
+is typed so).
 
 Times: every mutating method takes ``now_ms``; when omitted, the instance's ``clock``
 (wall clock in ms by default) is read. A refusal from a script raises
@@ -15,11 +16,14 @@ propagate unchanged.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
+import redis
+import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from config.names import GENERAL_QUEUE
@@ -46,7 +50,7 @@ def _fields(reply: Any) -> dict[str, str]:
     if isinstance(reply, dict):
         return {_text(k): _text(v) for k, v in reply.items()}
     items = [_text(item) for item in reply]
-    return dict(zip(items[::2], items[1::2]))
+    return dict(zip(items[::2], items[1::2], strict=False))
 
 
 def _texts(reply: Any) -> list[str]:
@@ -66,6 +70,9 @@ def _refusals() -> Iterator[None]:
 
 
 T = TypeVar("T")
+P = ParamSpec("P")
+#: The client a routing works on.
+ClientT = TypeVar("ClientT", bound="redis.Redis | aioredis.Redis")
 
 #: A request: called with no argument, returns the reply (sync client) or an awaitable of it.
 Request = Callable[[], Any]
@@ -127,12 +134,51 @@ def _nothing(reply: Any) -> None:
     return None
 
 
-class RoutingBase:
+class Operation(Generic[P, T]):
+    """A public operation of :class:`RoutingBase`, defined by the :data:`Steps` it takes.
+
+    Read on a :class:`Routing` it is a method returning the result; on an
+    :class:`AsyncRouting`, one returning an awaitable of it. The steps (and so the clock
+    and the arguments) are taken when the method is called, the requests run by
+    ``_execute``.
+    """
+
+    def __init__(self, steps: Callable[Concatenate[RoutingBase[Any], P], Steps[T]]) -> None:
+        self.steps = steps
+        self.__doc__ = steps.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Operation[P, T]: ...
+    @overload
+    def __get__(self, obj: AsyncRouting, owner: type | None = None) -> Callable[P, Awaitable[T]]: ...
+    @overload
+    def __get__(self, obj: Routing, owner: type | None = None) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, obj: RoutingBase[Any], owner: type | None = None) -> Callable[P, Any]: ...
+
+    def __get__(self, obj: RoutingBase[Any] | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        steps = self.steps
+
+        @functools.wraps(steps)
+        def method(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return obj._execute(steps(obj, *args, **kwargs))
+
+        return method
+
+
+def operation(steps: Callable[Concatenate[RoutingBase[Any], P], Steps[T]]) -> Operation[P, T]:
+    """Declares a method of :class:`RoutingBase` as an :class:`Operation`."""
+    return Operation(steps)
+
+
+class RoutingBase(Generic[ClientT]):
     """Every operation, written once; subclasses only say how to drive its :data:`Steps`."""
 
     def __init__(
         self,
-        redis: Any,
+        redis: ClientT,
         *,
         prefix: str = DEFAULT_PREFIX,
         clock: Callable[[], int] = wall_clock_ms,
@@ -145,19 +191,17 @@ class RoutingBase:
     def _execute(self, steps: Steps[T]) -> Any:
         raise NotImplementedError
 
-    def _script(self, name: str, now_ms: int | None, *args: Any, parse: Callable) -> Any:
+    def _script(self, name: str, now_ms: int | None, *args: Any, parse: Callable[[Any], T]) -> Steps[T]:
         script = self.scripts[name]
         now = self.clock() if now_ms is None else now_ms
         argv = [self.keys.prefix, now, *args]
-        return self._execute(_one(lambda: script(keys=self.keys.fixed(), args=argv), parse))
-
-    def _read(self, request: Request, parse: Callable) -> Any:
-        return self._execute(_one(request, parse))
+        return _one(lambda: script(keys=self.keys.fixed(), args=argv), parse)
 
     # -- calls -------------------------------------------------------------------------
 
+    @operation
     def arrive(self, call_id: str, caller: str, channel: str, *, language: str = "",
-               repeat_window_ms: int = 600_000, now_ms: int | None = None) -> None:
+               repeat_window_ms: int = 600_000, now_ms: int | None = None) -> Steps[None]:
         """A caller reached the IVR: creates the call record (state ``ivr``).
 
         A call from the same number within ``repeat_window_ms`` of its last call is linked
@@ -166,9 +210,10 @@ class RoutingBase:
         return self._script("call_arrive", now_ms, call_id, caller, channel, language,
                             repeat_window_ms, parse=_nothing)
 
+    @operation
     def enqueue(self, call_id: str, queue: str, priority: int, *, choice: str = "",
                 route_reason: str = "", language: str = "",
-                now_ms: int | None = None) -> Enqueued:
+                now_ms: int | None = None) -> Steps[Enqueued]:
         """ivr -> queued; priority 0 is the highest, ties go by arrival.
 
         ``language``, when given, records the language the caller used in the menu.
@@ -176,9 +221,10 @@ class RoutingBase:
         return self._script("call_enqueue", now_ms, call_id, queue, priority, choice,
                             route_reason, language, parse=_enqueued)
 
+    @operation
     def claim_next(self, agencies: Sequence[str], ring_timeout_ms: int, *,
                    overflow_after_ms: Mapping[str, int] | None = None,
-                   now_ms: int | None = None) -> Claim | None:
+                   now_ms: int | None = None) -> Steps[Claim | None]:
         """Match the best waiting caller with the longest-idle eligible desk, or None.
         ``overflow_after_ms``: per agency, the wait after which its callers may also go to
         desks cross-trained for it (absent: never)."""
@@ -186,31 +232,37 @@ class RoutingBase:
         args = [f"{a}={overflow[a]}" if a in overflow else a for a in agencies]
         return self._script("claim_next", now_ms, ring_timeout_ms, *args, parse=_claim)
 
+    @operation
     def offer_answered(self, call_id: str, desk_id: str, *,
-                       now_ms: int | None = None) -> Answered:
+                       now_ms: int | None = None) -> Steps[Answered]:
         return self._script("offer_answered", now_ms, call_id, desk_id, parse=_answered)
 
+    @operation
     def offer_failed(self, call_id: str, desk_id: str, status: str, missed_limit: int, *,
-                     now_ms: int | None = None) -> OfferFailed:
+                     now_ms: int | None = None) -> Steps[OfferFailed]:
         """The desk did not take the call: caller back at its place, desk counts a miss."""
         return self._script("offer_failed", now_ms, call_id, desk_id, status, missed_limit,
                             parse=_offer_failed)
 
-    def hangup(self, call_id: str, wrap_up_ms: int, *, now_ms: int | None = None) -> Hangup:
+    @operation
+    def hangup(self, call_id: str, wrap_up_ms: int, *, now_ms: int | None = None) -> Steps[Hangup]:
         """The caller's channel is gone; safe to report more than once."""
         return self._script("call_hangup", now_ms, call_id, wrap_up_ms, parse=_hangup)
 
-    def fallback(self, call_id: str, *, reason: str = "", now_ms: int | None = None) -> None:
+    @operation
+    def fallback(self, call_id: str, *, reason: str = "", now_ms: int | None = None) -> Steps[None]:
         """ivr/queued -> fallback: Asterisk's static queue took the caller."""
         return self._script("call_fallback", now_ms, call_id, reason, parse=_nothing)
 
+    @operation
     def reprioritize(self, call_id: str, priority: int, *, set_by: str = "",
-                     now_ms: int | None = None) -> dict[str, str]:
+                     now_ms: int | None = None) -> Steps[dict[str, str]]:
         """A supervisor's new priority for a waiting caller (0 = highest); it keeps its
         arrival time. Returns the call's queue, priority and position."""
         return self._script("call_reprioritize", now_ms, call_id, priority, set_by, parse=_fields)
 
-    def rejoin(self, call_id: str, *, queue: str, priority: int, now_ms: int | None = None) -> int:
+    @operation
+    def rejoin(self, call_id: str, *, queue: str, priority: int, now_ms: int | None = None) -> Steps[int]:
         """fallback -> queued at the caller's original place; ``queue`` and ``priority`` for
         a caller who never chose. Returns the position in the queue (1 = next)."""
         return self._script("call_rejoin", now_ms, call_id, queue, priority,
@@ -218,36 +270,39 @@ class RoutingBase:
 
     # -- desks -------------------------------------------------------------------------
 
+    @operation
     def register_desk(self, desk_id: str, agency: str, *, cross_trained: Sequence[str] = (),
-                      now_ms: int | None = None) -> DeskChange:
+                      now_ms: int | None = None) -> Steps[DeskChange]:
         return self._script("desk_register", now_ms, desk_id, agency, ",".join(cross_trained),
                             parse=_desk_change)
 
+    @operation
     def set_desk_state(self, desk_id: str, state: str, *, reason: str = "",
-                       now_ms: int | None = None) -> DeskChange:
+                       now_ms: int | None = None) -> Steps[DeskChange]:
         """offline, ready or paused; refused while the desk is ringing or on a call."""
         return self._script("desk_set_state", now_ms, desk_id, str(state), reason,
                             parse=_desk_change)
 
-    def release_desk(self, desk_id: str, *, now_ms: int | None = None) -> DeskChange:
+    @operation
+    def release_desk(self, desk_id: str, *, now_ms: int | None = None) -> Steps[DeskChange]:
         """A desk stuck ringing or on a call that is over: ready again (drift repair)."""
         return self._script("desk_release", now_ms, desk_id, parse=_desk_change)
 
-    def release_wrapups(self, *, now_ms: int | None = None) -> list[str]:
+    @operation
+    def release_wrapups(self, *, now_ms: int | None = None) -> Steps[list[str]]:
         """wrap-up -> ready for desks whose wrap-up has ended; returns their ids."""
         return self._script("wrapups_release", now_ms, parse=_texts)
 
     # -- readers -----------------------------------------------------------------------
 
-    def call(self, call_id: str) -> dict[str, str]:
+    @operation
+    def call(self, call_id: str) -> Steps[dict[str, str]]:
         """The call record (all values are strings); empty when the call is unknown."""
-        return self._read(lambda: self.redis.hgetall(self.keys.call(call_id)), _fields)
+        return _one(lambda: self.redis.hgetall(self.keys.call(call_id)), _fields)
 
-    def active_calls(self) -> list[dict[str, str]]:
+    @operation
+    def active_calls(self) -> Steps[list[dict[str, str]]]:
         """Records of every call not yet ended, by arrival (for reconciling with Asterisk)."""
-        return self._execute(self._active_calls())
-
-    def _active_calls(self) -> Steps[list[dict[str, str]]]:
         call_ids = sorted(_texts((yield lambda: self.redis.smembers(self.keys.calls_active()))))
         if not call_ids:
             return []
@@ -257,11 +312,9 @@ class RoutingBase:
         records = [_fields(reply) for reply in (yield pipeline.execute)]
         return sorted((r for r in records if r), key=lambda r: (int(r["arrived_ms"]), r["call_id"]))
 
-    def wait_info(self, call_id: str) -> WaitInfo | None:
+    @operation
+    def wait_info(self, call_id: str) -> Steps[WaitInfo | None]:
         """What an announcement to a waiting caller needs; None when the call is not queued."""
-        return self._execute(self._wait_info(call_id))
-
-    def _wait_info(self, call_id: str) -> Steps[WaitInfo | None]:
         call = _fields((yield lambda: self.redis.hgetall(self.keys.call(call_id))))
         if call.get("state") != CallState.QUEUED or not call.get("queue"):
             return None
@@ -282,31 +335,36 @@ class RoutingBase:
         return WaitInfo(queue, call.get("language", ""), int(rank) + 1,
                         [int(t) for t in _texts(times)], logged_in)
 
-    def desk(self, desk_id: str) -> dict[str, str]:
+    @operation
+    def desk(self, desk_id: str) -> Steps[dict[str, str]]:
         """The desk record; empty when the desk is unknown."""
-        return self._read(lambda: self.redis.hgetall(self.keys.desk(desk_id)), _fields)
+        return _one(lambda: self.redis.hgetall(self.keys.desk(desk_id)), _fields)
 
-    def queue(self, queue: str) -> list[str]:
+    @operation
+    def queue(self, queue: str) -> Steps[list[str]]:
         """Waiting call ids, next to be served first."""
-        return self._read(lambda: self.redis.zrange(self.keys.queue(queue), 0, -1), _texts)
+        return _one(lambda: self.redis.zrange(self.keys.queue(queue), 0, -1), _texts)
 
-    def callbacks(self, queue: str) -> list[str]:
+    @operation
+    def callbacks(self, queue: str) -> Steps[list[str]]:
         """Abandoned call ids of a queue, oldest abandonment first."""
-        return self._read(lambda: self.redis.zrange(self.keys.callbacks(queue), 0, -1), _texts)
+        return _one(lambda: self.redis.zrange(self.keys.callbacks(queue), 0, -1), _texts)
 
-    def events(self, count: int = 100) -> list[dict[str, str]]:
+    @operation
+    def events(self, count: int = 100) -> Steps[list[dict[str, str]]]:
         """The last ``count`` events, oldest first; each has its stream ``id``."""
-        return self._read(lambda: self.redis.xrevrange(self.keys.events(), count=count), _events)
+        return _one(lambda: self.redis.xrevrange(self.keys.events(), count=count), _events)
 
-    def events_since(self, after_id: str = "-", count: int = 1000) -> list[dict[str, str]]:
+    @operation
+    def events_since(self, after_id: str = "-", count: int = 1000) -> Steps[list[dict[str, str]]]:
         """Up to ``count`` events after stream id ``after_id`` ("-": from the first), oldest
         first: page through the audit trail by passing the last id back."""
         start = after_id if after_id == "-" else f"({after_id}"
-        return self._read(lambda: self.redis.xrange(self.keys.events(), min=start, count=count),
-                          lambda reply: _events(list(reversed(reply))))
+        return _one(lambda: self.redis.xrange(self.keys.events(), min=start, count=count),
+                    lambda reply: _events(list(reversed(reply))))
 
 
-class Routing(RoutingBase):
+class Routing(RoutingBase[redis.Redis]):
     """Routing over a synchronous ``redis.Redis``."""
 
     def _execute(self, steps: Steps[T]) -> T:
@@ -315,12 +373,12 @@ class Routing(RoutingBase):
             try:
                 request = steps.send(reply)
             except StopIteration as done:
-                return done.value
+                return cast(T, done.value)  # the value the steps returned
             with _refusals():
                 reply = request()
 
 
-class AsyncRouting(RoutingBase):
+class AsyncRouting(RoutingBase[aioredis.Redis]):
     """Routing over ``redis.asyncio.Redis``: the same methods, each returning an awaitable."""
 
     async def _execute(self, steps: Steps[T]) -> T:
@@ -329,6 +387,6 @@ class AsyncRouting(RoutingBase):
             try:
                 request = steps.send(reply)
             except StopIteration as done:
-                return done.value
+                return cast(T, done.value)  # the value the steps returned
             with _refusals():
                 reply = await request()
