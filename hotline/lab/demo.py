@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hotline.lab.lab import Lab
 from hotline.lab.sipp import SippRun, place_call, start_desk_phone, wait_registered
+from queueing.routing import Routing
 
 
 @dataclass
@@ -22,9 +23,10 @@ class DemoCall:
 
 def start_desks(lab: Lab, talk_ms: int = 3000) -> dict[str, SippRun]:
     """One SIPp desk phone per desk of the city, registered, and every desk made ready."""
-    phones = {}
+    phones: dict[str, SippRun] = {}
+    site = lab.started_site()
     for desk in lab.city.desks:
-        phones[desk.id] = start_desk_phone(lab.sip_target, desk.id, lab.site.desk_passwords[desk.id],
+        phones[desk.id] = start_desk_phone(lab.sip_target, desk.id, site.desk_passwords[desk.id],
                                            lab.workdir / "phones", answer_after_ms=800, talk_ms=talk_ms)
     routing = lab.routing()
     for desk_id, phone in phones.items():
@@ -86,9 +88,11 @@ def run_demo(city_file: Path, workdir: Path) -> int:
         lab.stop()
 
 
-def _record_of(routing, caller: str) -> dict:
+def _record_of(routing: Routing, caller: str) -> dict[str, str]:
     # Newest call from that number: the demo places one per number.
     for call_id in reversed(routing.redis.zrange(routing.keys.calls(), 0, -1)):
+        if not isinstance(call_id, str):
+            raise TypeError(f"call id {call_id!r} is not text: the routing client must decode responses")
         rec = routing.call(call_id)
         if rec.get("caller") == caller:
             return rec
@@ -127,7 +131,8 @@ def run_lab(city_file: Path, workdir: Path, info_file: Path) -> int:
         print("Ctrl-C stops the lab.")
         while not stop:
             time.sleep(0.5)
-            if lab.bridge_proc.poll() is not None:
+            bridge = lab.bridge_proc
+            if bridge is None or bridge.poll() is not None:
                 print("the bridge stopped; restarting it (see bridge.log)")
                 lab.start_bridge()
     except KeyboardInterrupt:

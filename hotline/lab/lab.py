@@ -15,8 +15,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from config.settings import CitySettings, load_settings
 from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, ensure_root
@@ -29,13 +31,16 @@ from telephony.asterisk_config import AsteriskSite, render
 
 HOLD_MUSIC_FILES = 2  # of Debian's opsound set: enough music, little disk
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 @dataclass
 class Lab:
     city_file: Path
     workdir: Path
     name: str = "lab"
-    progress: callable = print
+    progress: Callable[[str], object] = print
     redis_url: str | None = None  # None: the lab starts a redis-server of its own
     log_verbosity: int = 1  # Asterisk's messages.log; 3 adds every dialplan step
     # Asterisk configuration for this instance only, appended to the rendered files (file
@@ -48,8 +53,8 @@ class Lab:
     city: CitySettings = field(init=False)
     asterisk: AsteriskInstance | None = None
     redis_server: RedisServer | None = None
-    bridges: dict[int, subprocess.Popen] = field(default_factory=dict)
-    worker_proc: subprocess.Popen | None = None  # the rq worker (callback jobs)
+    bridges: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    worker_proc: subprocess.Popen[bytes] | None = None  # the rq worker (callback jobs)
     site: AsteriskSite | None = None
     # The city's phone network for calls *to* citizens (callbacks): Asterisk's citizens AOR
     # points at 127.0.0.1:<carrier_port>, where a test starts sipp.start_carrier.
@@ -62,9 +67,29 @@ class Lab:
         self.city = load_settings(self.city_file)
         self.workdir.mkdir(parents=True, exist_ok=True)
 
+    # --- what start() sets up ------------------------------------------------------------
+
+    def started_asterisk(self) -> AsteriskInstance:
+        """The lab's Asterisk instance (set up by start())."""
+        if self.asterisk is None:
+            raise RuntimeError(f"lab {self.name!r} has no Asterisk yet: call start() first")
+        return self.asterisk
+
+    def started_site(self) -> AsteriskSite:
+        """The ports, secrets and folders Asterisk was configured with (set by start())."""
+        if self.site is None:
+            raise RuntimeError(f"lab {self.name!r} has no Asterisk site yet: call start() first")
+        return self.site
+
+    def started_redis_url(self) -> str:
+        """The Redis the lab uses: the outside one given, or its own (started by start())."""
+        if self.redis_url is None:
+            raise RuntimeError(f"lab {self.name!r} has no Redis yet: call start() first")
+        return self.redis_url
+
     # --- bring-up ----------------------------------------------------------------------
 
-    def _timed(self, what: str, fn, *args, **kw):
+    def _timed(self, what: str, fn: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
         started = time.monotonic()
         result = fn(*args, **kw)
         self.timings[what] = time.monotonic() - started
@@ -107,27 +132,29 @@ class Lab:
         built = build_prompts(self.city, cache / "prompts" / self.name)
         if built:
             self.progress(f"    generated {len(built)} prompt file(s)")
-        shutil.copytree(cache / "prompts" / self.name, self.asterisk.sounds_dir, dirs_exist_ok=True)
-        build_tones(self.asterisk.sounds_dir / "tones")
-        music = sorted((self.asterisk.root / "usr/share/asterisk/moh").glob("*.wav"))[:HOLD_MUSIC_FILES]
+        asterisk = self.started_asterisk()
+        shutil.copytree(cache / "prompts" / self.name, asterisk.sounds_dir, dirs_exist_ok=True)
+        build_tones(asterisk.sounds_dir / "tones")
+        music = sorted((asterisk.root / "usr/share/asterisk/moh").glob("*.wav"))[:HOLD_MUSIC_FILES]
         build_hold_music(music, cache / "moh")
         for f in (cache / "moh").glob("*.ulaw"):
-            shutil.copy2(f, self.asterisk.moh_dir / f.name)
+            shutil.copy2(f, asterisk.moh_dir / f.name)
 
     def bridge_env(self, index: int = 0) -> dict[str, str]:
+        site = self.started_site()
         return {
             **os.environ,
             "HOTLINE_CITY_FILE": str(self.city_file),
-            "HOTLINE_REDIS_URL": self.redis_url,
-            "HOTLINE_AMI_PORT": str(self.site.ami_port),
-            "HOTLINE_AMI_USER": self.site.ami_user,
-            "HOTLINE_AMI_SECRET": self.site.ami_secret,
+            "HOTLINE_REDIS_URL": self.started_redis_url(),
+            "HOTLINE_AMI_PORT": str(site.ami_port),
+            "HOTLINE_AMI_USER": site.ami_user,
+            "HOTLINE_AMI_SECRET": site.ami_secret,
             # The dialplan tries the first bridge's FastAGI port, then the second's.
-            "HOTLINE_AGI_PORT": str(self.site.agi_port if index == 0 else self.site.agi_backup_port),
+            "HOTLINE_AGI_PORT": str(site.agi_port if index == 0 else site.agi_backup_port),
         }
 
     @property
-    def bridge_proc(self) -> subprocess.Popen | None:
+    def bridge_proc(self) -> subprocess.Popen[bytes] | None:
         return self.bridges.get(0)
 
     def bridge_log(self, index: int = 0) -> Path:
@@ -174,18 +201,18 @@ class Lab:
         from rq import Worker
 
         log_path = self.workdir / "worker.log"
-        self.worker_proc = subprocess.Popen(
+        self.worker_proc = worker = subprocess.Popen(
             [sys.executable, "-m", "hotline.cli", "worker"], env={**self.bridge_env(), **(env or {})},
             stdin=subprocess.DEVNULL, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        connection = redis_client(self.redis_url)
+        connection = redis_client(self.started_redis_url())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.worker_proc.poll() is not None:
-                raise RuntimeError(f"rq worker exited ({self.worker_proc.returncode}); see {log_path}\n"
+            if worker.poll() is not None:
+                raise RuntimeError(f"rq worker exited ({worker.returncode}); see {log_path}\n"
                                    + log_path.read_text(errors="replace")[-3000:])
-            if any(w.name and w.pid == self.worker_proc.pid for w in Worker.all(connection=connection)):
+            if any(w.name and w.pid == worker.pid for w in Worker.all(connection=connection)):
                 return
             time.sleep(0.2)
         raise RuntimeError(f"rq worker did not register within {timeout:.0f} s; see {log_path}")
@@ -200,7 +227,7 @@ class Lab:
                 self.worker_proc.wait(timeout=5)
 
     def heartbeat(self) -> int | None:
-        out = self.asterisk.cli("database get hotline heartbeat", check=False).stdout
+        out = self.started_asterisk().cli("database get hotline heartbeat", check=False).stdout
         for word in out.split():
             if word.isdigit():
                 return int(word)
@@ -244,30 +271,32 @@ class Lab:
 
     @property
     def sip_target(self) -> str:
-        return f"{self.site.sip_bind}:{self.site.sip_port}"
+        site = self.started_site()
+        return f"{site.sip_bind}:{site.sip_port}"
 
     def routing(self) -> Routing:
-        return Routing(redis_client(self.redis_url, decode_responses=True))
+        return Routing(redis_client(self.started_redis_url(), decode_responses=True))
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
+        site, asterisk = self.started_site(), self.started_asterisk()
         return {
             "hotline_number": self.city.hotline.number,
             "sip_address": f"sip:{self.city.hotline.number}@{self.sip_target}",
             "sip_transport": "udp",
-            "citizens_from": self.site.citizens_match,
-            "citizens_to": self.site.citizens_contact,
+            "citizens_from": site.citizens_match,
+            "citizens_to": site.citizens_contact,
             "desks": [
-                {"id": d.id, "agency": d.agency, "sip_user": d.id, "sip_password": self.site.desk_passwords[d.id],
+                {"id": d.id, "agency": d.agency, "sip_user": d.id, "sip_password": site.desk_passwords[d.id],
                  "registrar": f"sip:{self.sip_target}"}
                 for d in self.city.desks
             ],
-            "ami": {"host": self.site.ami_bind, "port": self.site.ami_port, "user": self.site.ami_user,
-                    "secret": self.site.ami_secret},
+            "ami": {"host": site.ami_bind, "port": site.ami_port, "user": site.ami_user,
+                    "secret": site.ami_secret},
             "redis_url": self.redis_url,
-            "fastagi": f"agi://{self.site.agi_host}:{self.site.agi_port}/ivr",
+            "fastagi": f"agi://{site.agi_host}:{site.agi_port}/ivr",
             "set_desk_ready": f"HOTLINE_REDIS_URL={self.redis_url} hotline desk ready <desk-id>",
-            "asterisk_cli": f"chroot {self.asterisk.root} asterisk -C {self.asterisk.etc_inner}/asterisk.conf -r",
-            "logs": {"bridge": str(self.workdir / "bridge.log"), "asterisk": str(self.asterisk.log_file)},
+            "asterisk_cli": f"chroot {asterisk.root} asterisk -C {asterisk.etc_inner}/asterisk.conf -r",
+            "logs": {"bridge": str(self.workdir / "bridge.log"), "asterisk": str(asterisk.log_file)},
         }
 
     def write_info(self, path: Path) -> None:
