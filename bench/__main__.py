@@ -18,9 +18,11 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench.capacity import CapacitySearch, SearchPlan, find_capacities
 from bench.city import BenchCity
@@ -41,7 +43,7 @@ def close_fake_calls(rig: Rig, call_ids: list[str]) -> int:
     """Hang up the FastAGI test's fake calls in Redis, as Asterisk's hang-up event would,
     so nothing is left live; returns how many never got a record (the IVR sent them to
     the fallback queue)."""
-    routing = rig.lab.routing()
+    routing = rig.routing()
     unrecorded = 0
     for call_id in call_ids:
         try:
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     city = BenchCity(desks_per_agency=args.desks_per_agency)
     plan = TrialPlan(first_key_after_ms=args.first_key_ms)
     rig = Rig(workdir, city, talk_ms=args.talk_ms, bare_hold_s=3.0)
-    results: dict = {
+    results: dict[str, Any] = {
         "command": "python -m bench " + shlex.join(argv), "mode": mode.name,
         "started": started.isoformat(timespec="seconds"), "workdir": str(workdir),
         "settings": {"desks_per_agency": city.desks_per_agency, "desks": len(city.all_desks()),
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"hotline bench ({mode.name}): results in {workdir}")
 
-    def phase(name: str, fn) -> None:
+    def phase(name: str, fn: Callable[[], None]) -> None:
         if name not in parts:
             return
         print(f"== {name}")
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         rig.start()
-        results["machine"] = describe(REPO, rig.lab.asterisk.root)
+        results["machine"] = describe(REPO, rig.asterisk.root)
         trials = Trials(rig, plan)
         paths = rig.paths
         desk_limit = len(city.all_desks()) / (0.1 + args.talk_ms / 1000 + 0.1)
@@ -182,14 +184,14 @@ def main(argv: list[str] | None = None) -> int:
                     mode.held_levels, mode.held_arrival_rate, window_s=mode.held_window_s)).to_json()
 
         def redis() -> None:
-            results["redis_claim"] = claim_benchmark(rig.lab.redis_url, city.agencies, mode.claim_requests, 50,
+            results["redis_claim"] = claim_benchmark(rig.redis_url, city.agencies, mode.claim_requests, 50,
                                                      mode.claim_python)
 
         def fastagi() -> None:
             rig.set_desks("offline")  # the fake callers must stay queued, not be delivered
-            ivr: dict = {}
+            ivr: dict[str, Any] = {}
             try:
-                ivr = bridge_ivr_round_trips(rig.lab.site.agi_port, FASTAGI_SESSIONS, mode.fastagi_calls, "benchagi")
+                ivr = bridge_ivr_round_trips(rig.site.agi_port, FASTAGI_SESSIONS, mode.fastagi_calls, "benchagi")
             finally:
                 ivr["unrecorded_calls"] = close_fake_calls(rig, ivr.pop("call_ids", []))
                 rig.set_desks("ready")

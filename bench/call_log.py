@@ -89,11 +89,12 @@ def desk_call_verdict(citizen: CitizenCall, desk: DeskCall | None, answer_within
     giving up."""
     if citizen.answered is None:
         return Verdict(False, "not answered by Asterisk")
-    if citizen.key_pressed is None:
+    key_released = citizen.key_released  # None exactly when no key was pressed
+    if key_released is None:
         return Verdict(False, "never got to press its key")
     if desk is None or desk.talking is None:
         return Verdict(False, "no desk answered")
-    if desk.talking - citizen.key_released > answer_within_s:
+    if desk.talking - key_released > answer_within_s:
         return Verdict(False, f"desk answered after more than {answer_within_s:g} s")
     if citizen.line_hung_up is None:
         return Verdict(False, "the line never hung up (citizen gave up)")

@@ -8,6 +8,7 @@ loads the machine meanwhile weighs on all three alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.rig import CallPath
 from bench.trial import TrialResult, Trials
@@ -58,7 +59,7 @@ class CapacitySearch:
         passed = [t for t in self.trials if t.passed and t.rate == self.best_rate]
         return passed[-1] if passed else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"path": self.path.key, "max_rate_no_failure": self.best_rate, "first_failing_rate": self.first_fail,
                 "capped_at_ceiling": self.capped, "trials": [t.to_json() for t in self.trials]}
 

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from bench.stats import summary_ms
 from hotline.lab.ports import TCP, free_port
@@ -74,7 +76,7 @@ async def _session(port: int, route: str, calls: int, commands_per_call: int, ta
             writer.close()
 
 
-async def _run(port: int, route: str, sessions: int, calls: int, commands_per_call: int, tag: str) -> dict:
+async def _run(port: int, route: str, sessions: int, calls: int, commands_per_call: int, tag: str) -> dict[str, Any]:
     rtts: list[float] = []
     starts: list[float] = []
     call_ids: list[str] = []
@@ -89,12 +91,13 @@ async def _run(port: int, route: str, sessions: int, calls: int, commands_per_ca
             "call_ids": call_ids}
 
 
-def bridge_ivr_round_trips(agi_port: int, sessions: int, calls_per_session: int, tag: str) -> dict:
+def bridge_ivr_round_trips(agi_port: int, sessions: int, calls_per_session: int, tag: str) -> dict[str, Any]:
     """The bridge's ``ivr`` route; the caller ids are returned so their records can be closed."""
     return asyncio.run(_run(agi_port, "ivr", sessions, calls_per_session, 0, tag))
 
 
-def echo_round_trips(sessions: int, calls_per_session: int, commands_per_call: int, log_path) -> dict:
+def echo_round_trips(sessions: int, calls_per_session: int, commands_per_call: int,
+                     log_path: Path) -> dict[str, Any]:
     port = free_port(TCP)
     server = subprocess.Popen([sys.executable, "-m", "bench.agi_echo", str(port)], stdin=subprocess.DEVNULL,
                               stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.call_log import CitizenCall, read_citizens
 from bench.proc_usage import UsageWindow
@@ -42,7 +44,7 @@ class HeldLevel:
     def ok(self) -> bool:
         return not self.failures
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "on_line": self.on_line, "waiting": self.waiting, "ok": self.ok,
                 "failures": self.failures,
                 "usage": {k: {"cpu_percent": round(c, 1), "rss_mib": round(r / 2**20, 1)} for k, (c, r) in self.usage.items()}}
@@ -71,7 +73,7 @@ class HeldResult:
         rss = slope(xs, [lv.usage[process][1] / 1024 for lv in ok])
         return {"cpu_percent": cpu, "rss_kib": rss}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         processes = sorted({p for lv in self.levels for p in lv.usage})
         return {"path": self.path, "max_held_no_failure": self.max_held, "first_failing_level": self.first_failure,
                 "per_held_caller": {p: self.per_caller(p) for p in processes},
@@ -85,7 +87,8 @@ def _measure(rig: Rig, seconds: float) -> dict[str, tuple[float, int]]:
     return {name: w.read() for name, w in windows.items()}
 
 
-def hold_callers(rig: Rig, path: CallPath, plan: HeldPlan, progress=print) -> HeldResult:
+def hold_callers(rig: Rig, path: CallPath, plan: HeldPlan,
+                 progress: Callable[[str], object] = print) -> HeldResult:
     result = HeldResult(path.key)
     if path.key == "hotline":
         rig.set_desks("offline")
@@ -99,7 +102,7 @@ def hold_callers(rig: Rig, path: CallPath, plan: HeldPlan, progress=print) -> He
         for target in plan.levels:
             count = target - len(expected)
             prefix = rig.caller_prefix()
-            batch = start_citizens(rig.lab.sip_target, path.number, rig.workdir / "held", f"held-{path.key}-{prefix}",
+            batch = start_citizens(rig.running_lab.sip_target, path.number, rig.workdir / "held", f"held-{path.key}-{prefix}",
                                    prefix, plan.arrival_rate, count, count + 10, press="field", line_up_ms=HOLD_MS)
             batches.append(batch)
             expected += [f"{prefix}{n}" for n in range(1, count + 1)]
@@ -134,7 +137,7 @@ def hold_callers(rig: Rig, path: CallPath, plan: HeldPlan, progress=print) -> He
             if not level.ok:
                 break
     finally:
-        rig.lab.asterisk.cli("channel request hangup all", check=False)
+        rig.asterisk.cli("channel request hangup all", check=False)
         for b in batches:
             if not b.wait(20):
                 b.stop()

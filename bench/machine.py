@@ -10,6 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -26,7 +27,7 @@ def _run(cmd: list[str]) -> str:
         return ""
 
 
-def describe(repo: Path, asterisk_root: Path | None) -> dict:
+def describe(repo: Path, asterisk_root: Path | None) -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     meminfo = Path("/proc/meminfo").read_text()
     os_release = Path("/etc/os-release").read_text() if Path("/etc/os-release").exists() else ""
@@ -87,7 +88,7 @@ class NoiseMeter:
         self._busy0, self._ours0, self._t0 = _busy_ticks(), _tree_ticks(os.getpid()), time.monotonic()
         return self
 
-    def read(self) -> dict:
+    def read(self) -> dict[str, Any]:
         wall = max(time.monotonic() - self._t0, 1e-6)
         busy = (_busy_ticks() - self._busy0) / _TICKS
         ours = (_tree_ticks(os.getpid()) - self._ours0) / _TICKS

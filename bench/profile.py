@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 OWN_CODE = ("telephony/", "queueing/", "ivr/", "hotline/")
 
@@ -18,7 +19,7 @@ def py_spy() -> str | None:
     return found if Path(found).exists() else None
 
 
-def start_profile(pid: int, out_dir: Path, seconds: float) -> subprocess.Popen | None:
+def start_profile(pid: int, out_dir: Path, seconds: float) -> subprocess.Popen[bytes] | None:
     """py-spy record for ``seconds``, as collapsed stacks (flamegraph.pl's input); None
     when py-spy is not installed."""
     binary = py_spy()
@@ -31,7 +32,7 @@ def start_profile(pid: int, out_dir: Path, seconds: float) -> subprocess.Popen |
         stdin=subprocess.DEVNULL, stdout=open(out_dir / "py-spy.log", "wb"), stderr=subprocess.STDOUT)
 
 
-def finish_profile(proc: subprocess.Popen | None, out_dir: Path, top: int = 15) -> dict | None:
+def finish_profile(proc: subprocess.Popen[bytes] | None, out_dir: Path, top: int = 15) -> dict[str, Any] | None:
     if proc is None:
         return None
     proc.wait(timeout=120)
@@ -58,7 +59,7 @@ def _activity(frames: list[str]) -> str:
     return "asyncio itself"
 
 
-def summarize(raw: Path, top: int = 15) -> dict:
+def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
     """Shares of the samples: per activity of the event loop, per innermost frame of
     hotline's own code, per function on top of the stack, and per library."""
     activity: Counter[str] = Counter()
@@ -85,7 +86,7 @@ def summarize(raw: Path, top: int = 15) -> dict:
             if any(lib in f for f in frames):
                 library[lib.rstrip("/")] += n
 
-    def shares(counter: Counter[str]) -> list[dict]:
+    def shares(counter: Counter[str]) -> list[dict[str, Any]]:
         return [{"function": f, "share": c / total} for f, c in counter.most_common(top)] if total else []
 
     return {"samples": total, "by_activity": shares(activity), "innermost_own_frame": shares(own),

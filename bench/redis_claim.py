@@ -15,36 +15,41 @@ import csv
 import io
 import subprocess
 import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
 
 from bench.stats import summary_ms
-from queueing.routing import AsyncRouting, RoutingBase
-from queueing.scripts import script_sources
+from queueing.routing import AsyncRouting, Routing, Steps
+from queueing.scripts import Scripts, script_sources
 
 BENCH_DB = 15  # the lab's hotline keys live in db 0
 PREFIX = "benchclaim:"
 RING_TIMEOUT_MS = 10_000
 
 
-class _CallRecorder(RoutingBase):
+class _CallRecorder(Routing):
     """Builds a script call's KEYS and ARGV exactly as the bridge does, without running
     it: redis-benchmark then sends that very call."""
 
-    def __init__(self, client, prefix: str):
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         super().__init__(client, prefix=prefix)
-        self.calls: list[tuple[str, list, list]] = []
+        self.calls: list[tuple[str, list[str], list[str]]] = []
         recorder = self
 
-        class _Scripts:
-            def __getitem__(self, name):
+        class _Scripts(Scripts):
+            def __init__(self) -> None:  # nothing to register: calls are only recorded
+                pass
+
+            def __getitem__(self, name: str) -> Callable[..., None]:
                 return lambda keys, args: recorder.calls.append((name, list(keys), [str(a) for a in args]))
 
         self.scripts = _Scripts()
 
-    def _execute(self, steps):
+    def _execute(self, steps: Steps[Any]) -> Any:
         return next(steps)()
 
 
@@ -66,19 +71,19 @@ async def _populate(url: str, agencies: list[str], pairs: int) -> None:
     await client.aclose()
 
 
-def _redis_benchmark(host: str, port: int, requests: int, clients: int, command: list[str]) -> dict:
+def _redis_benchmark(host: str, port: int, requests: int, clients: int, command: list[str]) -> dict[str, float]:
     out = subprocess.run(["redis-benchmark", "-h", host, "-p", str(port), "--dbnum", str(BENCH_DB),
                           "-n", str(requests), "-c", str(clients), "--csv", *command],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     rows = list(csv.reader(io.StringIO(out)))
     header, values = rows[0], rows[-1]
-    row = dict(zip(header, values))
+    row = dict(zip(header, values, strict=True))
     return {"ops_per_s": float(row["rps"]), "p50_ms": float(row["p50_latency_ms"]),
             "p95_ms": float(row["p95_latency_ms"]), "p99_ms": float(row["p99_latency_ms"]),
             "max_ms": float(row["max_latency_ms"])}
 
 
-async def _sequential_claims(url: str, agencies: list[str], claims: int) -> dict:
+async def _sequential_claims(url: str, agencies: list[str], claims: int) -> dict[str, Any]:
     client = aioredis.Redis.from_url(url, decode_responses=True)
     routing = AsyncRouting(client, prefix=PREFIX)
     took: list[float] = []
@@ -96,9 +101,12 @@ async def _sequential_claims(url: str, agencies: list[str], claims: int) -> dict
 
 
 def claim_benchmark(redis_url: str, agencies: list[str], requests: int, clients: int, python_claims: int,
-                    progress=print) -> dict:
+                    progress: Callable[[str], object] = print) -> dict[str, Any]:
     parts = urlsplit(redis_url)
-    url = f"redis://{parts.hostname}:{parts.port}/{BENCH_DB}"
+    host, port = parts.hostname, parts.port
+    if host is None or port is None:
+        raise ValueError(f"the Redis URL has no host and port: {redis_url!r}")
+    url = f"redis://{host}:{port}/{BENCH_DB}"
     sync = redis.Redis.from_url(url, decode_responses=True)
     sync.flushdb()
     pairs = requests + python_claims
@@ -110,9 +118,9 @@ def claim_benchmark(redis_url: str, agencies: list[str], requests: int, clients:
     _, keys, argv = recorder.calls[-1]
     claim_cmd = ["EVALSHA", sha, str(len(keys)), *keys, *argv]
     offers_before = sync.zcard(recorder.keys.offers())
-    claim = _redis_benchmark(parts.hostname, parts.port, requests, clients, claim_cmd)
+    claim = _redis_benchmark(host, port, requests, clients, claim_cmd)
     claimed = sync.zcard(recorder.keys.offers()) - offers_before
-    trivial = _redis_benchmark(parts.hostname, parts.port, requests, clients, ["EVAL", "return 1", "0"])
+    trivial = _redis_benchmark(host, port, requests, clients, ["EVAL", "return 1", "0"])
     python = asyncio.run(_sequential_claims(url, agencies, python_claims))
     sync.flushdb()
     result = {

@@ -5,19 +5,33 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bench.city import BenchCity
 from bench.dialplan import BARE_NUMBER, NATIVE_GENERAL_QUEUE, NATIVE_NUMBER, bench_config, native_queue
 from bench.sipp_load import DeskBank
+from hotline.lab.asterisk_sandbox import AsteriskInstance
 from hotline.lab.lab import Lab
+from queueing.routing import Routing
 from telephony import ami_blocking
 from telephony.ami_blocking import AmiSession
+from telephony.asterisk_config import AsteriskSite
 
 # Outside the kernel's ephemeral range (where SIPp's free ports come from) and below the
 # 100-port slices other labs on this machine take from 20000 up: room for 5000 channels.
 RTP_PORTS = (10000, 19999)
+
+T = TypeVar("T")
+
+
+def _running(part: T | None, what: str) -> T:
+    """A part the rig only has once started; a clear error before ``Rig.start``."""
+    if part is None:
+        raise RuntimeError(f"the bench rig has no {what}: start it first (Rig.start)")
+    return part
 
 
 @dataclass(frozen=True)
@@ -29,7 +43,8 @@ class CallPath:
 
 
 class Rig:
-    def __init__(self, workdir: Path, city: BenchCity, talk_ms: int, bare_hold_s: float, progress=print):
+    def __init__(self, workdir: Path, city: BenchCity, talk_ms: int, bare_hold_s: float,
+                 progress: Callable[[str], object] = print) -> None:
         self.workdir = workdir
         self.city = city
         self.talk_ms = talk_ms
@@ -45,7 +60,7 @@ class Rig:
                        extra_config=bench_config(self.city, self.bare_hold_s), rtp_ports=RTP_PORTS)
         self.lab.start()
         self.progress(f"  registering {len(self.lab.city.desks)} desks (one SIPp desk bank)")
-        self.desks = DeskBank(self.lab.sip_target, self.lab.site.desk_passwords, self.workdir / "desks",
+        self.desks = DeskBank(self.lab.sip_target, self.site.desk_passwords, self.workdir / "desks",
                               talk_ms=self.talk_ms).start()
         self.set_desks("ready")
         return self
@@ -56,10 +71,36 @@ class Rig:
         if self.lab:
             self.lab.stop()
 
+    # --- the started parts (each raises a clear error before start()) -------------------
+
+    @property
+    def running_lab(self) -> Lab:
+        return _running(self.lab, "lab")
+
+    @property
+    def asterisk(self) -> AsteriskInstance:
+        return _running(self.running_lab.asterisk, "Asterisk")
+
+    @property
+    def site(self) -> AsteriskSite:
+        return _running(self.running_lab.site, "Asterisk site")
+
+    @property
+    def desk_bank(self) -> DeskBank:
+        return _running(self.desks, "desk bank")
+
+    @property
+    def redis_url(self) -> str:
+        return _running(self.running_lab.redis_url, "Redis URL")
+
+    def routing(self) -> Routing:
+        return self.running_lab.routing()
+
     @property
     def paths(self) -> dict[str, CallPath]:
+        hotline_number = self.running_lab.city.hotline.number
         return {
-            "hotline": CallPath("hotline", "(a) hotline: FastAGI IVR → Redis → AMI", self.lab.city.hotline.number, True),
+            "hotline": CallPath("hotline", "(a) hotline: FastAGI IVR → Redis → AMI", hotline_number, True),
             "native": CallPath("native", "(b) native: dialplan IVR → app_queue", NATIVE_NUMBER, True),
             "bare": CallPath("bare", "(c) bare: Answer → Wait → Hangup", BARE_NUMBER, False),
         }
@@ -73,23 +114,23 @@ class Rig:
 
     @property
     def asterisk_pid(self) -> int:
-        return self.lab.asterisk.proc.pid  # chroot execs asterisk: the same process
+        return _running(self.asterisk.proc, "Asterisk process").pid  # chroot execs asterisk: the same process
 
     @property
     def bridge_pid(self) -> int:
-        return self.lab.bridge_proc.pid
+        return _running(self.running_lab.bridge_proc, "bridge process").pid
 
     @property
     def redis_pid(self) -> int:
-        return self.lab.redis_server.process.pid
+        return _running(self.running_lab.redis_server, "redis-server").process.pid
 
     def channels(self) -> int:
-        out = self.lab.asterisk.cli("core show channels count", check=False).stdout
+        out = self.asterisk.cli("core show channels count", check=False).stdout
         m = re.search(r"(\d+) active channel", out)
         return int(m.group(1)) if m else -1
 
     def set_desks(self, state: str) -> None:
-        routing = self.lab.routing()
+        routing = self.routing()
         pipe = routing.redis.pipeline(transaction=False)
         script = routing.scripts["desk_set_state"]
         for desk, _ in self.city.all_desks():
@@ -97,12 +138,12 @@ class Rig:
         pipe.execute(raise_on_error=False)  # a desk still ringing refuses; settle() waits for it
 
     def ready_desks(self) -> int:
-        routing = self.lab.routing()
+        routing = self.routing()
         return sum(routing.redis.zcard(routing.keys.desks_ready(a)) for a in self.city.agencies)
 
     def active_calls(self) -> int:
-        routing = self.lab.routing()
-        return routing.redis.scard(routing.keys.calls_active())
+        routing = self.routing()
+        return int(routing.redis.scard(routing.keys.calls_active()))
 
     def settle(self, timeout: float = 30, desks_ready: bool = True) -> str:
         """Wait until no channel is left and Redis has no live call (and, with
@@ -116,7 +157,7 @@ class Rig:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        self.lab.asterisk.cli("channel request hangup all", check=False)
+        self.asterisk.cli("channel request hangup all", check=False)
         time.sleep(3)
         return left
 
@@ -130,14 +171,15 @@ class Rig:
             problems.append(f"{active} calls live in Redis")
         if desks_ready:
             ready = self.ready_desks()
-            if ready != len(self.lab.city.desks):
-                problems.append(f"{ready}/{len(self.lab.city.desks)} desks ready")
+            desks = len(self.running_lab.city.desks)
+            if ready != desks:
+                problems.append(f"{ready}/{desks} desks ready")
         return ", ".join(problems)
 
     # --- the native queues (b) ---------------------------------------------------------
 
     def ami(self) -> AmiSession:
-        site = self.lab.site
+        site = self.site
         return ami_blocking.connect(site.ami_bind, site.ami_port, site.ami_user, site.ami_secret,
                                     events="off", timeout=10, id_prefix="bench")
 
@@ -163,5 +205,5 @@ class Rig:
 
     def hotline_waiting(self) -> int:
         """Callers waiting in hotline's Redis queues."""
-        routing = self.lab.routing()
+        routing = self.routing()
         return sum(routing.redis.zcard(routing.keys.queue(q)) for q in [*self.city.agencies, "general"])

@@ -20,7 +20,7 @@ class SippProcess:
 
     name: str
     workdir: Path
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
     _log_offset: int = 0
 
     @property
@@ -55,6 +55,8 @@ class SippProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def wait(self, timeout: float) -> bool:
+        if self.proc is None:
+            raise RuntimeError(f"SIPp {self.name!r} was never started")
         try:
             self.proc.wait(timeout=timeout)
             return True
@@ -62,11 +64,12 @@ class SippProcess:
             return False
 
     def stop(self) -> None:
-        if self.running():
-            self.proc.terminate()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:  # running()
+            proc.terminate()
             if not self.wait(5):
-                self.proc.kill()
-                self.proc.wait(5)
+                proc.kill()
+                proc.wait(5)
 
     def new_log_lines(self) -> list[str]:
         """Log lines written since the last call (whole lines only)."""
@@ -86,7 +89,8 @@ class SippProcess:
         rows = list(csv.reader(self.stat_path.read_text(errors="replace").splitlines(), delimiter=";"))
         if len(rows) < 2:
             return {}
-        return dict(zip(rows[0], rows[-1]))
+        # SIPp may be writing the last row: it can be shorter than the header.
+        return dict(zip(rows[0], rows[-1], strict=False))
 
     def failed_calls(self) -> int:
         value = self.statistics().get("FailedCall(C)", "0")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.call_log import (
     CitizenCall,
@@ -63,7 +65,7 @@ class TrialResult:
     def passed(self) -> bool:
         return self.failed == 0 and self.sipp_failed == 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "rate": self.rate, "calls": self.calls, "succeeded": self.succeeded,
                 "failed": self.failed, "sipp_failed": self.sipp_failed, "passed": self.passed,
                 "reasons": self.reasons, "duration_s": round(self.duration_s, 1), "settle": self.settle,
@@ -73,7 +75,7 @@ class TrialResult:
 class Trials:
     """Runs trials on one rig; keeps every desk log line read so far."""
 
-    def __init__(self, rig: Rig, plan: TrialPlan, progress=print):
+    def __init__(self, rig: Rig, plan: TrialPlan, progress: Callable[[str], object] = print) -> None:
         self.rig = rig
         self.plan = plan
         self.progress = progress
@@ -88,7 +90,7 @@ class Trials:
         longest_s = plan.call_length_s(rig, path) + line_up_ms / 1000
         concurrent = int(rate * longest_s) + 50
         started = time.monotonic()
-        sipp = start_citizens(rig.lab.sip_target, path.number, rig.workdir / "citizens", f"{path.key}-{prefix}",
+        sipp = start_citizens(rig.running_lab.sip_target, path.number, rig.workdir / "citizens", f"{path.key}-{prefix}",
                               prefix, rate, calls, concurrent, press="field" if path.to_desk else "",
                               first_key_after_ms=plan.first_key_after_ms, line_up_ms=line_up_ms)
         try:
@@ -100,7 +102,7 @@ class Trials:
         elapsed = time.monotonic() - started
         time.sleep(0.5)  # the desk bank's last log lines
         citizens = read_citizens(sipp.new_log_lines())
-        read_desks(rig.desks.sipp.new_log_lines(), self.desk_calls)
+        read_desks(rig.desk_bank.sipp.new_log_lines(), self.desk_calls)
         reasons: Counter[str] = Counter()
         mine: list[CitizenCall] = []
         for n in range(1, calls + 1):
