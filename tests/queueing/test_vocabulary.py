@@ -414,7 +414,7 @@ def test_queueing_python_compares_with_the_enums():
     assert found == []
 
 
-ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 
 
 def _doc_list(label: str) -> list[str]:

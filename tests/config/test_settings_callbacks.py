@@ -10,7 +10,7 @@ import pytest
 from config.settings import CallbackSettings, NumberSettings, SettingsError, load_settings, parse_settings
 from tests.replay import E2E_CITY
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def city_data(**tables):

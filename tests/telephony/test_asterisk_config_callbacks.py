@@ -7,7 +7,7 @@ import pytest
 from config.settings import load_settings
 from telephony.asterisk_config import AsteriskConfigError, render
 from tests.replay import E2E_CITY
-from tests.test_asterisk_config import sections, site_for
+from tests.telephony.test_asterisk_config import sections, site_for
 
 
 @pytest.fixture

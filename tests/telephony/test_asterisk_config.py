@@ -21,7 +21,7 @@ from telephony.asterisk_config import (
 )
 from tests.replay import E2E_CITY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CITIES = {"e2e": load_settings(E2E_CITY), "hotline": load_settings(ROOT / "hotline.toml")}
 
 

@@ -18,7 +18,7 @@ from config.settings import (
     parse_settings,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 CITY = """
 [hotline]

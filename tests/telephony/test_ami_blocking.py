@@ -7,7 +7,7 @@ import pytest
 
 from telephony import ami_blocking
 from telephony.ami_blocking import AmiSyncError, parse_message
-from tests.test_callback_dialer import ScriptedAmi, block
+from tests.telephony.test_callback_dialer import ScriptedAmi, block
 
 
 def bench_ami(action):

@@ -19,7 +19,7 @@ from ivr.menu import (
     step,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_menu(attempts: int = 2, general_priority: int = 0) -> Menu:

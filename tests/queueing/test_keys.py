@@ -13,7 +13,7 @@ from queueing.keys import SCHEMA
 from queueing.numbers import Numbers
 from queueing.scripts import LUA_DIR, PRELUDE
 
-ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 QUEUEING = LUA_DIR.parent
 T0 = 1_700_000_000_000
 
