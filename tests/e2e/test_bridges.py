@@ -32,7 +32,7 @@ def test_two_bridges_never_offer_a_caller_twice_nor_a_desk_two_callers(hotline, 
     rung = [line for phone in desks for line in phone.log_lines() if line.startswith("RINGING")]
     assert sorted(c for c in callers for line in rung if c in line) == sorted(callers)
     for phone in desks:  # one call at a time: ring, answer, hang up, and only then the next
-        wait_until(lambda: len(_desk_timeline(phone)) % 3 == 0, 5, "the desk phone's last hang-up")
+        wait_until(lambda phone=phone: len(_desk_timeline(phone)) % 3 == 0, 5, "the desk phone's last hang-up")
         timeline = _desk_timeline(phone)
         assert timeline == ["RINGING", "ANSWERED", "DESK"] * (len(timeline) // 3), timeline
     # Both bridges were up and logged in to AMI; each event was applied once.

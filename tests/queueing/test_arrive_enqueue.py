@@ -91,7 +91,7 @@ def test_queue_order_is_priority_then_arrival(routing):
     for call_id, offset, _ in callers:
         routing.arrive(call_id, "+15550100", f"PJSIP/{call_id}", now_ms=T0 + offset)
     positions = {}
-    for call_id, offset, priority in reversed(callers):
+    for call_id, _offset, priority in reversed(callers):
         positions[call_id] = routing.enqueue(call_id, "fire", priority, now_ms=T0 + 1_000).position
 
     assert routing.queue("fire") == [

@@ -205,7 +205,7 @@ def test_no_answer_is_retried_later_then_given_up(conn, routing, redis_url):
     assert task.next_attempt_ms - wall_clock_ms() == pytest.approx(300_000, abs=5_000)
 
     # The retry comes due: pretend its time has come (the task and the job).
-    for attempt in (2, 3):
+    for _attempt in (2, 3):
         routing.redis.hset("hotline:callback:c-1", "next_attempt_ms", wall_clock_ms() - 1)
         assert run_scheduled(conn) == 1
         work(conn)

@@ -238,7 +238,7 @@ def test_modules_conf_loads_every_module_the_dialplan_functions_need():
 
 def test_modules_conf_is_explicit():
     config = configparser.ConfigParser(strict=False, delimiters=("=",), inline_comment_prefixes=(";",))
-    config.read_string("\n".join(l for l in TEMPLATES.joinpath("modules.conf").read_text().splitlines()
-                                 if not l.startswith("load")))
+    config.read_string("\n".join(line for line in TEMPLATES.joinpath("modules.conf").read_text().splitlines()
+                                 if not line.startswith("load")))
     assert config["modules"]["autoload"] == "no"
     assert {"chan_pjsip", "res_pjsip", "pbx_config", "res_musiconhold", "format_wav"} <= LOADED

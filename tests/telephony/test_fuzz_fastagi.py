@@ -187,7 +187,7 @@ def test_bad_clients_are_dropped_and_normal_calls_complete(monkeypatch, caplog):
             mixed = [c for _, c in bad] + normal
             random.Random(SEED).shuffle(mixed)  # start them interleaved
             results = await asyncio.wait_for(asyncio.gather(*mixed, return_exceptions=True), 30)
-            by_coro = dict(zip(mixed, results))
+            by_coro = dict(zip(mixed, results, strict=True))
             # every session task ends with its client; give the last ones a moment to unwind
             for _ in range(100):
                 if not server.active:
