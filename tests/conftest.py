@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from config.settings import CitySettings
 from hotline.lab.redis_server import start_redis_server
+from queueing.routing import Routing
 
 # The real lab (Asterisk, Redis, bridge, SIPp phones), shared by tests/e2e and tests/faults;
 # started only by the tests that ask for it.
@@ -39,6 +41,25 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
+
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No HOTLINE_* variable from the machine leaks into a test of the settings."""
+    for name in list(os.environ):
+        if name.startswith("HOTLINE_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def city_routing(redis_client: redis.Redis, city: CitySettings) -> Routing:
+    """A Routing with the module's ``city`` desks registered, as the bridge does at start."""
+    routing = Routing(redis_client)
+    for desk in city.desks:
+        routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
+    return routing
 
 
 # A skipped end-to-end, fault or browser test proves nothing: report it as a failure.

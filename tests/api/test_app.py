@@ -28,11 +28,13 @@ def api(routing: Routing) -> TestClient:
 
 
 @pytest.fixture
-def routing(redis_client):
-    routing = Routing(redis_client)
-    for d in CITY.desks:
-        routing.register_desk(d.id, d.agency, cross_trained=d.cross_trained)
-    return routing
+def city():
+    return CITY
+
+
+@pytest.fixture
+def routing(city_routing):
+    return city_routing
 
 
 @pytest.fixture

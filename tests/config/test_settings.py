@@ -1,6 +1,5 @@
 """config.settings: the city's data file is checked at start, every mistake named by its key path."""
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -316,14 +315,6 @@ def test_not_utf8(tmp_path):
 
 
 # --- runtime settings ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("HOTLINE_"):
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def test_runtime_defaults(clean_env):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 
 import pytest
@@ -19,19 +18,18 @@ DESK_LIST = ", ".join(d.id for d in CITY.desks)
 
 
 @pytest.fixture(autouse=True)
-def no_hotline_environment(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("HOTLINE_"):
-            monkeypatch.delenv(name)
+def no_hotline_environment(clean_env):
+    """The CLI reads HOTLINE_* itself: each test sets what it means to."""
 
 
 @pytest.fixture
-def routing(redis_client):
-    """Desks registered, as the bridge does at start."""
-    routing = Routing(redis_client)
-    for d in CITY.desks:
-        routing.register_desk(d.id, d.agency, cross_trained=d.cross_trained)
-    return routing
+def city():
+    return CITY
+
+
+@pytest.fixture
+def routing(city_routing):
+    return city_routing
 
 
 @pytest.fixture

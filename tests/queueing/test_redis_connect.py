@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 
 import pytest
@@ -81,14 +80,6 @@ def test_a_password_is_never_repeated_in_an_error():
 @pytest.mark.parametrize("url", ["redis://h:1/0", "rediss://h:1/0", "unix:///run/redis.sock?db=1"])
 def test_plain_urls_are_accepted_as_before(url):
     assert check_url(url) == url
-
-
-@pytest.fixture
-def clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("HOTLINE_"):
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def test_runtime_settings_accept_a_sentinel_url(clean_env):
