@@ -91,7 +91,8 @@ def speak(text: str, voice: str, speed_wpm: int, target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".speak-") as tmp:
         raw, converted = Path(tmp) / "espeak.wav", Path(tmp) / "prompt.wav"
         # Text on stdin: a prompt starting with '-' must not be read as an option.
-        _run([espeak, "-v", voice, "-s", str(speed_wpm), "-b", "1", "--stdin", "-w", str(raw)], f"{target} (voice {voice!r})", text.encode("utf-8"))
+        _run([espeak, "-v", voice, "-s", str(speed_wpm), "-b", "1", "--stdin", "-w", str(raw)],
+             f"{target} (voice {voice!r})", text.encode("utf-8"))
         _run([sox, str(raw), *SOX_TO_ASTERISK_WAV, str(converted), *SOX_NORMALIZE], str(target))
         os.chmod(converted, READABLE)
         os.replace(converted, target)

@@ -2,7 +2,7 @@
 
 This table is the specification; the Lua scripts carry it out atomically in Redis
 (``desk_set_state`` for what people do, ``claim_next`` / ``offer_*`` / ``call_hangup`` /
-``wrapups_release`` for what calls do). ``tests/test_desk_states.py`` checks the table row
+``wrapups_release`` for what calls do). ``tests/queueing/test_desk_states.py`` checks the table row
 by row and checks that ``desk_set_state.lua`` agrees with it for every person's command in
 every state.
 """

@@ -3,7 +3,7 @@
 Every key lives under a prefix, ``hotline:`` by default; tests and lab bridges pass their own
 prefix to share one Redis without seeing each other. :class:`Keys` builds the names (its
 docstring is the schema as a table), docs/architecture.md's "Redis keys" table is held to
-the schema by tests/test_queueing_keys.py, and so are the key names the Lua scripts build
+the schema by tests/queueing/test_keys.py, and so are the key names the Lua scripts build
 themselves from the same prefix (``queueing/lua/_prelude.lua``); :meth:`Keys.fixed` lists the
 keys they receive in KEYS.
 """

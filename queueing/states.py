@@ -1,7 +1,7 @@
 """The queueing vocabulary: every fixed set of values stored in Redis (docs/architecture.md).
 
 They are plain strings in Redis and in the Lua scripts, which cannot import these;
-tests/test_queueing_vocabulary.py checks that the scripts use exactly these values.
+tests/queueing/test_vocabulary.py checks that the scripts use exactly these values.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telephony.agi_protocol import (
     MAX_ENVIRONMENT_BYTES,
@@ -75,7 +76,7 @@ Handler = Callable[[AgiChannel], Awaitable[None]]
 class FastAgiServer:
     def __init__(self, routes: dict[str, Handler]):
         self.routes = routes
-        self.active: set[asyncio.Task] = set()
+        self.active: set[asyncio.Task[Any]] = set()
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -89,6 +90,7 @@ class FastAgiServer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None  # a connection callback of start_server runs in its own task
         self.active.add(task)
         peer = writer.get_extra_info("peername")
         try:
@@ -114,7 +116,7 @@ class FastAgiServer:
             except (ConnectionError, OSError):
                 pass
 
-    async def _read_environment(self, reader: asyncio.StreamReader, peer) -> AgiEnvironment | None:
+    async def _read_environment(self, reader: asyncio.StreamReader, peer: Any) -> AgiEnvironment | None:
         try:
             raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), ENVIRONMENT_DEADLINE_S)
         except TimeoutError:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from panoramisk import Manager
 
@@ -39,7 +40,7 @@ def refused(action: str, message: str) -> AmiError:
     """The typed error for an action Asterisk answered with Response: Error.
 
     Asterisk 22 words a missing channel "Channel does not exist: <name>" (Redirect) or
-    "No such channel" (Getvar and others); tests/test_ami.py replays both."""
+    "No such channel" (Getvar and others); tests/telephony/test_ami.py replays both."""
     text = f"AMI {action}: {message}"
     if "does not exist" in message or "no such channel" in message.lower():
         return ChannelGone(text)
@@ -71,7 +72,7 @@ class AmiLink:
         )
         self.manager.register_event("UserEvent", self._user_event)
         self.manager.register_event("DeviceStateChange", self._device_state)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         # Events of one call must be applied in the order Asterisk sent them (a ring that
         # ended before the hang-up), so one consumer applies them one by one.
         self._events: asyncio.Queue[tuple[DialplanEvent, str]] = asyncio.Queue()
@@ -95,21 +96,21 @@ class AmiLink:
             except Exception:
                 log.exception("applying %s failed", event)
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _logged_in(self, manager) -> None:
+    def _logged_in(self, manager: Manager) -> None:
         log.info("AMI logged in")
         self.ready.set()
         self._spawn(self._on_ready())
 
-    def _disconnected(self, manager, exc) -> None:
+    def _disconnected(self, manager: Manager, exc: BaseException | None) -> None:
         log.warning("AMI link lost (%s); reconnecting", exc)
         self.ready.clear()
 
-    def _user_event(self, manager, message) -> None:
+    def _user_event(self, manager: Manager, message: Mapping[str, str]) -> None:
         try:
             event = parse_user_event(message)
         except MalformedEvent as exc:
@@ -118,12 +119,13 @@ class AmiLink:
         if event is not None:
             self._events.put_nowait((event, event_identity(message)))
 
-    def _device_state(self, manager, message) -> None:
+    def _device_state(self, manager: Manager, message: Mapping[str, str]) -> None:
         event = parse_device_state(message)
         if event is not None:  # idempotent: every bridge may apply it
             self._events.put_nowait((event, ""))
 
-    async def action(self, fields: dict[str, str], timeout: float = ACTION_DEADLINE_S):
+    async def action(self, fields: dict[str, str], timeout: float = ACTION_DEADLINE_S) -> Any:
+        """The reply: a panoramisk Message, or a list of them for an action list."""
         if not self.ready.is_set() or self.manager.protocol is None:
             raise AmiError(f"AMI not connected; cannot {fields.get('Action')}")
         try:

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from structlog.contextvars import bound_contextvars
 
 from config.settings import MAX_ANNOUNCED_POSITION, MAX_ANNOUNCED_WAIT_MIN, CitySettings
+from queueing.routing import AsyncRouting
 from queueing.wait_estimate import expected_wait_minutes
 from telephony.agi_server import AgiChannel
 from telephony.ivr_call import prompt_path
@@ -23,7 +24,7 @@ log = logging.getLogger("hotline.announce")
 
 
 class WaitAnnouncement:
-    def __init__(self, city: CitySettings, routing):
+    def __init__(self, city: CitySettings, routing: AsyncRouting):
         self.city = city
         self.routing = routing
 

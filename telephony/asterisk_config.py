@@ -103,7 +103,8 @@ def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = Tru
         raise AsteriskConfigError(f"citizens_contact: not a SIP URI: {site.citizens_contact!r}")
     # The citizens trunk's outbound side: Dial(PJSIP/<number>@citizens) sends the INVITE to
     # this contact with <number> as the Request-URI user.
-    values["citizens_aors"] = "aors = citizens" if site.citizens_contact else "; no aors: no carrier for calls to citizens (citizens_contact empty)"
+    values["citizens_aors"] = ("aors = citizens" if site.citizens_contact
+                               else "; no aors: no carrier for calls to citizens (citizens_contact empty)")
     values["citizens_aor_section"] = (
         f"[citizens]\ntype = aor\ncontact = {site.citizens_contact}\n" if site.citizens_contact else "")
     desk_template = _template("pjsip_desk.conf.tmpl")

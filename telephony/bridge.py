@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from config.settings import CitySettings, RuntimeSettings
 from queueing.redis_connect import async_redis_client
+from queueing.results import Claim
 from queueing.routing import AsyncRouting
 from telephony.agi_server import FastAgiServer
 from telephony.ami import AmiError, AmiLink
@@ -66,14 +67,14 @@ class Bridge:
             self.routing, self.ami, self.hangups, self.wake, agencies=self.agencies, ring_timeout_ms=self.ring_timeout_ms,
             overflow_after_ms={a.id: a.overflow_after_s * 1000 for a in city.agencies}, missed_limit=missed_limit)
         self.reconciler = Reconciler(city, self.routing, self.ami, self.hangups, self.wake, missed_limit=missed_limit)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # --- what the parts do, under the names the CLI and the tests use ------------------------
 
     async def dispatch_once(self) -> int:
         return await self.dispatcher.dispatch_once()
 
-    async def deliver(self, claim) -> Delivery:
+    async def deliver(self, claim: Claim) -> Delivery:
         return await self.dispatcher.deliver(claim)
 
     async def on_dialplan_event(self, event: DialplanEvent, identity: str = "") -> None:

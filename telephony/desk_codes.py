@@ -13,6 +13,7 @@ import logging
 from redis.exceptions import RedisError
 
 from queueing.errors import RoutingRefused
+from queueing.routing import AsyncRouting
 from queueing.states import DeskState
 from telephony.agi_server import AgiChannel
 
@@ -27,7 +28,7 @@ PAUSE_REASON = "paused from the desk phone"
 
 
 class DeskFeatureCode:
-    def __init__(self, routing, desk_ids: set[str]):
+    def __init__(self, routing: AsyncRouting, desk_ids: set[str]):
         self.routing = routing
         self.desk_ids = desk_ids
 

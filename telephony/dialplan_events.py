@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -19,6 +21,8 @@ from telephony.ami_events import CallerLeft, DeskAnswered, DeskPhoneIdle, Dialpl
 from telephony.hangups import Hangups
 
 log = logging.getLogger("hotline.bridge.events")
+
+T = TypeVar("T")
 
 APPLIED_EVENT_TTL_S = 3600  # long past any retransmission of the same AMI event
 REDIS_RETRY_FIRST_S, REDIS_RETRY_MAX_S = 0.2, 2.0
@@ -59,7 +63,7 @@ class DialplanEvents:
                 log.exception("could not apply %s", event)
             self.wake.set()
 
-    async def _until_redis_answers(self, operation, event):
+    async def _until_redis_answers(self, operation: Callable[[], Awaitable[T]], event: DialplanEvent) -> T:
         delay = REDIS_RETRY_FIRST_S
         while True:
             try:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from redis.exceptions import RedisError
 from structlog.contextvars import bound_contextvars
 
+from queueing.results import Claim
 from queueing.routing import AsyncRouting
 from telephony.ami import AmiError, AmiLink, ChannelGone
 from telephony.hangups import Hangups
@@ -78,7 +79,7 @@ class Dispatcher:
                 delivered += 1
         return delivered
 
-    async def deliver(self, claim) -> Delivery:
+    async def deliver(self, claim: Claim) -> Delivery:
         """Move the claimed caller to its desk."""
         with bound_contextvars(call_id=claim.call_id):
             log.info("call %s (%s, queue %s) → desk %s", claim.call_id, claim.caller or "unknown", claim.queue, claim.desk_id)

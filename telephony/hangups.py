@@ -9,6 +9,7 @@ import logging
 
 import redis.asyncio as aioredis
 
+from queueing.results import Hangup
 from queueing.routing import AsyncRouting
 from queueing.states import CallState
 
@@ -25,7 +26,7 @@ class Hangups:
         """Close the call (abandoned, or ended with its desk to wrap-up); idempotent."""
         await self.after(await self.routing.hangup(call_id, self.wrap_up_ms))
 
-    async def after(self, result) -> None:
+    async def after(self, result: Hangup | None) -> None:
         """An abandoned caller gets a callback task: enqueue the rq job create_callback
         (queueing/jobs.py). Also when the hang-up was already recorded (result noop, state
         abandoned: the IVR records it first); the job is idempotent and deduplicated. If rq

@@ -15,6 +15,7 @@ from structlog.contextvars import bound_contextvars
 
 from config.settings import GENERAL_QUEUE, CitySettings
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
+from queueing.routing import AsyncRouting
 from telephony.agi_server import AgiChannel, CallerHungUp
 
 log = logging.getLogger("hotline.ivr")
@@ -27,7 +28,7 @@ def prompt_path(language: str, key: str) -> str:
 
 
 class IvrCall:
-    def __init__(self, city: CitySettings, routing):
+    def __init__(self, city: CitySettings, routing: AsyncRouting):
         self.city = city
         self.menu = Menu.from_settings(city)
         self.routing = routing
