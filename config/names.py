@@ -1,7 +1,7 @@
 """Names shared by every floor, defined once here on the ground floor (no dependencies).
 
 The Lua scripts cannot import this: ``queueing/lua/_prelude.lua`` repeats the value and
-tests/test_queueing_vocabulary.py holds it to this one.
+tests/queueing/test_vocabulary.py holds it to this one.
 """
 
 from __future__ import annotations

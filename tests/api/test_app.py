@@ -23,7 +23,7 @@ def runtime() -> RuntimeSettings:
 
 
 def api(routing: Routing) -> TestClient:
-    """The API over ``routing``, every request with a supervisor's token (roles: test_api_auth.py)."""
+    """The API over ``routing``, every request with a supervisor's token (roles: tests/api/test_auth.py)."""
     return TestClient(create_app(runtime(), city=CITY, routing=routing, tokens=TOKENS), headers=SUPERVISOR)
 
 
