@@ -6,7 +6,8 @@ HOTLINE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HOTLINE_CACHE="${HOTLINE_CACHE:-/var/cache/hotline}"
 VENV="${HOTLINE_VENV:-$HOTLINE_ROOT/.venv}"
 
-APT_PACKAGES=(redis-server sip-tester espeak-ng sox debootstrap python3-venv python3-pip ca-certificates)
+# chromium: the console's browser tests (tests/browser) drive Debian's own build through playwright.
+APT_PACKAGES=(redis-server sip-tester espeak-ng sox debootstrap python3-venv python3-pip ca-certificates chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
