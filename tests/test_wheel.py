@@ -25,8 +25,7 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bin/ of a new venv with hotline's wheel installed (dependencies from the registry)."""
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheel")
     # A copy of the sources, so the build's own folders never land in the checkout.
     source = root / "source"
@@ -34,11 +33,31 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ".git", ".venv", "var", "build", "*.egg-info", "__pycache__", "results", "tests"))
     wheels = root / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)], cwd=root)
-    [wheel] = wheels.glob("hotline-*.whl")
-    venv.EnvBuilder(with_pip=True).create(root / "venv")
-    bin_dir = root / "venv" / "bin"
-    _run([str(bin_dir / "pip"), "install", "-q", str(wheel)], cwd=root)
+    [built] = wheels.glob("hotline-*.whl")
+    return built
+
+
+def _venv(where: Path) -> Path:
+    venv.EnvBuilder(with_pip=True).create(where)
+    return where / "bin"
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path) -> Path:
+    """bin/ of a new venv with hotline's wheel installed (dependencies from the registry)."""
+    bin_dir = _venv(wheel.parent.parent / "venv")
+    _run([str(bin_dir / "pip"), "install", "-q", str(wheel)], cwd=wheel.parent)
     return bin_dir
+
+
+def test_the_ground_floor_and_the_menu_import_in_a_venv_without_redis(wheel: Path) -> None:
+    bin_dir = _venv(wheel.parent.parent / "venv-no-redis")
+    _run([str(bin_dir / "pip"), "install", "-q", "--no-deps", str(wheel)], cwd=wheel.parent)
+    _run([str(bin_dir / "pip"), "install", "-q", "pydantic>=2.6", "pydantic-settings>=2.2"], cwd=wheel.parent)
+    probe = ("import importlib.util, config, ivr.menu\n"
+             "assert importlib.util.find_spec('redis') is None, 'redis is installed here'\n"
+             "print(ivr.menu.start())")
+    _run([str(bin_dir / "python"), "-c", probe], cwd=wheel.parent, env={"PYTHONPATH": ""})
 
 
 def test_the_installed_package_renders_asterisk_conf_away_from_the_checkout(installed: Path, tmp_path: Path) -> None:
