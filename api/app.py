@@ -19,6 +19,7 @@ from api.auth import Access, tokens_for
 from api.errors import add_error_handlers
 from api.routers.callbacks import callbacks_router
 from api.routers.calls import calls_router
+from api.routers.console import add_console
 from api.routers.desks import desks_router
 from api.routers.health import health_router
 from api.routers.numbers import numbers_router
@@ -50,4 +51,5 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(queues_router(access, QueueService(city, routing)))
     app.include_router(callbacks_router(access, CallbackService(city, routing), desks))
     app.include_router(numbers_router(access, NumberService(city, routing)))
+    add_console(app, city)
     return app

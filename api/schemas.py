@@ -32,6 +32,8 @@ class DeskView(BaseModel):
     state: str
     call_id: str = ""
     reason: str = ""
+    since_ms: int | None = Field(default=None, description="when the desk entered this state (ms since the epoch); "
+                                                          "none for a desk never logged in")
 
 
 # --- queues ---------------------------------------------------------------------------

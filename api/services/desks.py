@@ -22,8 +22,10 @@ class DeskService:
 
     def view(self, desk_id: str) -> DeskView:
         record = self.routing.desk(desk_id)
+        since = record.get("since_ms", "")
         return DeskView(desk_id=desk_id, agency=self.agency_of[desk_id], state=record.get("state", "offline"),
-                        call_id=record.get("call_id", ""), reason=record.get("reason", ""))
+                        call_id=record.get("call_id", ""), reason=record.get("reason", ""),
+                        since_ms=int(since) if since.isdigit() else None)
 
     def change(self, desk_id: str, target: str, reason: str = "") -> DeskView:
         """``target``: login, ready, paused or offline."""

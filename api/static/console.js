@@ -1,0 +1,586 @@
+// The call-taker's console: sign in, the desk's state with its time, Ready / Pause / Log out
+// by key, and the screen pop of a ringing call, kept live by the server's event stream.
+// Every value from the server is shown with textContent: never parsed as HTML.
+
+import { STRINGS, translate } from "./strings.js";
+
+const city = JSON.parse(document.getElementById("city").textContent);
+const $ = (id) => document.getElementById(id);
+
+const STATE_SYMBOLS = {
+  offline: "○", ready: "▶", ringing: "☎", on_call: "◆", wrap_up: "◐", paused: "‖",
+};
+// Event types that concern a desk (their data carries desk_id): queueing/lua/*.lua's emit().
+const DESK_EVENTS = [
+  "desk_state", "desk_released", "desk_registered", "offered", "answered", "offer_failed",
+  "call_ended", "call_abandoned", "ready_entry_dropped", "callback_dialing",
+];
+// Event types that change a call record (data carries call_id).
+const CALL_EVENTS = [
+  "call_arrived", "call_queued", "call_fallback", "call_rejoined", "call_reprioritized",
+];
+const RECONNECT_MS = 2000;
+const POLL_MS = 3000;
+
+const view = {
+  language: pickLanguage(),
+  session: null,     // POST/GET /session's body
+  desk: null,        // this desk as GET /desks shows it
+  call: null,        // the popped call's record
+  callId: "",
+  live: false,
+  events: null,      // the EventSource
+  reconnectTimer: 0,
+  pollTimer: 0,
+  deskRequest: 0,    // the newest desk refresh wins
+};
+
+// --- language ---------------------------------------------------------------------------
+
+function spokenLanguages() {
+  const ours = city.languages.filter((lang) => lang in STRINGS);
+  return ours.length ? ours : ["en"];
+}
+
+function pickLanguage() {
+  const saved = localStorage.getItem("hotline.console.language");
+  const spoken = spokenLanguages();
+  return spoken.includes(saved) ? saved : spoken[0];
+}
+
+function t(key, values) {
+  return translate(view.language, key, values);
+}
+
+function setLanguage(language) {
+  view.language = language;
+  localStorage.setItem("hotline.console.language", language);
+  renderAll();
+}
+
+function nextLanguage() {
+  const spoken = spokenLanguages();
+  setLanguage(spoken[(spoken.indexOf(view.language) + 1) % spoken.length]);
+}
+
+function renderLanguageSwitch() {
+  const box = $("langs");
+  box.replaceChildren();
+  box.setAttribute("aria-label", t("key_language"));
+  for (const lang of spokenLanguages()) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "lang";
+    button.dataset.lang = lang;
+    button.lang = lang;
+    button.textContent = lang.toUpperCase();
+    button.title = translate(lang, "language_name");
+    const current = lang === view.language;
+    button.setAttribute("aria-pressed", String(current));
+    if (current) button.textContent = `[${lang.toUpperCase()}]`;
+    button.addEventListener("click", () => setLanguage(lang));
+    box.append(button);
+  }
+  const hint = document.createElement("kbd");
+  hint.textContent = "N";
+  box.append(hint);
+}
+
+function renderTexts() {
+  document.documentElement.lang = view.language;
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+}
+
+// --- time -------------------------------------------------------------------------------
+
+function clock(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
+}
+
+function timeOfDay(ms) {
+  const d = new Date(ms);
+  return d.toLocaleTimeString(view.language === "vi" ? "vi-VN" : "en-GB", { hour12: false });
+}
+
+function msField(record, name) {
+  const value = record ? Number.parseInt(record[name], 10) : Number.NaN;
+  return Number.isFinite(value) && value > 0 ? value : null;
+}
+
+// --- requests ---------------------------------------------------------------------------
+
+class HttpError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && view.session) headers["X-CSRF-Token"] = view.session.csrf;
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers, credentials: "same-origin", cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new HttpError(0, t("unreachable", { detail: error.message }));
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const detail = data && typeof data.detail === "string" ? data.detail
+      : data && data.detail ? JSON.stringify(data.detail) : `HTTP ${response.status}`;
+    throw new HttpError(response.status, detail);
+  }
+  return data;
+}
+
+function sessionLost(error) {
+  if (error instanceof HttpError && error.status === 401 && view.session) {
+    showSignIn(t("session_over"));
+    return true;
+  }
+  return false;
+}
+
+function showMessage(text) {
+  const box = $("console-message");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+// --- sign in / out ----------------------------------------------------------------------
+
+function showSignIn(message = "") {
+  view.session = null;
+  view.desk = null;
+  view.call = null;
+  view.callId = "";
+  stopEvents();
+  $("console").hidden = true;
+  $("signin").hidden = false;
+  const error = $("signin-error");
+  error.textContent = message;
+  error.hidden = !message;
+  const lastDesk = localStorage.getItem("hotline.console.desk");
+  if (lastDesk && !$("signin-desk").value) $("signin-desk").value = lastDesk;
+  $("signin-password").value = "";
+  renderAll();
+  ($("signin-user").value ? $("signin-password") : $("signin-user")).focus();
+}
+
+function showConsole(session) {
+  view.session = session;
+  localStorage.setItem("hotline.console.desk", session.desk);
+  $("signin").hidden = true;
+  $("console").hidden = false;
+  showMessage("");
+  renderAll();
+  startEvents();
+  refreshDesk();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const user = $("signin-user").value.trim();
+  const password = $("signin-password").value;
+  const desk = $("signin-desk").value.trim();
+  const error = $("signin-error");
+  if (!user || !password || !desk) {
+    error.textContent = t("signin_missing");
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  $("signin-submit").disabled = true;
+  try {
+    showConsole(await request("POST", "/session", { user, password, desk }));
+  } catch (failure) {
+    error.textContent = failure.detail || String(failure);
+    error.hidden = false;
+    $("signin-password").select();
+  } finally {
+    $("signin-submit").disabled = false;
+  }
+}
+
+async function logOut() {
+  if (!view.session) return;
+  const state = view.desk ? view.desk.state : "offline";
+  try {
+    if (state !== "offline") {
+      await request("PUT", `/desks/${encodeURIComponent(view.session.desk)}/state`, { state: "offline" });
+    }
+    await request("DELETE", "/session");
+  } catch (error) {
+    if (sessionLost(error)) return;
+    showMessage(t("refused", { detail: error.detail }));
+    refreshDesk();
+    return;
+  }
+  showSignIn("");
+}
+
+// --- the desk ---------------------------------------------------------------------------
+
+async function refreshDesk() {
+  if (!view.session) return;
+  const asked = ++view.deskRequest;
+  let desks;
+  try {
+    desks = await request("GET", "/desks");
+  } catch (error) {
+    if (!sessionLost(error)) showMessage(error.detail);
+    return;
+  }
+  if (asked !== view.deskRequest || !view.session) return;  // a newer refresh is on its way
+  const mine = desks.find((d) => d.desk_id === view.session.desk) || null;
+  view.desk = mine;
+  renderDesk();
+  const callId = mine && ["ringing", "on_call", "wrap_up"].includes(mine.state) ? mine.call_id : "";
+  if (callId !== view.callId) {
+    view.callId = callId;
+    view.call = null;
+    renderPop();
+  }
+  if (callId) refreshCall(callId);
+}
+
+async function setState(state, reason = "") {
+  if (!view.session) return;
+  showMessage("");
+  try {
+    view.desk = await request("PUT", `/desks/${encodeURIComponent(view.session.desk)}/state`, { state, reason });
+    renderDesk();
+  } catch (error) {
+    if (!sessionLost(error)) showMessage(t("refused", { detail: error.detail }));
+  }
+  refreshDesk();
+}
+
+function stateWords(state) {
+  return STATE_SYMBOLS[state] ? t(`state_${state}`) : t("state_unknown");
+}
+
+function renderDesk() {
+  const session = view.session;
+  const box = $("desk-state");
+  if (!session) {
+    $("desk-id").textContent = "";
+    $("desk-agency").textContent = "";
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  $("desk-id").textContent = session.desk;
+  $("desk-agency").textContent = agencyName(session.agency || city.desks[session.desk] || "");
+  $("who-user").textContent = session.user;
+  $("who-role").textContent = session.role;
+  const desk = view.desk;
+  const state = desk ? desk.state : "unknown";
+  box.dataset.state = state;
+  box.querySelector(".state-symbol").textContent = STATE_SYMBOLS[state] || "?";
+  box.querySelector(".state-words").textContent = stateWords(state);
+  box.querySelector(".state-reason").textContent = desk && desk.reason ? `(${desk.reason})` : "";
+  $("ready-button").disabled = state === "ready" || state === "ringing" || state === "on_call";
+  $("pause-button").disabled = state === "offline" || state === "ringing" || state === "on_call";
+  tick();
+}
+
+function agencyName(agency) {
+  if (agency === city.general) return t("general_queue");
+  const known = city.agencies[agency];
+  if (!known) return agency;
+  return known.name[view.language] || known.name[city.languages[0]] || agency;
+}
+
+// --- the pause dialog -------------------------------------------------------------------
+
+function reasonText(reason) {
+  return typeof reason === "string" ? reason : String(reason.label || reason.reason || reason.id || "");
+}
+
+function pauseReasons() {
+  return (view.session && Array.isArray(view.session.pause_reasons) ? view.session.pause_reasons : [])
+    .map(reasonText).filter((r) => r);
+}
+
+function openPause() {
+  if (!view.session || $("pause-button").disabled) return;
+  const list = $("pause-reasons");
+  list.replaceChildren();
+  const reasons = pauseReasons();
+  if (!reasons.length) {
+    const item = document.createElement("li");
+    item.textContent = t("no_reasons");
+    list.append(item);
+  }
+  reasons.slice(0, 9).forEach((reason, i) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "key-button reason";
+    button.dataset.reason = reason;
+    const key = document.createElement("kbd");
+    key.textContent = String(i + 1);
+    const words = document.createElement("span");
+    words.textContent = reason;
+    button.append(key, " ", words);
+    button.addEventListener("click", () => choosePause(reason));
+    item.append(button);
+    list.append(item);
+  });
+  $("pause-dialog").showModal();
+  const first = list.querySelector("button");
+  if (first) first.focus();
+}
+
+function choosePause(reason) {
+  $("pause-dialog").close();
+  setState("paused", reason);
+}
+
+// --- the screen pop ---------------------------------------------------------------------
+
+async function refreshCall(callId) {
+  try {
+    const record = await request("GET", `/calls/${encodeURIComponent(callId)}`);
+    if (view.callId !== callId) return;
+    view.call = record;
+    renderPop();
+  } catch (error) {
+    if (sessionLost(error)) return;
+    if (view.callId === callId) showMessage(t("unknown_call", { call_id: callId, detail: error.detail }));
+  }
+}
+
+function ivrLine(call) {
+  const parts = [];
+  if (call.route_reason === "no_input" || (!call.choice && call.route_reason !== "rejoined")) parts.push(t("no_key"));
+  else if (call.route_reason === "invalid") parts.push(t("invalid_key"));
+  else if (call.choice) parts.push(t("chose", { digit: call.choice }));
+  if (call.route_reason === "rejoined") parts.push(t("rejoined"));
+  if (call.language) {
+    const known = STRINGS[view.language][`lang_${call.language}`];
+    parts.push(t("in_language", { language: known || call.language }));
+  }
+  return parts.join(" · ");
+}
+
+function renderPop() {
+  const pop = $("pop");
+  const call = view.call;
+  $("no-call").hidden = Boolean(view.callId);
+  if (!view.callId || !call) {
+    pop.hidden = true;
+    return;
+  }
+  pop.hidden = false;
+  pop.dataset.state = call.state || "";
+  $("pop-state").textContent = t(`call_${call.state}`) === `call_${call.state}` ? (call.state || "").toUpperCase()
+    : t(`call_${call.state}`);
+  $("pop-caller").textContent = call.caller || "—";
+  const queue = call.queue || "";
+  const agencyLabel = city.agencies[queue] ? ` · ${city.agencies[queue].label}` : "";
+  $("pop-queue").textContent = queue ? `${agencyName(queue)}${agencyLabel}` : "—";
+  $("pop-ivr").textContent = ivrLine(call) || "—";
+  const arrived = msField(call, "arrived_ms");
+  $("pop-arrived").textContent = arrived ? timeOfDay(arrived) : "—";
+  $("pop-priority").textContent = call.priority ?? "—";
+  $("pop-call-id").textContent = call.call_id || view.callId;
+  const repeat = $("pop-repeat");
+  const count = Number.parseInt(call.repeat_count || "0", 10);
+  repeat.hidden = !(count > 0 && call.previous_call_id);
+  repeat.textContent = repeat.hidden ? "" : t("repeat", { n: count + 1, previous: call.previous_call_id });
+  tick();
+}
+
+// --- timers -----------------------------------------------------------------------------
+
+function tick() {
+  const now = Date.now();
+  const desk = view.desk;
+  const since = desk && desk.since_ms ? desk.since_ms : null;
+  $("desk-state").querySelector(".state-time").textContent = since ? clock(now - since) : "";
+  const call = view.call;
+  if (!call || $("pop").hidden) return;
+  const arrived = msField(call, "arrived_ms");
+  const queued = msField(call, "queued_ms");
+  const offered = msField(call, "offered_ms");
+  const answered = msField(call, "answered_ms");
+  const ended = msField(call, "ended_ms");
+  const stop = ended || now;
+  $("pop-since-arrival").textContent = arrived ? clock(now - arrived) : "—";
+  $("pop-waited").textContent = queued ? clock((offered || stop) - queued) : "—";
+  $("pop-ring").textContent = offered ? clock((answered || stop) - offered) : "—";
+  $("pop-state-time").textContent = clock(now - (answered || offered || queued || arrived || now));
+}
+
+// --- the live stream --------------------------------------------------------------------
+
+function setLive(live) {
+  view.live = live;
+  renderLive();
+  clearInterval(view.pollTimer);
+  // Not live: the desk is still read every few seconds, so the page is never far behind.
+  if (!live && view.session) view.pollTimer = setInterval(refreshDesk, POLL_MS);
+}
+
+function renderLive() {
+  const box = $("live");
+  box.dataset.live = view.live ? "yes" : "no";
+  box.querySelector(".live-symbol").textContent = view.live ? "●" : "○";
+  box.querySelector(".live-words").textContent = view.live ? t("live") : t("not_live");
+}
+
+function onEvent(message) {
+  let data;
+  try {
+    data = JSON.parse(message.data);
+  } catch {
+    return;
+  }
+  if (!view.session || !data || typeof data !== "object") return;
+  if (data.desk_id === view.session.desk) refreshDesk();
+  else if (view.callId && data.call_id === view.callId) refreshCall(view.callId);
+}
+
+function startEvents() {
+  stopEvents();
+  const source = new EventSource("/events", { withCredentials: true });
+  view.events = source;
+  source.addEventListener("open", () => {
+    if (view.events !== source) return;
+    setLive(true);
+    refreshDesk();  // whatever changed while the stream was away
+  });
+  source.addEventListener("error", () => {
+    if (view.events !== source) return;
+    setLive(false);
+    if (source.readyState === EventSource.CLOSED) {
+      // The browser gave up (e.g. the server said no): try again ourselves.
+      clearTimeout(view.reconnectTimer);
+      view.reconnectTimer = setTimeout(() => { if (view.session) startEvents(); }, RECONNECT_MS);
+    }
+  });
+  // The server lost track (its stream was trimmed, or Redis lost its data): read the state again.
+  source.addEventListener("gap", () => refreshDesk());
+  source.addEventListener("message", onEvent);
+  for (const type of [...DESK_EVENTS, ...CALL_EVENTS]) source.addEventListener(type, onEvent);
+}
+
+function stopEvents() {
+  clearTimeout(view.reconnectTimer);
+  clearInterval(view.pollTimer);
+  if (view.events) view.events.close();
+  view.events = null;
+  view.live = false;
+  renderLive();
+}
+
+// --- keys -------------------------------------------------------------------------------
+
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+function toggleHelp() {
+  const help = $("help-dialog");
+  if (help.open) help.close();
+  else help.showModal();
+}
+
+function onKey(event) {
+  if (event.key === "F1") {
+    event.preventDefault();
+    toggleHelp();
+    return;
+  }
+  if (event.ctrlKey || event.altKey || event.metaKey) return;
+  if ($("pause-dialog").open) {
+    const n = Number.parseInt(event.key, 10);
+    const reasons = pauseReasons();
+    if (n >= 1 && n <= Math.min(9, reasons.length)) {
+      event.preventDefault();
+      choosePause(reasons[n - 1]);
+    }
+    return;
+  }
+  if (typing(event.target)) return;
+  if (event.key === "?") {
+    event.preventDefault();
+    toggleHelp();
+    return;
+  }
+  if ($("help-dialog").open) return;
+  const key = event.key.toLowerCase();
+  if (key === "n") {
+    event.preventDefault();
+    nextLanguage();
+    return;
+  }
+  if (!view.session) return;
+  if (key === "r") {
+    event.preventDefault();
+    if (!$("ready-button").disabled) setState("ready");
+  } else if (key === "p") {
+    event.preventDefault();
+    openPause();
+  } else if (key === "l") {
+    event.preventDefault();
+    logOut();
+  }
+}
+
+// --- start ------------------------------------------------------------------------------
+
+function renderAll() {
+  renderTexts();
+  renderLanguageSwitch();
+  renderLive();
+  renderDesk();
+  renderPop();
+}
+
+async function start() {
+  const list = $("desk-list");
+  for (const desk of Object.keys(city.desks)) {
+    const option = document.createElement("option");
+    option.value = desk;
+    option.label = agencyName(city.desks[desk]);
+    list.append(option);
+  }
+  $("signin-form").addEventListener("submit", signIn);
+  $("ready-button").addEventListener("click", () => setState("ready"));
+  $("pause-button").addEventListener("click", openPause);
+  $("logout-button").addEventListener("click", logOut);
+  $("help-button").addEventListener("click", toggleHelp);
+  document.addEventListener("keydown", onKey);
+  setInterval(tick, 250);
+  renderAll();
+  let session = null;
+  try {
+    session = await request("GET", "/session");
+  } catch (error) {
+    showSignIn(error.status === 401 || error.status === 404 ? "" : error.detail);
+    return;
+  }
+  showConsole(session);
+}
+
+start();
