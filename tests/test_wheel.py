@@ -85,3 +85,17 @@ def test_the_installed_package_renders_asterisk_conf_away_from_the_checkout(inst
     where, count, templates = _run([str(installed / "python"), "-c", probe], cwd=elsewhere, env=env).split()
     assert where.startswith(str(installed.parent)) and templates.startswith(str(installed.parent))
     assert int(count) >= 15
+
+
+def test_the_installed_package_serves_the_console_with_its_assets(installed: Path, tmp_path: Path) -> None:
+    env = {"PYTHONPATH": ""}
+    _run([str(installed / "hotline"), "city-example", "--out", "city.toml"], cwd=tmp_path, env=env)
+    probe = ("import api.routers.console as c\n"
+             "from config.settings import load_settings\n"
+             "page = c.console_page(load_settings('city.toml'))\n"
+             "assert '{{' not in page and '/console/assets/console.js' in page, page[:400]\n"
+             "for name in ('console.html', 'console.js', 'strings.js', 'console.css'):\n"
+             "    assert (c.STATIC / name).stat().st_size > 500, name\n"
+             "print(c.STATIC)")
+    where = _run([str(installed / "python"), "-c", probe], cwd=tmp_path, env=env).strip()
+    assert where.startswith(str(installed.parent)), where
