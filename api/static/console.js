@@ -186,7 +186,7 @@ function showSignIn(message = "") {
 
 function showConsole(session) {
   view.session = session;
-  localStorage.setItem("hotline.console.desk", session.desk);
+  if (session.desk) localStorage.setItem("hotline.console.desk", session.desk);
   $("signin").hidden = true;
   $("console").hidden = false;
   showMessage("");
@@ -221,11 +221,8 @@ async function signIn(event) {
 
 async function logOut() {
   if (!view.session) return;
-  const state = view.desk ? view.desk.state : "offline";
+  // The server logs the desk out with the session; it refuses while the desk rings or is on a call.
   try {
-    if (state !== "offline") {
-      await request("PUT", `/desks/${encodeURIComponent(view.session.desk)}/state`, { state: "offline" });
-    }
     await request("DELETE", "/session");
   } catch (error) {
     if (sessionLost(error)) return;
@@ -250,6 +247,7 @@ async function refreshDesk() {
   }
   if (asked !== view.deskRequest || !view.session) return;  // a newer refresh is on its way
   const mine = desks.find((d) => d.desk_id === view.session.desk) || null;
+  if (view.desk && mine && (mine.state !== view.desk.state || mine.since_ms !== view.desk.since_ms)) showMessage("");
   view.desk = mine;
   renderDesk();
   const callId = mine && ["ringing", "on_call", "wrap_up"].includes(mine.state) ? mine.call_id : "";
@@ -287,7 +285,7 @@ function renderDesk() {
     return;
   }
   box.hidden = false;
-  $("desk-id").textContent = session.desk;
+  $("desk-id").textContent = session.desk || "—";
   $("desk-agency").textContent = agencyName(session.agency || city.desks[session.desk] || "");
   $("who-user").textContent = session.user;
   $("who-role").textContent = session.role;
