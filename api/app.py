@@ -21,28 +21,33 @@ from api.routers.callbacks import callbacks_router
 from api.routers.calls import calls_router
 from api.routers.console import add_console
 from api.routers.desks import desks_router
+from api.routers.events import events_router
 from api.routers.health import health_router
 from api.routers.numbers import numbers_router
 from api.routers.queues import queues_router
 from api.services.callbacks import CallbackService
 from api.services.calls import CallService
 from api.services.desks import DeskService
+from api.services.events import KEEPALIVE_S, EventService
 from api.services.numbers import NumberService
 from api.services.queues import QueueService
 from api.tokens import TokenTable
 from config.settings import CitySettings, RuntimeSettings, load_settings
-from queueing.redis_connect import redis_client
-from queueing.routing import Routing
+from queueing.event_stream import EventStream
+from queueing.redis_connect import async_redis_client, redis_client
+from queueing.routing import AsyncRouting, Routing
 
 
 def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routing: Routing | None = None,
-               tokens: TokenTable | None = None) -> FastAPI:
+               tokens: TokenTable | None = None, events: EventService | None = None) -> FastAPI:
     """The API. ``tokens`` default: HOTLINE_API_TOKENS_FILE's (SettingsError when it is not set or
-    not valid, unless HOTLINE_API_AUTH=off)."""
+    not valid, unless HOTLINE_API_AUTH=off). ``events`` default: ``GET /events`` over an asyncio
+    client of the same Redis URL and key prefix."""
     city = city or load_settings(runtime.city_file)
     access = Access(city, tokens if tokens is not None else tokens_for(runtime, city))
     routing = routing or Routing(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
     desks = DeskService(city, routing)
+    events = events or _event_service(runtime, routing.keys.prefix)
     app = FastAPI(title="hotline", version="0.1.0")
     add_error_handlers(app)
     app.include_router(health_router(routing))
@@ -51,5 +56,13 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(queues_router(access, QueueService(city, routing)))
     app.include_router(callbacks_router(access, CallbackService(city, routing), desks))
     app.include_router(numbers_router(access, NumberService(city, routing)))
+    app.include_router(events_router(access, events))
     add_console(app, city)
     return app
+
+
+def _event_service(runtime: RuntimeSettings, prefix: str) -> EventService:
+    # Its own client: each page holds a connection in XREAD BLOCK, which must outlast a keepalive.
+    client = async_redis_client(runtime.redis_url, decode_responses=True, socket_timeout=KEEPALIVE_S + 5,
+                                socket_connect_timeout=5)
+    return EventService(EventStream(client, prefix=prefix), AsyncRouting(client, prefix=prefix))

@@ -65,3 +65,22 @@ class NumberPolicy(BaseModel):
                                                    "default [numbers] lower_priority_by")
     set_by: str = Field(min_length=1, max_length=80, description="the supervisor setting it")
     note: str = Field(default="", max_length=500)
+
+
+# --- live events (GET /events: the data of its own messages; an event's data is its stream entry) ---
+
+
+class EventsLive(BaseModel):
+    """``event: live``, first on every connection: every event after ``after`` follows."""
+
+    after: str = Field(description="the stream id the connection goes on from (also the message's id)")
+    resumed: bool = Field(description="the request named a start (Last-Event-ID or ?after=)")
+
+
+class EventsGap(BaseModel):
+    """``event: gap``, before ``live``: events after ``requested`` are gone; reload the state."""
+
+    requested: str
+    first_kept: str = Field(description="the oldest event the stream still keeps; empty when it keeps none")
+    resume_from: str = Field(description="the newest id at the time: the connection goes on from there")
+    detail: str

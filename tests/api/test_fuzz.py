@@ -42,6 +42,16 @@ def response_schema_conformance_but_known_gaps(ctx, response, case):
     return response_schema_conformance(ctx, response, case)
 
 
+# Operations schemathesis cannot call: an endless response never returns (tests/api/test_events.py).
+NOT_FUZZED = {"GET /events": "an endless text/event-stream"}
+
+
+def fuzzed(schema) -> list:
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert set(NOT_FUZZED) <= {op.label for op in operations}  # no stale exclusion
+    return [op for op in operations if op.label not in NOT_FUZZED]
+
+
 CHECKS = [not_a_server_error, response_schema_conformance_but_known_gaps, content_type_conformance]
 
 # What exists in Redis before the run, offered to schemathesis as path parameters.
@@ -99,7 +109,7 @@ def app(redis_client):
 
 def test_api_against_its_openapi_spec(app, redis_client):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = fuzzed(schema)
     labels = sorted(op.label for op in operations)
     # the routers we know of are all in the spec (a new one is fuzzed without a change here)
     for label in ("GET /health", "GET /desks", "PUT /desks/{desk_id}/state", "POST /desks/{desk_id}/login", "POST /desks/{desk_id}/logout",
@@ -148,7 +158,7 @@ def test_refusals_match_the_spec(app, redis_client):
     answers must match the spec (401 and 403 are declared) and change nothing."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     statuses: dict[str, set[int]] = {}
-    for operation in (result.ok() for result in schema.get_all_operations()):
+    for operation in fuzzed(schema):
         positive, _ = strategies_for(operation)
         for holder in (None, "viewer", "fire"):
 
