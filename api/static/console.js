@@ -113,6 +113,21 @@ function msField(record, name) {
   return Number.isFinite(value) && value > 0 ? value : null;
 }
 
+// The server's clock minus this browser's, when they differ by more than the Date header's
+// one-second grain: times in state are counted on the server's clock.
+let clockSkewMs = 0;
+
+function noteServerClock(response) {
+  const date = Date.parse(response.headers.get("Date") || "");
+  if (Number.isNaN(date)) return;
+  const skew = date - Date.now();
+  clockSkewMs = Math.abs(skew) > 2000 ? skew : 0;
+}
+
+function serverNow() {
+  return Date.now() + clockSkewMs;
+}
+
 // --- requests ---------------------------------------------------------------------------
 
 class HttpError extends Error {
@@ -136,6 +151,7 @@ async function request(method, path, body) {
   } catch (error) {
     throw new HttpError(0, t("unreachable", { detail: error.message }));
   }
+  noteServerClock(response);
   let data = null;
   try {
     data = await response.json();
@@ -411,7 +427,7 @@ function renderPop() {
 // --- timers -----------------------------------------------------------------------------
 
 function tick() {
-  const now = Date.now();
+  const now = serverNow();
   const desk = view.desk;
   const since = desk && desk.since_ms ? desk.since_ms : null;
   $("desk-state").querySelector(".state-time").textContent = since ? clock(now - since) : "";
@@ -473,13 +489,23 @@ function startEvents() {
     if (source.readyState === EventSource.CLOSED) {
       // The browser gave up (e.g. the server said no): try again ourselves.
       clearTimeout(view.reconnectTimer);
-      view.reconnectTimer = setTimeout(() => { if (view.session) startEvents(); }, RECONNECT_MS);
+      view.reconnectTimer = setTimeout(reconnect, RECONNECT_MS);
     }
   });
   // The server lost track (its stream was trimmed, or Redis lost its data): read the state again.
   source.addEventListener("gap", () => refreshDesk());
   source.addEventListener("message", onEvent);
   for (const type of [...DESK_EVENTS, ...CALL_EVENTS]) source.addEventListener(type, onEvent);
+}
+
+async function reconnect() {
+  if (!view.session) return;
+  try {
+    await request("GET", "/session");  // a session that ended shows the sign-in, not a dead page
+  } catch (error) {
+    if (sessionLost(error)) return;
+  }
+  if (view.session) startEvents();
 }
 
 function stopEvents() {
