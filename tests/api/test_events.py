@@ -248,6 +248,23 @@ def test_a_police_call_taker_sees_its_agency_and_the_general_queue_only(serve, r
         assert len(everything) == 11 and everything[-1] == newest_id(routing)
 
 
+def test_a_call_taker_sees_another_queue_s_call_once_it_is_at_its_agency_s_desk(serve, routing):
+    """Overflow: a police caller rung at a fire desk cross-trained for police is the fire desk's business."""
+    served = serve()
+    routing.set_desk_state("desk-201", "ready")
+    with follow(served, "fire") as fire:
+        assert fire.next().event == "live"
+        routing.arrive("c-police", "0900000004", "PJSIP/citizens-4")
+        routing.enqueue("c-police", "police", 1)
+        assert routing.claim_next(["police", "fire"], 15_000, overflow_after_ms={"police": 0}).desk_id == "desk-201"
+        routing.offer_answered("c-police", "desk-201")
+        routing.hangup("c-police", 10_000)
+        routing.set_desk_state("desk-101", "ready")  # a police desk: not the fire page's
+        seen = [(m.event, m.json()["call_id"]) for m in fire.until_keepalive()[:-1]]
+    assert seen == [("call_arrived", "c-police"), ("offered", "c-police"), ("answered", "c-police"),
+                    ("call_ended", "c-police")]
+
+
 def test_keepalive_comments_flow_while_nothing_happens(serve, routing):
     served = serve()
     with follow(served) as feed:
