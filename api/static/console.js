@@ -227,7 +227,7 @@ async function signIn(event) {
   try {
     showConsole(await request("POST", "/session", { user, password, desk }));
   } catch (failure) {
-    error.textContent = failure.detail || String(failure);
+    error.textContent = failure.status ? t("signin_refused", { detail: failure.detail }) : failure.detail;
     error.hidden = false;
     $("signin-password").select();
   } finally {
@@ -457,6 +457,7 @@ function setLive(live) {
 
 function renderLive() {
   const box = $("live");
+  box.hidden = !view.session;  // before sign-in there is nothing to follow
   box.dataset.live = view.live ? "yes" : "no";
   box.querySelector(".live-symbol").textContent = view.live ? "●" : "○";
   box.querySelector(".live-words").textContent = view.live ? t("live") : t("not_live");
