@@ -7,8 +7,8 @@ A feature is a router (``api/routers/``: paths, tokens, status codes) over a ser
 (``api/services/``: what it does in Redis), with its bodies in ``api/schemas.py``. Redis
 errors and refusals are answered once, here, by ``api/errors.py``'s handlers.
 
-Every route but ``GET /health`` needs a bearer token; what each role and agency may see and
-change is ``api/auth.py``'s.
+Every route but ``GET /health`` and ``POST /session`` needs a bearer token or the console's
+session cookie; what each role and agency may see and change is ``api/auth.py``'s.
 """
 
 from __future__ import annotations
@@ -25,14 +25,17 @@ from api.routers.events import events_router
 from api.routers.health import health_router
 from api.routers.numbers import numbers_router
 from api.routers.queues import queues_router
+from api.routers.session import session_router
 from api.services.callbacks import CallbackService
 from api.services.calls import CallService
 from api.services.desks import DeskService
 from api.services.events import KEEPALIVE_S, EventService
 from api.services.numbers import NumberService
 from api.services.queues import QueueService
+from api.services.session import SessionService
 from api.tokens import TokenTable
 from config.settings import CitySettings, RuntimeSettings, load_settings
+from queueing.accounts import Accounts
 from queueing.event_stream import EventStream
 from queueing.redis_connect import async_redis_client, redis_client
 from queueing.routing import AsyncRouting, Routing
@@ -44,13 +47,16 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     not valid, unless HOTLINE_API_AUTH=off). ``events`` default: ``GET /events`` over an asyncio
     client of the same Redis URL and key prefix."""
     city = city or load_settings(runtime.city_file)
-    access = Access(city, tokens if tokens is not None else tokens_for(runtime, city))
     routing = routing or Routing(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
+    accounts = Accounts(routing.redis, prefix=routing.keys.prefix, clock=routing.clock)
+    access = Access(city, tokens if tokens is not None else tokens_for(runtime, city), accounts)
     desks = DeskService(city, routing)
     events = events or _event_service(runtime, routing.keys.prefix)
     app = FastAPI(title="hotline", version="0.1.0")
     add_error_handlers(app)
     app.include_router(health_router(routing))
+    app.include_router(session_router(access, SessionService(city, accounts, desks),
+                                      secure_cookies=runtime.api_secure_cookies))
     app.include_router(desks_router(access, desks))
     app.include_router(calls_router(access, CallService(routing)))
     app.include_router(queues_router(access, QueueService(city, routing)))

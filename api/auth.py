@@ -4,6 +4,12 @@ Every route but ``GET /health`` depends on :class:`Access`. A request without a 
 gets 401 (``WWW-Authenticate: Bearer``); a token whose role or agency may not do the thing
 gets 403 saying why.
 
+The browser console signs in instead (``POST /session``): its ``hotline_session`` cookie
+stands for a principal with the same role, agency and desk a token would have, so every route
+scopes it the same way. A bearer token, when sent, wins over the cookie. A request that changes
+anything (POST, PUT, PATCH, DELETE) with the cookie must also carry the session's CSRF token in
+``X-CSRF-Token``, else 403: another site can make a browser send the cookie, never the header.
+
 * ``supervisor``: everything, every agency, number policies included.
 * ``viewer``: reads everything, every agency (wallboards); changes nothing.
 * ``call_taker``: its own agency's desks, queue, calls and callbacks, and the general queue's;
@@ -16,21 +22,41 @@ A token is never logged (only its name is) and is compared by hash in constant t
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, HTTPException, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.tokens import Principal, TokenTable, load_tokens
 from config.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings, SettingsError
+from queueing.accounts import Accounts, ConsoleSession
 
 log = logging.getLogger("hotline.api.auth")
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="A token from `hotline api-token add` (its role: call_taker, supervisor or viewer).")
+
+SESSION_COOKIE = "hotline_session"
+CSRF_HEADER = "X-CSRF-Token"
+session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+                              description="The console's sign-in (`POST /session`). Requests that change anything "
+                                          f"also send the session's csrf value in the `{CSRF_HEADER}` header.")
+# Methods that change nothing: no CSRF token needed.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOT_SIGNED_IN = "not signed in or session expired"
+
+
+@dataclass(frozen=True)
+class SessionPrincipal(Principal):
+    """A principal signed in through the console; ``session_id`` is the session's key (not its token)."""
+
+    session_id: str = ""
+
 
 # HOTLINE_API_AUTH=off: every request is this supervisor. For a lab on a closed machine only.
 LAB_PRINCIPAL = Principal(name="lab (HOTLINE_API_AUTH=off)", role="supervisor")
@@ -83,10 +109,13 @@ class Access:
 
     ``tokens`` None means HOTLINE_API_AUTH=off: every request is :data:`LAB_PRINCIPAL`."""
 
-    def __init__(self, city: CitySettings, tokens: TokenTable | None) -> None:
+    def __init__(self, city: CitySettings, tokens: TokenTable | None, accounts: Accounts | None = None) -> None:
         self.city = city
         self.tokens = tokens
+        self.accounts = accounts  # None: no console sessions, the cookie is ignored
+        self.idle_s = city.console.session_idle_min * 60
         self.desk_agency = {d.id: d.agency for d in city.desks}
+        self.signed_in = self._session_dependency()  # the console's own session (GET and DELETE /session)
         self.principal = self._principal_dependency()
         self.reader = self.principal  # any valid token
         self.operator = self._role_dependency("call_taker", "supervisor")  # changes desks, reports callbacks
@@ -95,20 +124,47 @@ class Access:
 
     # --- dependencies -----------------------------------------------------------------
 
+    def _session(self, request: Request, cookie: str) -> ConsoleSession:
+        """The cookie's live session (its idle time restarted), CSRF-checked for a change; else 401 / 403."""
+        session = self.accounts.session(cookie, self.idle_s) if self.accounts is not None and cookie else None
+        if session is None:
+            raise _unauthorized(NOT_SIGNED_IN)
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf.encode("utf-8")):
+                log.info("403 for user %r: %s header %s", session.user, CSRF_HEADER, "wrong" if sent else "missing")
+                raise HTTPException(403, f"{'wrong' if sent else 'missing'} {CSRF_HEADER} header: a signed-in browser "
+                                         "sends the csrf value of POST /session (or GET /session) with every change")
+        return session
+
+    def _session_dependency(self) -> Callable[..., ConsoleSession]:
+        def signed_in(request: Request, cookie: str | None = Security(session_cookie)) -> ConsoleSession:
+            return self._session(request, cookie or "")
+
+        return signed_in
+
     def _principal_dependency(self) -> Callable[..., Principal]:
         tokens = self.tokens
 
-        def principal(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
+        def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+                      cookie: str | None = Security(session_cookie)) -> Principal:
+            if cookie and self.accounts is not None and (credentials is None or tokens is None):
+                session = self._session(request, cookie)
+                found: Principal = SessionPrincipal(session.user, session.role.value, session.agency, session.desk,
+                                                    session_id=session.session_id)
+                log.debug("request by user %s", found)
+                return found
             if tokens is None:
                 return LAB_PRINCIPAL
             if credentials is None:
                 raise _unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' "
-                                    "(an operator issues tokens with `hotline api-token add`)")
-            found = tokens.authenticate(credentials.credentials)
-            if found is None:
+                                    "(an operator issues tokens with `hotline api-token add`; the console signs "
+                                    "in with POST /session)")
+            token_holder = tokens.authenticate(credentials.credentials)
+            if token_holder is None:
                 raise _unauthorized("invalid bearer token (unknown or revoked)", "invalid_token")
-            log.debug("request by token %s", found)
-            return found
+            log.debug("request by token %s", token_holder)
+            return token_holder
 
         return principal
 
@@ -149,6 +205,13 @@ class Access:
         if self.desk_agency.get(desk_id) != principal.agency:
             raise _forbidden(principal, f"{desk_id} is a {self.desk_agency.get(desk_id)} desk: a {principal.agency} "
                                         f"call-taker may change {principal.agency} desks only")
+
+    def check_pause_reason(self, principal: Principal, reason: str) -> None:
+        """A pause from the console gives one of the city file's reasons (the page offers only those)."""
+        reasons = self.city.console.pause_reasons
+        if isinstance(principal, SessionPrincipal) and reason not in reasons:
+            raise HTTPException(400, f"pause reason {reason!r} is not one of the city file's [console] pause_reasons: "
+                                     f"{', '.join(reasons)}")
 
     def check_agency(self, principal: Principal, agency: str, what: str) -> None:
         """May this principal see ``what`` of queue ``agency`` (general or an agency id)?"""

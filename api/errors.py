@@ -5,7 +5,10 @@
 * A routing script refuses the change (:class:`~queueing.errors.RoutingRefused`): 409 with the
   script's own message, e.g. ``desk desk-101 is ringing; cannot set paused``.
 
-Both with the body of every other error, :class:`api.auth.Problem`. A route that means
+* The console's sign-in is refused (:class:`SignInRefused`): its own status (400, 401, 403,
+  404) and reason; a wrong user name and a wrong password get the same 401.
+
+All with the body of every other error, :class:`api.auth.Problem`. A route that means
 something else by a refusal (a number that cannot call is a bad request: 400) says so itself.
 """
 
@@ -30,6 +33,22 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+class SignInRefused(Exception):
+    """``POST /session`` refused, with the status to answer and why."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+async def sign_in_refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SignInRefused)
+    log.info("%s %s: %d %s", request.method, request.url.path, exc.status, exc.detail)
+    headers = {"WWW-Authenticate": 'Bearer realm="hotline"'} if exc.status == 401 else None
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+
 async def redis_unreachable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: Redis unreachable: %s", request.method, request.url.path, exc)
     return JSONResponse({"detail": f"Redis unreachable: {exc}"}, status_code=503)
@@ -43,3 +62,4 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RedisError, redis_unreachable)
     app.add_exception_handler(RoutingRefused, refused)
+    app.add_exception_handler(SignInRefused, sign_in_refused)

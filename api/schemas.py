@@ -36,6 +36,27 @@ class DeskView(BaseModel):
                                                           "none for a desk never logged in")
 
 
+# --- the console's session -----------------------------------------------------------
+
+
+class SignIn(BaseModel):
+    user: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    desk: str | None = Field(default=None, max_length=64,
+                             description="a call-taker's desk: signing in logs it in and binds the session to it")
+
+
+class SessionView(BaseModel):
+    user: str
+    role: str
+    agency: str | None
+    desk: str | None
+    csrf: str = Field(description="send it as X-CSRF-Token with every request that changes something")
+    idle_expiry_s: int = Field(description="the session ends after this long without a request")
+    pause_reasons: list[str] = Field(description="the reasons a pause from the console may give (the city file's)")
+    languages: list[str]
+
+
 # --- queues ---------------------------------------------------------------------------
 
 

@@ -290,6 +290,28 @@ class NumberSettings(_Table):
     lower_priority_by: int = Field(default=2, ge=1, le=9)  # default step of a supervisor's lower_priority policy
 
 
+# Shown to the call-taker as buttons and stored as the desk's reason: short plain text.
+PauseReason = Annotated[str, AfterValidator(_matches(r"[^\x00-\x1f\x7f]{1,40}", "must be 1-40 printable characters"))]
+
+
+class ConsoleSettings(_Table):
+    """[console] — the call-taker's console in the browser (optional table)."""
+
+    # A session unused this long is gone: an unattended, signed-in browser does not stay signed in.
+    session_idle_min: int = Field(default=30, ge=1, le=720)
+    # The reasons a call-taker picks from when pausing in the console (supervisors see them).
+    pause_reasons: Annotated[list[Annotated[PauseReason, AfterValidator(_non_blank)]], Field(min_length=1)] = Field(
+        default_factory=lambda: ["break", "meal", "training", "meeting"])
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _unique_reasons(cls, reasons: list[str]) -> list[str]:
+        repeated = sorted({r for r in reasons if reasons.count(r) > 1})
+        if repeated:
+            raise ValueError(f"pause reasons must be listed once each, repeated: {', '.join(repeated)}")
+        return reasons
+
+
 class Desk(_Table):
     """[[desks]]"""
 
@@ -307,6 +329,7 @@ class CitySettings(_Table):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     numbers: NumberSettings = Field(default_factory=NumberSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     agencies: Annotated[list[Agency], Field(min_length=1)]
     prompts: dict[str, Prompts]
     desks: Annotated[list[Desk], Field(min_length=1)]
@@ -477,6 +500,9 @@ class RuntimeSettings(BaseSettings):
     # it the API refuses to start, unless api_auth is "off" (a lab on a closed machine, never a real line).
     api_tokens_file: Path | None = None
     api_auth: Literal["on", "off"] = "on"
+    # The console's session cookie is sent over HTTPS only (Secure): on wherever the API is behind
+    # HTTPS; off for the lab's plain http://127.0.0.1.
+    api_secure_cookies: bool = False
 
     @field_validator("redis_url")
     @classmethod

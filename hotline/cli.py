@@ -14,6 +14,7 @@ import redis
 import typer
 
 from config.settings import CitySettings, RuntimeSettings, SettingsError, load_settings
+from queueing.accounts import AccountError, Accounts, check_password, check_user
 from queueing.desks import register_and_set_state
 from queueing.errors import RoutingRefused
 from queueing.redis_connect import redis_client
@@ -30,6 +31,9 @@ app.add_typer(lab_app, name="lab")
 api_token_app = typer.Typer(help="The API's bearer tokens (the tokens file keeps only their hashes).",
                             no_args_is_help=True)
 app.add_typer(api_token_app, name="api-token")
+user_app = typer.Typer(help="Console users: who signs in to the browser console, their role, agency and desk.",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 
 def _fail(message: str) -> NoReturn:
@@ -359,6 +363,90 @@ def api_token_add(name: str = typer.Option(..., help="who holds it, e.g. 'desk-1
         _fail(str(exc))
     typer.echo(f"token {name!r} ({role}) added to {file}; it is shown only now, store it safely:", err=True)
     typer.echo(token)
+
+
+def _accounts(runtime: RuntimeSettings) -> Accounts:
+    return Accounts(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
+
+
+def _new_password(from_stdin: bool) -> str:
+    """From one line of standard input (scripts), or typed twice without being shown."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password(password)
+    except AccountError as exc:
+        _fail(str(exc))
+    return password
+
+
+PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="read the password from the first line of standard input")
+
+
+@user_app.command("add")
+def user_add(name: str = typer.Option(..., help="the sign-in name: lowercase letters, digits, '.', '_', '-'"),
+             role: str = typer.Option(..., help="call_taker, supervisor or viewer"),
+             agency: str | None = typer.Option(None, help="call_taker: the agency whose desks and calls it sees"),
+             desk: str | None = typer.Option(None, help="call_taker: the one desk they sign in at"),
+             password_stdin: bool = PASSWORD_STDIN) -> None:
+    """Add a user; the password is asked for (twice, hidden) and kept only as an argon2 hash."""
+    runtime = _runtime()
+    try:
+        user = check_user(_city(runtime), name, role, agency, desk)
+    except AccountError as exc:
+        _fail(str(exc))
+    password = _new_password(password_stdin)
+    try:
+        _accounts(runtime).add_user(user, password)
+    except RoutingRefused as exc:
+        _fail(str(exc))
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    scope = f", {user.agency}" if user.agency else ""
+    typer.echo(f"user {user.name} ({user.role}{scope}{f', desk {user.desk}' if user.desk else ''}) added")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Every user: name, role, agency, desk (never a password)."""
+    runtime = _runtime()
+    try:
+        users = _accounts(runtime).users()
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    for user in users:
+        typer.echo(f"{user.name:20} {user.role:10} {user.agency or '-':10} {user.desk or '-'}")
+
+
+@user_app.command("passwd")
+def user_passwd(name: str = typer.Option(..., help="the user"), password_stdin: bool = PASSWORD_STDIN) -> None:
+    """Set a user's password; the user's sessions end."""
+    runtime = _runtime()
+    accounts = _accounts(runtime)
+    try:
+        if accounts.user(name) is None:
+            _fail(f"no user {name!r} (hotline user list shows them)")
+        ended = accounts.set_password(name, _new_password(password_stdin))
+    except RoutingRefused as exc:
+        _fail(str(exc))
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    typer.echo(f"password of {name} changed; {ended} session(s) ended")
+
+
+@user_app.command("remove")
+def user_remove(name: str = typer.Option(..., help="the user")) -> None:
+    """Remove a user; their sessions end (a desk they were signed in at keeps its state)."""
+    runtime = _runtime()
+    try:
+        ended = _accounts(runtime).remove_user(name)
+    except RoutingRefused as exc:
+        _fail(f"{exc} (hotline user list shows them)")
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    typer.echo(f"user {name} removed; {ended} session(s) ended")
 
 
 if __name__ == "__main__":

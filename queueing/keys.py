@@ -73,6 +73,18 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("applied:{event}", "string",
             "set by the one bridge that applied an AMI event (several bridges see each event); "
             "expires after an hour", "applied_event"),
+    KeySpec("user:{name}", "hash",
+            "a console user: `name, role, agency, desk, password` (an argon2 hash, never the password), "
+            "`created_ms, password_ms`", "user"),
+    KeySpec("users", "set", "every console user name", "users"),
+    KeySpec("user:{name}:sessions", "set", "ids of the user's console sessions (pruned at each sign-in)",
+            "user_sessions"),
+    KeySpec("session:{session_id}", "hash",
+            "a console session, id = SHA-256 of the cookie's token: `user, role, agency, desk, csrf, created_ms`; "
+            "expires after the city file's idle minutes, refreshed on use", "session"),
+    KeySpec("desk:{desk_id}:session", "hash",
+            "the console session bound to the desk: `user, session_id, since_ms`; expires with the session",
+            "desk_session"),
     KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
 )
 
@@ -159,6 +171,24 @@ class Keys:
     def applied_event(self, identity: str) -> str:
         """String, set once by the bridge that applied this AMI event (expires)."""
         return f"{self.prefix}applied:{identity}"
+
+    # -- console users and sessions (queueing/accounts.py) -------------------------------
+
+    def user(self, name: str) -> str:
+        return f"{self.prefix}user:{name}"
+
+    def users(self) -> str:
+        return f"{self.prefix}users"
+
+    def user_sessions(self, name: str) -> str:
+        return f"{self.prefix}user:{name}:sessions"
+
+    def session(self, session_id: str) -> str:
+        """Hash of a console session; the id is the SHA-256 of the cookie's token, never the token."""
+        return f"{self.prefix}session:{session_id}"
+
+    def desk_session(self, desk_id: str) -> str:
+        return f"{self.prefix}desk:{desk_id}:session"
 
     def wake(self) -> str:
         """Pub/sub channel, not a key."""

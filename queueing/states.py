@@ -57,6 +57,14 @@ class DeskState(StrEnum):
     PAUSED = "paused"
 
 
+class UserRole(StrEnum):
+    """A console user's ``role`` (``user:{name}``): the API tokens' roles (api/tokens.py)."""
+
+    CALL_TAKER = "call_taker"  # its agency's desks, calls and callbacks, and the general queue's
+    SUPERVISOR = "supervisor"  # everything
+    VIEWER = "viewer"          # reads everything, changes nothing
+
+
 #: States a call-taker or supervisor may set (``desk_set_state``).
 SETTABLE_DESK_STATES = frozenset({DeskState.OFFLINE, DeskState.READY, DeskState.PAUSED})
 

@@ -49,7 +49,8 @@ def _imported_top_names() -> set[str]:
 
 
 # The import name of each distribution, where it differs from the distribution's name.
-IMPORT_NAME = {"pyst2": "asterisk", "pydantic-settings": "pydantic_settings", "prometheus-client": "prometheus_client"}
+IMPORT_NAME = {"pyst2": "asterisk", "pydantic-settings": "pydantic_settings", "prometheus-client": "prometheus_client",
+               "argon2-cffi": "argon2"}
 # Run as programs or plugins rather than imported by our code.
 NOT_IMPORTED_BY_DESIGN = {"uvicorn": "served through `hotline api`, which imports it"}
 

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from api.auth import AUTH_RESPONSES, Access
+from api.auth import AUTH_RESPONSES, Access, Problem
 from api.errors import REDIS_DOWN, REFUSED
 from api.schemas import DeskStateChange, DeskView
 from api.services.desks import DeskService
@@ -30,9 +30,13 @@ def desks_router(access: Access, desks: DeskService) -> APIRouter:
         log.info("desk %s → %s requested by token %s", desk_id, target, principal)
         return desks.change(desk_id, target, reason)
 
-    @router.put("/desks/{desk_id}/state", response_model=DeskView, responses=REFUSED)
+    @router.put("/desks/{desk_id}/state", response_model=DeskView, responses={
+        **REFUSED, 400: {"model": Problem, "description": "from the console: a pause reason not in the city file's list"}})
     def set_desk_state(desk_id: str, change: DeskStateChange, principal: Principal = Depends(access.operator)) -> DeskView:
-        """ready, paused (with a reason) or offline; 409 with the reason when refused."""
+        """ready, paused (with a reason) or offline; 409 with the reason when refused. From the console
+        (session cookie) a pause gives one of the city file's ``[console] pause_reasons``."""
+        if change.state == "paused":
+            access.check_pause_reason(principal, change.reason)
         return change_desk(principal, desk_id, change.state, change.reason)
 
     @router.post("/desks/{desk_id}/login", response_model=DeskView, responses=REFUSED)

@@ -166,3 +166,32 @@ local function answered_since(task)
   if n[1] and tonumber(n[1]) > tonumber(task.abandoned_ms) then return n[2] end
   return nil
 end
+
+
+-- --- console users and sessions (queueing/accounts.py) ------------------------------------
+local function user_key(name) return PREFIX .. 'user:' .. name end
+local function user_sessions_key(name) return PREFIX .. 'user:' .. name .. ':sessions' end
+local function session_key(session_id) return PREFIX .. 'session:' .. session_id end
+local function desk_session_key(desk_id) return PREFIX .. 'desk:' .. desk_id .. ':session' end
+
+-- Ends one console session: its hash, its place in the user's list, and its desk's binding
+-- when it still holds it. The desk's state is the caller's business (it may be on a call).
+local function end_session(session_id, reason)
+  local session = load_hash(session_key(session_id))
+  redis.call('DEL', session_key(session_id))
+  if not session then return nil end
+  redis.call('SREM', user_sessions_key(session.user), session_id)
+  if session.desk ~= '' and redis.call('HGET', desk_session_key(session.desk), 'session_id') == session_id then
+    redis.call('DEL', desk_session_key(session.desk))
+  end
+  emit('signed_out', 'user', session.user, 'desk_id', session.desk, 'reason', reason)
+  return session
+end
+
+-- Ends every session of a user (password changed, user removed).
+local function end_sessions_of(name, reason)
+  for _, session_id in ipairs(redis.call('SMEMBERS', user_sessions_key(name))) do
+    end_session(session_id, reason)
+  end
+  redis.call('DEL', user_sessions_key(name))
+end

@@ -88,6 +88,10 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     # any token may follow the events (each sees its own; tests/api/test_events.py); a bad start id
     # ends the endless stream at once, after the token was checked
     ("get", "/events?after=not-an-id", None,         (401, 401, 400, 400, 400, 400, 400)),
+    # the console's session: a bearer token is no session (tests/api/test_session.py signs in)
+    ("get", "/session", None,                        (401, 401, 401, 401, 401, 401, 401)),
+    ("delete", "/session", None,                     (401, 401, 401, 401, 401, 401, 401)),
+    ("post", "/session", {"user": "nobody", "password": "x", "desk": None}, (401, 401, 401, 401, 401, 401, 401)),
 ]
 CASES = [pytest.param(method, path, body, holder, expected[i], id=f"{method.upper()} {path} {body or ''} as {holder}")
          for method, path, body, expected in ROUTES for i, holder in enumerate(HOLDER_COLUMNS)]
@@ -236,15 +240,22 @@ def test_hotline_api_refuses_to_start_without_tokens(monkeypatch, redis_url):
 
 
 def test_the_spec_shows_the_bearer_scheme_on_every_route_but_health(client):
+    """... or the console's session cookie in its place; signing in needs neither."""
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearer"]["type"] == "http"
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert spec["components"]["securitySchemes"]["session"] | {"description": ""} == {
+        "type": "apiKey", "in": "cookie", "name": "hotline_session", "description": ""}
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
-            if path == "/health":
-                assert "security" not in op and "401" not in op["responses"]
+            if path == "/health" or (method, path) == ("post", "/session"):
+                assert "security" not in op, (method, path)
+                assert ("401" in op["responses"]) == (path == "/session"), (method, path)
+            elif path == "/session":
+                assert op["security"] == [{"session": []}], (method, path)
+                assert "401" in op["responses"], (method, path)
             else:
-                assert op["security"] == [{"bearer": []}], (method, path)
+                assert op["security"] == [{"bearer": []}, {"session": []}], (method, path)
                 assert {"401", "403"} <= set(op["responses"]), (method, path)
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from queueing import GENERAL_QUEUE, Keys, Routing, Scripts, UnknownScript, queue_score
+from queueing.accounts import Accounts, User
 from queueing.callbacks import Callbacks
 from queueing.keys import SCHEMA
 from queueing.numbers import Numbers
 from queueing.scripts import LUA_DIR, PRELUDE
+from queueing.states import UserRole
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 QUEUEING = LUA_DIR.parent
@@ -39,6 +41,11 @@ T0 = 1_700_000_000_000
         ("number_calls", ("+8491",), "hotline:number:+8491:calls"),
         ("number_policy", ("+8491",), "hotline:number:+8491:policy"),
         ("numbers_with_policy", (), "hotline:numbers:policy"),
+        ("user", ("lan",), "hotline:user:lan"),
+        ("users", (), "hotline:users"),
+        ("user_sessions", ("lan",), "hotline:user:lan:sessions"),
+        ("session", ("9f86d0",), "hotline:session:9f86d0"),
+        ("desk_session", ("desk-9",), "hotline:desk:desk-9:session"),
     ],
 )
 def test_key_names_follow_the_architecture(name, args, expected):
@@ -82,7 +89,7 @@ def test_lua_score_is_exact_and_matches_python(redis_client, priority):
 def test_every_script_of_the_architecture_table_is_loaded(redis_client):
     table = ARCHITECTURE.read_text(encoding="utf-8").split("## Lua scripts", 1)[1]
     documented = sorted(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
-    assert len(documented) == 17
+    assert len(documented) == 22
     assert Scripts(redis_client).names == documented
 
 
@@ -225,6 +232,9 @@ def test_every_key_written_is_in_the_schema_with_its_type(redis_client):
     routing.hangup("c-2", 30_000, now_ms=T0 + 22_000)
     callbacks.create("c-2", now_ms=T0 + 23_000)
     numbers.set_policy("0912345678", "lower_priority", set_by="sup-1", now_ms=T0 + 24_000)
+    accounts = Accounts(redis_client)
+    accounts.add_user(User("lan", UserRole.CALL_TAKER, "police", None), "correct horse", now_ms=T0 + 25_000)
+    accounts.open_session("lan", "d-1", 1800, now_ms=T0 + 26_000)
 
     written = sorted(redis_client.scan_iter(match="hotline:*"))
     assert len(written) >= 15
