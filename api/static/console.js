@@ -21,6 +21,7 @@ const CALL_EVENTS = [
 ];
 const RECONNECT_MS = 2000;
 const POLL_MS = 3000;
+const SILENCE_MS = 40000;  // two of the server's 15 s keepalives missed, and some
 
 const view = {
   language: pickLanguage(),
@@ -30,6 +31,8 @@ const view = {
   callId: "",
   live: false,
   events: null,      // the EventSource
+  lastEventId: "",   // the newest event heard: where a new connection starts
+  lastHeard: 0,      // when the stream last said anything the page can see
   reconnectTimer: 0,
   pollTimer: 0,
   deskRequest: 0,    // the newest desk refresh wins
@@ -463,7 +466,13 @@ function renderLive() {
   box.querySelector(".live-words").textContent = view.live ? t("live") : t("not_live");
 }
 
+function heard(message) {
+  view.lastHeard = Date.now();
+  if (message && message.lastEventId) view.lastEventId = message.lastEventId;
+}
+
 function onEvent(message) {
+  heard(message);
   let data;
   try {
     data = JSON.parse(message.data);
@@ -475,12 +484,17 @@ function onEvent(message) {
   else if (view.callId && data.call_id === view.callId) refreshCall(view.callId);
 }
 
+/** Opens the stream, after the last event heard (?after=): a new connection misses nothing. */
 function startEvents() {
-  stopEvents();
-  const source = new EventSource("/events", { withCredentials: true });
+  clearTimeout(view.reconnectTimer);
+  if (view.events) view.events.close();
+  const after = view.lastEventId;
+  const source = new EventSource(after ? `/events?after=${encodeURIComponent(after)}` : "/events");
   view.events = source;
+  view.lastHeard = Date.now();
   source.addEventListener("open", () => {
     if (view.events !== source) return;
+    heard(null);
     setLive(true);
     refreshDesk();  // whatever changed while the stream was away
   });
@@ -493,10 +507,21 @@ function startEvents() {
       view.reconnectTimer = setTimeout(reconnect, RECONNECT_MS);
     }
   });
+  source.addEventListener("live", heard);
   // The server lost track (its stream was trimmed, or Redis lost its data): read the state again.
-  source.addEventListener("gap", () => refreshDesk());
+  source.addEventListener("gap", (message) => {
+    heard(message);
+    refreshDesk();
+  });
   source.addEventListener("message", onEvent);
   for (const type of [...DESK_EVENTS, ...CALL_EVENTS]) source.addEventListener(type, onEvent);
+}
+
+// The server's keepalives are comments, which a page cannot see: after a long silence the
+// stream is opened again (after the last event heard). A link that died silently fails there,
+// and the page says it is not live.
+function watchSilence() {
+  if (view.events && view.live && Date.now() - view.lastHeard > SILENCE_MS) startEvents();
 }
 
 async function reconnect() {
@@ -514,6 +539,7 @@ function stopEvents() {
   clearInterval(view.pollTimer);
   if (view.events) view.events.close();
   view.events = null;
+  view.lastEventId = "";
   view.live = false;
   renderLive();
 }
@@ -597,6 +623,7 @@ async function start() {
   $("help-button").addEventListener("click", toggleHelp);
   document.addEventListener("keydown", onKey);
   setInterval(tick, 250);
+  setInterval(watchSilence, 5000);
   renderAll();
   let session = null;
   try {

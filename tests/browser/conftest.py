@@ -58,12 +58,13 @@ class Server:
     """The API served by uvicorn in a thread on 127.0.0.1:<free port>; ``stop()`` cuts every
     connection (the events stream included), as a dead server would."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, port: int | None = None) -> None:
+        self.redis_url = redis_url
         self.client = redis.Redis.from_url(redis_url, decode_responses=True)
         self.routing = Routing(self.client)
         self.app = create_app(RuntimeSettings(city_file=E2E_CITY, redis_url=redis_url), city=CITY,
                               routing=self.routing, tokens=TOKENS)
-        self.port = free_port(TCP)
+        self.port = port or free_port(TCP)
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=1, lifespan="on")

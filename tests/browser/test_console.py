@@ -242,6 +242,19 @@ def test_the_page_says_when_it_is_not_live(page: Page, shots: Shots, server: Ser
     page.keyboard.press("n")
     expect(live).to_have_text(re.compile(r"○\s*not live"))
 
+    # Changed while the page could not hear it; then the server is back on the same address.
+    server.routing.set_desk_state(DESK, "paused", reason="meeting")
+    again = Server(server.redis_url, port=server.port).start()
+    try:
+        expect(live).to_have_text(re.compile(r"●\s*live"), timeout=8000)  # the browser reconnects by itself
+        expect(page.locator("#desk-state .state-reason")).to_have_text("(meeting)", timeout=LIVE_WAIT_MS)
+        server.routing.set_desk_state(DESK, "ready")  # and follows again
+        expect(page.locator("#desk-state")).to_have_attribute("data-state", "ready", timeout=LIVE_WAIT_MS)
+        shots.take("live again")
+    finally:
+        again.stop()
+        again.client.close()
+
 
 def test_values_are_shown_as_text_never_as_html(page: Page, shots: Shots, server: Server, user: str) -> None:
     signed_in(page, shots)
