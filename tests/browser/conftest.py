@@ -32,7 +32,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 CITY = load_settings(E2E_CITY)
 
 
-@pytest.fixture(scope="session")
+# Package scope: playwright's sync API keeps an event loop running in this thread until it
+# stops, and the tests after this package call asyncio.run().
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -40,7 +42,7 @@ def playwright_driver() -> Iterator[object]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: ./run-tests installs Debian's chromium (scripts/bootstrap.sh)")
