@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -55,6 +56,17 @@ def _city(runtime: RuntimeSettings) -> CitySettings:
         _fail(str(exc))
 
 
+@contextmanager
+def _redis_work(runtime: RuntimeSettings) -> Iterator[None]:
+    """A refusal or an unreachable Redis ends the command with a message naming it (exit 2)."""
+    try:
+        yield
+    except RoutingRefused as exc:
+        _fail(str(exc))
+    except redis.RedisError as exc:
+        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+
+
 def _routing(runtime: RuntimeSettings) -> Routing:
     return Routing(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
 
@@ -92,11 +104,9 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty 
     runtime = _runtime()
     _city(runtime)  # a broken city file is reported now, not in the first job
     connection = redis_client(runtime.redis_url)
-    try:
+    with _redis_work(runtime):
         # Abandoned calls whose job never ran (rq was down) get their task now.
         job_queue(connection).enqueue(sweep_callbacks, description="sweep abandoned calls without a callback task")
-    except redis.RedisError as exc:
-        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
     # HotlineJob: jobs queued under a function's old path still run.
     Worker([QUEUE_NAME], connection=connection, job_class=HotlineJob).work(burst=burst, with_scheduler=True)
 
@@ -107,12 +117,8 @@ def _set_desk(desk_id: str, state: str, reason: str = "") -> None:
     if desk_id not in {d.id for d in city.desks}:
         _fail(f"unknown desk {desk_id!r}; desks in {runtime.city_file}: {', '.join(d.id for d in city.desks)}")
     desk = next(d for d in city.desks if d.id == desk_id)
-    try:
+    with _redis_work(runtime):
         change = register_and_set_state(_routing(runtime), desk, state, reason=reason)
-    except RoutingRefused as exc:
-        _fail(str(exc))
-    except redis.RedisError as exc:
-        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
     typer.echo(f"{change.desk_id} ({change.agency}): {change.previous or 'new'} → {change.state}")
 
 
@@ -398,12 +404,8 @@ def user_add(name: str = typer.Option(..., help="the sign-in name: lowercase let
     except AccountError as exc:
         _fail(str(exc))
     password = _new_password(password_stdin)
-    try:
+    with _redis_work(runtime):
         _accounts(runtime).add_user(user, password)
-    except RoutingRefused as exc:
-        _fail(str(exc))
-    except redis.RedisError as exc:
-        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
     scope = f", {user.agency}" if user.agency else ""
     typer.echo(f"user {user.name} ({user.role}{scope}{f', desk {user.desk}' if user.desk else ''}) added")
 
@@ -412,10 +414,8 @@ def user_add(name: str = typer.Option(..., help="the sign-in name: lowercase let
 def user_list() -> None:
     """Every user: name, role, agency, desk (never a password)."""
     runtime = _runtime()
-    try:
+    with _redis_work(runtime):
         users = _accounts(runtime).users()
-    except redis.RedisError as exc:
-        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
     for user in users:
         typer.echo(f"{user.name:20} {user.role:10} {user.agency or '-':10} {user.desk or '-'}")
 
@@ -425,14 +425,10 @@ def user_passwd(name: str = typer.Option(..., help="the user"), password_stdin: 
     """Set a user's password; the user's sessions end."""
     runtime = _runtime()
     accounts = _accounts(runtime)
-    try:
+    with _redis_work(runtime):
         if accounts.user(name) is None:
             _fail(f"no user {name!r} (hotline user list shows them)")
         ended = accounts.set_password(name, _new_password(password_stdin))
-    except RoutingRefused as exc:
-        _fail(str(exc))
-    except redis.RedisError as exc:
-        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
     typer.echo(f"password of {name} changed; {ended} session(s) ended")
 
 
@@ -440,12 +436,11 @@ def user_passwd(name: str = typer.Option(..., help="the user"), password_stdin: 
 def user_remove(name: str = typer.Option(..., help="the user")) -> None:
     """Remove a user; their sessions end (a desk they were signed in at keeps its state)."""
     runtime = _runtime()
-    try:
-        ended = _accounts(runtime).remove_user(name)
-    except RoutingRefused as exc:
-        _fail(f"{exc} (hotline user list shows them)")
-    except redis.RedisError as exc:
-        _fail(f"Redis at {runtime.redis_url} unreachable: {exc}")
+    with _redis_work(runtime):
+        try:
+            ended = _accounts(runtime).remove_user(name)
+        except RoutingRefused as exc:
+            _fail(f"{exc} (hotline user list shows them)")
     typer.echo(f"user {name} removed; {ended} session(s) ended")
 
 

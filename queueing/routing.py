@@ -145,7 +145,11 @@ class Operation(Generic[P, T]):
 
     def __init__(self, steps: Callable[Concatenate[RoutingBase[Any], P], Steps[T]]) -> None:
         self.steps = steps
+        self.name = steps.__name__
         self.__doc__ = steps.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> Operation[P, T]: ...
@@ -165,6 +169,9 @@ class Operation(Generic[P, T]):
         def method(*args: P.args, **kwargs: P.kwargs) -> Any:
             return obj._execute(steps(obj, *args, **kwargs))
 
+        # Bound once per instance: the bridge calls these on every caller, and the instance
+        # attribute is found before this (non-data) descriptor from then on.
+        obj.__dict__[self.name] = method
         return method
 
 
