@@ -3,9 +3,10 @@
 // Every value from the server is shown with textContent: never parsed as HTML.
 
 import { STRINGS, translate } from "./strings.js";
-
-const city = JSON.parse(document.getElementById("city").textContent);
-const $ = (id) => document.getElementById(id);
+import {
+  $, city, view, emit, t, spokenLanguages, agencyName, clock, timeOfDay, msField, serverNow,
+  request, ApiError, showMessage, shortcuts, eventTypes, bus,
+} from "./kit.js";
 
 const STATE_SYMBOLS = {
   offline: "○", ready: "▶", ringing: "☎", on_call: "◆", wrap_up: "◐", paused: "‖",
@@ -23,12 +24,8 @@ const RECONNECT_MS = 2000;
 const POLL_MS = 3000;
 const SILENCE_MS = 40000;  // two of the server's 15 s keepalives missed, and some
 
-const view = {
+Object.assign(view, {
   language: pickLanguage(),
-  session: null,     // POST/GET /session's body
-  desk: null,        // this desk as GET /desks shows it
-  call: null,        // the popped call's record
-  callId: "",
   live: false,
   events: null,      // the EventSource
   lastEventId: "",   // the newest event heard: where a new connection starts
@@ -36,23 +33,14 @@ const view = {
   reconnectTimer: 0,
   pollTimer: 0,
   deskRequest: 0,    // the newest desk refresh wins
-};
+});
 
 // --- language ---------------------------------------------------------------------------
-
-function spokenLanguages() {
-  const ours = city.languages.filter((lang) => lang in STRINGS);
-  return ours.length ? ours : ["en"];
-}
 
 function pickLanguage() {
   const saved = localStorage.getItem("hotline.console.language");
   const spoken = spokenLanguages();
   return spoken.includes(saved) ? saved : spoken[0];
-}
-
-function t(key, values) {
-  return translate(view.language, key, values);
 }
 
 function setLanguage(language) {
@@ -94,96 +82,14 @@ function renderTexts() {
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
 }
 
-// --- time -------------------------------------------------------------------------------
-
-function clock(ms) {
-  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const two = (n) => String(n).padStart(2, "0");
-  return h ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
-}
-
-function timeOfDay(ms) {
-  const d = new Date(ms);
-  return d.toLocaleTimeString(view.language === "vi" ? "vi-VN" : "en-GB", { hour12: false });
-}
-
-function msField(record, name) {
-  const value = record ? Number.parseInt(record[name], 10) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : null;
-}
-
-// The server's clock minus this browser's, when they differ by more than the Date header's
-// one-second grain: times in state are counted on the server's clock.
-let clockSkewMs = 0;
-
-function noteServerClock(response) {
-  const date = Date.parse(response.headers.get("Date") || "");
-  if (Number.isNaN(date)) return;
-  const skew = date - Date.now();
-  clockSkewMs = Math.abs(skew) > 2000 ? skew : 0;
-}
-
-function serverNow() {
-  return Date.now() + clockSkewMs;
-}
-
-// --- requests ---------------------------------------------------------------------------
-
-class HttpError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-    this.detail = detail;
-  }
-}
-
-async function request(method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && view.session) headers["X-CSRF-Token"] = view.session.csrf;
-  let response;
-  try {
-    response = await fetch(path, {
-      method, headers, credentials: "same-origin", cache: "no-store",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (error) {
-    throw new HttpError(0, t("unreachable", { detail: error.message }));
-  }
-  noteServerClock(response);
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const detail = data && typeof data.detail === "string" ? data.detail
-      : data && data.detail ? JSON.stringify(data.detail) : `HTTP ${response.status}`;
-    throw new HttpError(response.status, detail);
-  }
-  return data;
-}
-
-function sessionLost(error) {
-  if (error instanceof HttpError && error.status === 401 && view.session) {
-    showSignIn(t("session_over"));
-    return true;
-  }
-  return false;
-}
-
-function showMessage(text) {
-  const box = $("console-message");
-  box.textContent = text;
-  box.hidden = !text;
-}
-
 // --- sign in / out ----------------------------------------------------------------------
+
+/** A 401 means the session ended (expired, or ended elsewhere): the sign-in, not a dead page. */
+function sessionLost(error) {
+  if (!(error instanceof ApiError) || error.status !== 401) return false;
+  if (view.session) showSignIn(t("session_over"));
+  return true;
+}
 
 function showSignIn(message = "") {
   view.session = null;
@@ -201,6 +107,7 @@ function showSignIn(message = "") {
   $("signin-password").value = "";
   renderAll();
   ($("signin-user").value ? $("signin-password") : $("signin-user")).focus();
+  emit("session", null);
 }
 
 function showConsole(session) {
@@ -210,6 +117,7 @@ function showConsole(session) {
   $("console").hidden = false;
   showMessage("");
   renderAll();
+  emit("session", session);
   startEvents();
   refreshDesk();
 }
@@ -269,6 +177,7 @@ async function refreshDesk() {
   if (view.desk && mine && (mine.state !== view.desk.state || mine.since_ms !== view.desk.since_ms)) showMessage("");
   view.desk = mine;
   renderDesk();
+  emit("desk", mine);
   const callId = mine && ["ringing", "on_call", "wrap_up"].includes(mine.state) ? mine.call_id : "";
   if (callId !== view.callId) {
     view.callId = callId;
@@ -317,13 +226,6 @@ function renderDesk() {
   $("ready-button").disabled = state === "ready" || state === "ringing" || state === "on_call";
   $("pause-button").disabled = state === "offline" || state === "ringing" || state === "on_call";
   tick();
-}
-
-function agencyName(agency) {
-  if (agency === city.general) return t("general_queue");
-  const known = city.agencies[agency];
-  if (!known) return agency;
-  return known.name[view.language] || known.name[city.languages[0]] || agency;
 }
 
 // --- the pause dialog -------------------------------------------------------------------
@@ -403,6 +305,7 @@ function renderPop() {
   const pop = $("pop");
   const call = view.call;
   $("no-call").hidden = Boolean(view.callId);
+  emit("call", { callId: view.callId, call });
   if (!view.callId || !call) {
     pop.hidden = true;
     return;
@@ -430,6 +333,7 @@ function renderPop() {
 // --- timers -----------------------------------------------------------------------------
 
 function tick() {
+  emit("tick", null);
   const now = serverNow();
   const desk = view.desk;
   const since = desk && desk.since_ms ? desk.since_ms : null;
@@ -452,6 +356,7 @@ function tick() {
 
 function setLive(live) {
   view.live = live;
+  emit("live", live);
   renderLive();
   clearInterval(view.pollTimer);
   // Not live: the desk is still read every few seconds, so the page is never far behind.
@@ -480,6 +385,7 @@ function onEvent(message) {
     return;
   }
   if (!view.session || !data || typeof data !== "object") return;
+  if (eventTypes.has(message.type)) emit("event", { type: message.type, data, id: message.lastEventId });
   if (data.desk_id === view.session.desk) refreshDesk();
   else if (view.callId && data.call_id === view.callId) refreshCall(view.callId);
 }
@@ -514,7 +420,7 @@ function startEvents() {
     refreshDesk();
   });
   source.addEventListener("message", onEvent);
-  for (const type of [...DESK_EVENTS, ...CALL_EVENTS]) source.addEventListener(type, onEvent);
+  for (const type of new Set([...DESK_EVENTS, ...CALL_EVENTS, ...eventTypes])) source.addEventListener(type, onEvent);
 }
 
 // The server's keepalives are comments, which a page cannot see: after a long silence the
@@ -562,6 +468,16 @@ function onKey(event) {
     toggleHelp();
     return;
   }
+  const dialogOpen = $("pause-dialog").open || $("help-dialog").open;
+  if (event.ctrlKey && !event.altKey && !event.metaKey && view.session && !dialogOpen) {
+    // A panel's Ctrl shortcut (e.g. Ctrl+S) works while typing in its form too.
+    const panelKey = shortcuts.get(`ctrl+${event.key.toLowerCase()}`);
+    if (panelKey) {
+      event.preventDefault();
+      panelKey.run(event);
+    }
+    return;
+  }
   if (event.ctrlKey || event.altKey || event.metaKey) return;
   if ($("pause-dialog").open) {
     const n = Number.parseInt(event.key, 10);
@@ -595,6 +511,9 @@ function onKey(event) {
   } else if (key === "l") {
     event.preventDefault();
     logOut();
+  } else if (shortcuts.has(key)) {
+    event.preventDefault();
+    shortcuts.get(key).run(event);
   }
 }
 
@@ -602,6 +521,7 @@ function onKey(event) {
 
 function renderAll() {
   renderTexts();
+  emit("language", view.language);
   renderLanguageSwitch();
   renderLive();
   renderDesk();
@@ -622,6 +542,11 @@ async function start() {
   $("logout-button").addEventListener("click", logOut);
   $("help-button").addEventListener("click", toggleHelp);
   document.addEventListener("keydown", onKey);
+  bus.addEventListener("session-lost", () => { if (view.session) showSignIn(t("session_over")); });
+  // A panel that loads after the stream opened still hears its event types.
+  bus.addEventListener("event-types", (e) => {
+    if (view.events) for (const type of e.detail) view.events.addEventListener(type, onEvent);
+  });
   setInterval(tick, 250);
   setInterval(watchSilence, 5000);
   renderAll();
