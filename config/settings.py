@@ -220,6 +220,17 @@ class TtsSettings(_Table):
         return self.voices.get(language, language)
 
 
+# The form's "none of these fits": free text is kept with it (``nature_text``), never lost.
+OTHER_NATURE = "other"
+
+
+class Nature(_Table):
+    """One of an agency's ``natures``: what an incident is (the incident form's list)."""
+
+    id: AgencyId
+    name: dict[str, Text]  # language → name
+
+
 class Agency(_Table):
     """[[agencies]]"""
 
@@ -231,6 +242,8 @@ class Agency(_Table):
     # Once this agency's longest wait passes this (or none of its desks is logged in), its
     # callers are also offered to desks cross-trained for it, keeping their place here.
     overflow_after_s: int = Field(default=10, ge=1, le=600)
+    # The incident form's natures for this agency's call-takers; a supervisor edits the list here.
+    natures: list[Nature] = Field(default_factory=list)
 
 
 class Prompts(_Table):
@@ -302,6 +315,11 @@ class ConsoleSettings(_Table):
     # The reasons a call-taker picks from when pausing in the console (supervisors see them).
     pause_reasons: Annotated[list[Annotated[PauseReason, AfterValidator(_non_blank)]], Field(min_length=1)] = Field(
         default_factory=lambda: ["break", "meal", "training", "meeting"])
+    # A caller's location fix this recent (before arrival or during the call) is shown with the call.
+    location_window_s: int = Field(default=3600, ge=10, le=86_400)
+
+    # "Extend once" adds this to a desk's wrap-up; default: [queueing] wrap_up_s (at least 10 s).
+    wrap_up_extend_s: int | None = Field(default=None, ge=5, le=600)
 
     @field_validator("pause_reasons")
     @classmethod
@@ -310,6 +328,23 @@ class ConsoleSettings(_Table):
         if repeated:
             raise ValueError(f"pause reasons must be listed once each, repeated: {', '.join(repeated)}")
         return reasons
+
+
+def _absolute_dir(value: str) -> str:
+    if not value.startswith("/") or "\x00" in value or any(part == ".." for part in value.split("/")):
+        raise ValueError(f"must be an absolute folder path without '..', got {value!r}")
+    return value.rstrip("/") or "/"
+
+
+class RecordingSettings(_Table):
+    """[recording] — every answered call recorded by Asterisk (MixMonitor), checked, kept a while (optional table)."""
+
+    # The folder as Asterisk sees it (MixMonitor writes there; files are named by call id only).
+    # Processes on another host or outside Asterisk's chroot find it under HOTLINE_ASTERISK_ROOT.
+    dir: Annotated[str, AfterValidator(_absolute_dir)] = "/var/spool/asterisk/monitor/hotline"
+    retention_days: int = Field(default=90, ge=1, le=3650)  # recordings older than this are deleted
+    # A direction whose RMS amplitude (0-1 of full scale, sox stat) is below this counts as silent.
+    min_rms: float = Field(default=0.001, gt=0, lt=1)
 
 
 class Desk(_Table):
@@ -330,6 +365,7 @@ class CitySettings(_Table):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     numbers: NumberSettings = Field(default_factory=NumberSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
     agencies: Annotated[list[Agency], Field(min_length=1)]
     prompts: dict[str, Prompts]
     desks: Annotated[list[Desk], Field(min_length=1)]
@@ -358,6 +394,11 @@ class CitySettings(_Table):
 
     def desks_of(self, agency_id: str) -> list[Desk]:
         return [d for d in self.desks if d.agency == agency_id]
+
+    @property
+    def wrap_up_extend_s(self) -> int:
+        """What "extend once" adds to a wrap-up: ``[console] wrap_up_extend_s``, else the wrap-up's length."""
+        return self.console.wrap_up_extend_s or max(self.queueing.wrap_up_s, 10)
 
     def prompt_texts(self, language: str) -> dict[str, str]:
         """Every prompt file of a language: the fixed prompts, and one per place in line
@@ -403,6 +444,20 @@ def _cross_check(city: CitySettings) -> list[Issue]:
         for lang in agency.name:
             if lang not in languages:
                 issues.append((("agencies", i, "name", lang), f"'{lang}' is not in hotline.languages"))
+        seen_natures: dict[str, int] = {}
+        for j, nature in enumerate(agency.natures):
+            where = ("agencies", i, "natures", j)
+            if nature.id == OTHER_NATURE:
+                issues.append(((*where, "id"), f"'{OTHER_NATURE}' is reserved for the form's free text"))
+            elif nature.id in seen_natures:
+                issues.append(((*where, "id"), f"'{nature.id}' is already natures[{seen_natures[nature.id]}]"))
+            seen_natures.setdefault(nature.id, j)
+            for lang in languages:
+                if lang not in nature.name:
+                    issues.append(((*where, "name", lang), "missing: every language in hotline.languages needs a name"))
+            for lang in nature.name:
+                if lang not in languages:
+                    issues.append(((*where, "name", lang), f"'{lang}' is not in hotline.languages"))
 
     for lang in languages:
         if lang not in city.prompts:
@@ -503,6 +558,9 @@ class RuntimeSettings(BaseSettings):
     # The console's session cookie is sent over HTTPS only (Secure): on wherever the API is behind
     # HTTPS; off for the lab's plain http://127.0.0.1.
     api_secure_cookies: bool = False
+    # Where Asterisk's file system is seen from this process: "/" on Asterisk's own host; the lab's
+    # chroot; a shared mount's folder elsewhere. [recording] dir is read under it.
+    asterisk_root: Path = Path("/")
 
     @field_validator("redis_url")
     @classmethod

@@ -70,6 +70,9 @@ SCHEMA: tuple[KeySpec, ...] = (
             "a supervisor's policy for the number: `policy, priority_delta, set_by, set_ms, note` (never expires)",
             "number_policy"),
     KeySpec("numbers:policy", "zset", "numbers that have a policy, score = set at ms", "numbers_with_policy"),
+    KeySpec("location:{number}", "zset",
+            "a caller number's newest 20 location fixes (JSON: `lat, lon, radius_m, at_ms, source, method, "
+            "confidence`), score = taken at ms; expires a day after the last", "location"),
     KeySpec("applied:{event}", "string",
             "set by the one bridge that applied an AMI event (several bridges see each event); "
             "expires after an hour", "applied_event"),
@@ -85,6 +88,21 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("desk:{desk_id}:session", "hash",
             "the console session bound to the desk: `user, session_id, since_ms`; expires with the session",
             "desk_session"),
+    KeySpec("incident:{call_id}", "hash",
+            "the incident of a call: `call_id, agency, nature, nature_text, location_text, priority, agencies, "
+            "disposition, duplicate_of, version, created_ms, updated_ms, updated_by, dispatched_ms`, …", "incident"),
+    KeySpec("incident:{call_id}:notes", "list",
+            'the incident\'s notes, oldest first, each `{"at_ms", "by", "text"}` as JSON; appended, never edited',
+            "incident_notes"),
+    KeySpec("recordings", "zset",
+            "call ids whose recording files may exist, score = recording start ms (retention deletes the oldest)",
+            "recordings"),
+    KeySpec("transfer:{call_id}", "hash",
+            "the call's latest transfer: `call_id, transfer_state, kind, from_desk, from_agency, target_agency, "
+            "own_queue, target_desk, started_ms, updated_ms, reason`", "transfer"),
+    KeySpec("call_commands", "stream",
+            "what the API asks the bridge to do to a call over AMI (`action, call_id, channel`, …), read once by "
+            "the bridges' consumer group", "call_commands"),
     KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
 )
 
@@ -168,6 +186,10 @@ class Keys:
     def numbers_with_policy(self) -> str:
         return f"{self.prefix}numbers:policy"
 
+    def location(self, number: str) -> str:
+        """Zset of the number's location fixes (queueing/locations.py)."""
+        return f"{self.prefix}location:{number}"
+
     def applied_event(self, identity: str) -> str:
         """String, set once by the bridge that applied this AMI event (expires)."""
         return f"{self.prefix}applied:{identity}"
@@ -189,6 +211,28 @@ class Keys:
 
     def desk_session(self, desk_id: str) -> str:
         return f"{self.prefix}desk:{desk_id}:session"
+
+    # -- incidents (queueing/incidents.py) ----------------------------------------------
+
+    def incident(self, call_id: str) -> str:
+        return f"{self.prefix}incident:{call_id}"
+
+    def incident_notes(self, call_id: str) -> str:
+        return f"{self.prefix}incident:{call_id}:notes"
+
+    # -- recordings (queueing/recordings.py) ---------------------------------------------
+
+    def recordings(self) -> str:
+        return f"{self.prefix}recordings"
+
+    # -- actions on a call (queueing/transfers.py, telephony/call_control.py) ----------
+
+    def transfer(self, call_id: str) -> str:
+        return f"{self.prefix}transfer:{call_id}"
+
+    def call_commands(self) -> str:
+        """Stream of commands for the bridges (consumer group ``bridges``)."""
+        return f"{self.prefix}call_commands"
 
     def wake(self) -> str:
         """Pub/sub channel, not a key."""

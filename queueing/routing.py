@@ -219,14 +219,16 @@ class RoutingBase(Generic[ClientT]):
 
     @operation
     def enqueue(self, call_id: str, queue: str, priority: int, *, choice: str = "",
-                route_reason: str = "", language: str = "",
-                now_ms: int | None = None) -> Steps[Enqueued]:
+                route_reason: str = "", language: str = "", ivr_path: str = "",
+                priority_reason: str = "", now_ms: int | None = None) -> Steps[Enqueued]:
         """ivr -> queued; priority 0 is the highest, ties go by arrival.
 
-        ``language``, when given, records the language the caller used in the menu.
+        ``language``, when given, records the language the caller used in the menu;
+        ``ivr_path`` the menu's steps as JSON (telephony.ivr_call); ``priority_reason`` a
+        :class:`~queueing.states.PriorityReason`, by default from the route and the number's policy.
         """
         return self._script("call_enqueue", now_ms, call_id, queue, priority, choice,
-                            route_reason, language, parse=_enqueued)
+                            route_reason, language, ivr_path, priority_reason, parse=_enqueued)
 
     @operation
     def claim_next(self, agencies: Sequence[str], ring_timeout_ms: int, *,
@@ -262,11 +264,12 @@ class RoutingBase(Generic[ClientT]):
         return self._script("call_fallback", now_ms, call_id, reason, parse=_nothing)
 
     @operation
-    def reprioritize(self, call_id: str, priority: int, *, set_by: str = "",
+    def reprioritize(self, call_id: str, priority: int, *, set_by: str = "", note: str = "",
                      now_ms: int | None = None) -> Steps[dict[str, str]]:
         """A supervisor's new priority for a waiting caller (0 = highest); it keeps its
-        arrival time. Returns the call's queue, priority and position."""
-        return self._script("call_reprioritize", now_ms, call_id, priority, set_by, parse=_fields)
+        arrival time. The record says who (``priority_set_by``) and why (``priority_note``).
+        Returns the call's queue, priority and position."""
+        return self._script("call_reprioritize", now_ms, call_id, priority, set_by, note, parse=_fields)
 
     @operation
     def rejoin(self, call_id: str, *, queue: str, priority: int, now_ms: int | None = None) -> Steps[int]:
@@ -274,6 +277,39 @@ class RoutingBase(Generic[ClientT]):
         a caller who never chose. Returns the position in the queue (1 = next)."""
         return self._script("call_rejoin", now_ms, call_id, queue, priority,
                             parse=lambda reply: int(_fields(reply)["position"]))
+
+    @operation
+    def recording_start(self, call_id: str, file: str, *, now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """Asterisk records the call from now (``recording`` = recording, ``recording_file``); listed for retention."""
+        return self._script("recording_start", now_ms, call_id, file, parse=_fields)
+
+    # -- actions on a call (queueing/transfers.py decides a transfer's steps) --------------
+
+    @operation
+    def transfer_start(self, call_id: str, desk_id: str, agency: str, kind: str, *, label: str = "",
+                       now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """The desk on the call starts a transfer to ``agency``; returns the transfer record."""
+        return self._script("transfer_start", now_ms, call_id, desk_id, agency, kind, label, parse=_fields)
+
+    @operation
+    def transfer_step(self, call_id: str, expected: str, state: str, *, requeue_queue: str = "",
+                      wrap_up_ms: int | None = None, reason: str = "",
+                      now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """Applies a decided step if the transfer is still ``expected``; ``wrap_up_ms`` given: the
+        initiating desk wraps up. Returns the transfer record after it."""
+        return self._script("transfer_step", now_ms, call_id, expected, state, requeue_queue,
+                            0 if wrap_up_ms is None else 1, wrap_up_ms or 0, reason, parse=_fields)
+
+    @operation
+    def call_command(self, call_id: str, desk_id: str, action: str, *, by: str = "",
+                     now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """Asks the bridges to act on the call the desk is on (``hangup``)."""
+        return self._script("call_command", now_ms, call_id, desk_id, action, by, parse=_fields)
+
+    @operation
+    def transfer(self, call_id: str) -> Steps[dict[str, str]]:
+        """The call's latest transfer record; empty when it never had one."""
+        return _one(lambda: self.redis.hgetall(self.keys.transfer(call_id)), _fields)
 
     # -- desks -------------------------------------------------------------------------
 

@@ -48,6 +48,35 @@ class RouteReason(StrEnum):
     REJOINED = "rejoined"  # back from the fallback without having chosen (call_rejoin)
 
 
+class PriorityReason(StrEnum):
+    """A call record's ``priority_reason``: where its priority came from (the console shows it)."""
+
+    NO_CHOICE = "no_choice"    # no key or only wrong keys: the general queue's priority
+    CHOSEN = "chosen"          # the priority of the agency the caller chose
+    POLICY = "policy"          # a supervisor's number policy lowered it (policy_applied)
+    SUPERVISOR = "supervisor"  # a supervisor changed it while the caller waited (call_reprioritize)
+    TRANSFER = "transfer"      # the caller was transferred from another agency's desk
+
+
+class LocationSource(StrEnum):
+    """Where a caller's location fix came from (``location:{number}``)."""
+
+    AML = "aml"            # Advanced Mobile Location, sent by the handset
+    NETWORK = "network"    # the carrier's cell or network location
+    CALLER = "caller"      # told by the caller to a call-taker
+    LAB = "lab"            # made up in the lab or a test
+
+
+class RecordingStatus(StrEnum):
+    """A call record's ``recording``: the call's recording, from the desk's answer to its check and expiry."""
+
+    RECORDING = "recording"  # MixMonitor is writing it (the call goes on)
+    OK = "ok"                # checked after the call: both directions there and not silent
+    BROKEN = "broken"        # checked: a direction is silent, empty or unreadable (recording_detail says which)
+    MISSING = "missing"      # checked: no file at all (Asterisk never started it, or it was lost)
+    EXPIRED = "expired"      # deleted after [recording] retention_days
+
+
 class DeskState(StrEnum):
     OFFLINE = "offline"
     READY = "ready"
@@ -104,6 +133,44 @@ class NumberPolicy(StrEnum):
     NONE = "none"
     LOWER_PRIORITY = "lower_priority"
     GENERAL_ONLY = "general_only"
+
+
+class Disposition(StrEnum):
+    """How a call-taker closed an incident (``incident:{call_id}``'s and the call record's ``disposition``)."""
+
+    DISPATCHED = "dispatched"      # help was sent (the agencies needed)
+    ADVICE_GIVEN = "advice_given"  # the caller was told what to do; nobody sent
+    FALSE_CALL = "false_call"      # no emergency (a mistake, a pocket dial): counts towards the nuisance score
+    PRANK = "prank"                # a hoax on purpose: counts double towards the nuisance score
+    DUPLICATE = "duplicate"        # the same emergency as another call (``duplicate_of``)
+
+
+class WrapUpAction(StrEnum):
+    """What a call-taker does to its desk's wrap-up (``desk_wrap_up``)."""
+
+    END = "end"        # ready now
+    EXTEND = "extend"  # once per wrap-up, by ``[console] wrap_up_extend_s``
+
+
+class TransferState(StrEnum):
+    """A transfer's ``transfer_state`` (``transfer:{call_id}``; queueing/transfers.py decides)."""
+
+    READY = "ready"              # no transfer: the caller talks to its desk
+    MOVING = "moving"            # blind: the bridge is moving the caller to the waiting music
+    RINGBACK = "ringback"        # consult: caller on hold, the target desk rings
+    ANSWERED = "answered"        # consult: the two desks talk, caller on hold
+    CONFERENCED = "conferenced"  # caller and both desks in one room
+    COMPLETED = "completed"      # the caller talks to the target desk
+    CANCELLED = "cancelled"      # the caller talks to the initiating desk again
+    REQUEUED = "requeued"        # the caller waits at the head of a queue
+    ENDED = "ended"              # the caller hung up
+
+
+class TransferKind(StrEnum):
+    """A transfer's ``kind``."""
+
+    BLIND = "blind"
+    CONSULT = "consult"
 
 
 # --- what a script's reply says it did (``result``) --------------------------------------------

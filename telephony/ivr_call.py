@@ -8,6 +8,7 @@ Asterisk's own fallback queue.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from redis.exceptions import RedisError
@@ -16,6 +17,7 @@ from structlog.contextvars import bound_contextvars
 from config.settings import GENERAL_QUEUE, CitySettings
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
 from queueing.routing import AsyncRouting
+from queueing.states import RouteReason
 from telephony.agi_server import AgiChannel, CallerHungUp
 
 log = logging.getLogger("hotline.ivr")
@@ -37,26 +39,33 @@ class IvrCall:
         env = agi.env
         call_id = env.variables.get("agi_arg_1") or env.uniqueid
         with bound_contextvars(call_id=call_id):
+            arrived_ms = self.routing.clock()
             try:
                 await self.routing.arrive(call_id, env.caller_number, env.channel,
-                                          repeat_window_ms=self.city.numbers.repeat_window_s * 1000)
+                                          repeat_window_ms=self.city.numbers.repeat_window_s * 1000, now_ms=arrived_ms)
             except RedisError as exc:
                 log.error("Redis unreachable at arrival of %s (%s): caller goes to the fallback queue", call_id, exc)
                 return
             try:
-                await self._converse(agi, call_id)
+                await self._converse(agi, call_id, arrived_ms)
             except CallerHungUp:
                 await self._record_hangup(call_id)
                 raise
 
-    async def _converse(self, agi: AgiChannel, call_id: str) -> None:
+    async def _converse(self, agi: AgiChannel, call_id: str, arrived_ms: int) -> None:
         languages = self.city.hotline.languages
         language = languages[0]
+        # The menu's steps as the call-taker's screen shows them: what the caller did, when, hearing which language.
+        path: list[dict[str, str | int]] = []
         state, action = step(self.menu, start(), Started())
         while isinstance(action, PlayMenu):
             digit, heard = await self._play_menu(agi, action)
             if digit:
                 language = heard
+            result = RouteReason.NO_INPUT if not digit else (
+                RouteReason.CHOSEN if digit in self.menu.options else RouteReason.INVALID)
+            path.append({"key": digit or "", "result": result.value,
+                         "at_ms": max(0, self.routing.clock() - arrived_ms), "language": heard})
             state, action = step(self.menu, state, DigitPressed(digit) if digit else NoInput())
         if not isinstance(action, RouteTo):  # only a hang-up leaves the menu otherwise
             raise CallerHungUp(agi.env.channel)
@@ -75,7 +84,7 @@ class IvrCall:
         try:
             await self.routing.enqueue(
                 call_id, queue=action.queue, priority=action.priority, choice=action.choice or "",
-                route_reason=action.reason, language=language,
+                route_reason=action.reason, language=language, ivr_path=json.dumps(path, separators=(",", ":")),
             )
         except RedisError as exc:
             log.error("Redis unreachable when queueing %s (%s): caller goes to the fallback queue", call_id, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from queueing import Keys, Routing, RoutingRefused, queue_score
+from queueing.numbers import Numbers
 
 T0 = 1_700_000_000_000
 CALL_FIELDS = {
@@ -152,3 +153,54 @@ def test_active_calls_lists_unfinished_calls_by_arrival(routing):
     routing.hangup("c-0", 0, now_ms=T0 + 400)
     routing.hangup("c-1", 0, now_ms=T0 + 400)
     assert routing.active_calls() == []
+
+
+@pytest.mark.parametrize(("route_reason", "policy", "expected"), [
+    ("chosen", None, "chosen"),
+    ("no_input", None, "no_choice"),
+    ("invalid", None, "no_choice"),
+    ("chosen", "lower_priority", "policy"),
+    ("chosen", "general_only", "policy"),
+])
+def test_enqueue_records_where_the_priority_came_from(routing, route_reason, policy, expected):
+    if policy:
+        Numbers(routing.redis).set_policy("+15550100", policy, set_by="sup-1", now_ms=T0)
+    routing.arrive("c-1", "+15550100", "PJSIP/a", now_ms=T0)
+    routing.enqueue("c-1", "police", 1, choice="1", route_reason=route_reason, now_ms=T0 + 3_000)
+    call = routing.call("c-1")
+    assert call["priority_reason"] == expected
+    assert call["ivr_ms"] == "3000"
+
+
+def test_enqueue_keeps_the_ivr_path_and_a_transfer_reason(routing):
+    routing.arrive("c-1", "+15550100", "PJSIP/a", now_ms=T0)
+    path = '[{"key":"1","result":"chosen","at_ms":1200,"language":"vi"}]'
+    routing.enqueue("c-1", "fire", 0, choice="2", route_reason="chosen", ivr_path=path, priority_reason="transfer",
+                    now_ms=T0 + 1_500)
+    call = routing.call("c-1")
+    assert (call["ivr_path"], call["priority_reason"], call["ivr_ms"]) == (path, "transfer", "1500")
+    assert routing.events()[-1]["priority_reason"] == "transfer"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"ivr_path": "not json"}, "ivr_path must be a JSON array"),
+    ({"ivr_path": "[" + "1," * 2500 + "1]"}, "ivr_path is longer than 4000 characters"),
+    ({"priority_reason": "vip"}, 'priority_reason "vip" is not one of no_choice, chosen'),
+])
+def test_enqueue_refuses_a_bad_path_or_reason_and_keeps_the_caller_in_the_ivr(routing, kwargs, message):
+    routing.arrive("c-1", "+15550100", "PJSIP/a", now_ms=T0)
+    with pytest.raises(RoutingRefused, match=message):
+        routing.enqueue("c-1", "police", 1, choice="1", route_reason="chosen", now_ms=T0 + 1_000, **kwargs)
+    assert routing.call("c-1")["state"] == "ivr"
+
+
+def test_a_supervisor_reprioritizing_says_who_and_why(routing):
+    routing.arrive("c-1", "+15550100", "PJSIP/a", now_ms=T0)
+    routing.enqueue("c-1", "police", 1, choice="1", route_reason="chosen", now_ms=T0 + 1_000)
+    routing.reprioritize("c-1", 0, set_by="sup-1", note="child on the line", now_ms=T0 + 5_000)
+    call = routing.call("c-1")
+    assert (call["priority"], call["priority_reason"], call["priority_set_by"], call["priority_note"]) == (
+        "0", "supervisor", "sup-1", "child on the line")
+    event = routing.events()[-1]
+    assert (event["type"], event["note"], event["priority_reason"]) == ("call_reprioritized", "child on the line",
+                                                                       "supervisor")

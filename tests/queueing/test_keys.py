@@ -89,7 +89,7 @@ def test_lua_score_is_exact_and_matches_python(redis_client, priority):
 def test_every_script_of_the_architecture_table_is_loaded(redis_client):
     table = ARCHITECTURE.read_text(encoding="utf-8").split("## Lua scripts", 1)[1]
     documented = sorted(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
-    assert len(documented) == 22
+    assert {"call_arrive", "claim_next", "location_add", "pop_seen"} <= set(documented)  # the table was read
     assert Scripts(redis_client).names == documented
 
 

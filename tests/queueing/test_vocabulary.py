@@ -35,6 +35,7 @@ from queueing.states import (
     HangupResult,
     NumberPolicy,
     OfferFailedResult,
+    PriorityReason,
     RouteReason,
 )
 
@@ -168,6 +169,8 @@ def vocabulary(name: str, obj: str, script: str) -> tuple[str, frozenset[str]] |
         return "AbandonStage", frozenset(AbandonStage)
     if name == "route_reason":
         return "RouteReason", frozenset(RouteReason)
+    if name == "priority_reason":
+        return "PriorityReason", frozenset(PriorityReason)
     if name in ("policy", "policy_applied"):
         return "NumberPolicy", frozenset(NumberPolicy)
     if name == "result" and script in RESULTS:
@@ -187,10 +190,11 @@ SET_TABLES = {
     "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
     "NEXT": frozenset(CallbackStatus),          # callback_outcome: statuses an outcome leads to
     "POLICIES": frozenset(NumberPolicy),
+    "PRIORITY_REASONS": frozenset(PriorityReason),  # call_enqueue: the reasons a caller may bring
 }
 # Tables that must list their whole vocabulary.
 COMPLETE_SET_TABLES = {"desk_states": frozenset(DeskState), "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
-                       "POLICIES": frozenset(NumberPolicy)}
+                       "POLICIES": frozenset(NumberPolicy), "PRIORITY_REASONS": frozenset(PriorityReason)}
 # Helpers whose argument at that position is a desk state / callback status.
 CALL_ARGS = {"own_desk": (0, "DeskState"), "close_callback": (1, "CallbackStatus"),
              "answer": (0, "CallbackClaimResult")}  # callback_claim's reply
@@ -340,7 +344,7 @@ def test_every_lua_literal_is_in_its_enum(use):
 
 
 @pytest.mark.parametrize("enum", [CallState, DeskState, CallOutcome, CallbackStatus, NumberPolicy, HangupResult,
-                                  OfferFailedResult, CallbackClaimResult])
+                                  OfferFailedResult, CallbackClaimResult, PriorityReason])
 def test_every_value_the_scripts_decide_on_is_used(enum):
     used = {u.value for u in ALL_USES if u.what in (enum.__name__, "state")}
     used |= {v for path in LUA_FILES for name, values in set_tables(path).items()

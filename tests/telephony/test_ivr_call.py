@@ -4,6 +4,7 @@ exchanges recorded from Asterisk 22 with the e2e city, against the test Redis.""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 
@@ -85,6 +86,12 @@ def test_caller_presses_1(routing_factory, redis_client):
     assert call["priority"] == "1"
     assert call["route_reason"] == "chosen"
     assert call["language"] == "vi"
+    assert call["priority_reason"] == "chosen"
+    # The IVR path: one key, pressed while the Vietnamese menu played, timed from arrival.
+    (pressed,) = json.loads(call["ivr_path"])
+    assert (pressed["key"], pressed["result"], pressed["language"]) == ("1", "chosen", "vi")
+    assert 0 <= pressed["at_ms"] <= int(call["ivr_ms"])
+    assert int(call["queued_ms"]) - int(call["arrived_ms"]) == int(call["ivr_ms"])
     assert redis_client.zrange("hotline:queue:police", 0, -1) == ["hotline-rec-1795594136.0"]
     assert redis_client.smembers("hotline:calls:active") == {"hotline-rec-1795594136.0"}
     assert audit(redis_client) == []
@@ -104,6 +111,11 @@ def test_silent_caller_goes_to_the_general_queue_at_top_priority(routing_factory
     assert call["route_reason"] == "no_input"
     assert call["choice"] == ""
     assert call["language"] == "vi"
+    assert call["priority_reason"] == "no_choice"
+    path = json.loads(call["ivr_path"])
+    # Each menu round ended without a key, heard last in the last language.
+    assert [(s["key"], s["result"], s["language"]) for s in path] == [("", "no_input", "en")] * CITY.ivr.attempts
+    assert [s["at_ms"] for s in path] == sorted(s["at_ms"] for s in path)
     assert redis_client.zrange("hotline:queue:general", 0, -1) == ["hotline-rec2-1795594166.0"]
     assert audit(redis_client) == []
 
