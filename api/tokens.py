@@ -27,14 +27,17 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from config.settings import GENERAL_QUEUE, CitySettings, SettingsError, format_loc, validation_issues
+from config.settings import CitySettings, SettingsError, format_loc, validation_issues
+from queueing.scopes import scope_problems
+from queueing.states import UserRole
 
-Role = Literal["call_taker", "supervisor", "viewer"]
-ROLES: tuple[str, ...] = ("call_taker", "supervisor", "viewer")
+# The roles are the console users' (queueing.states.UserRole); the tokens file names them by value.
+Role = Annotated[UserRole, Field(strict=False)]
+ROLES: tuple[str, ...] = tuple(r.value for r in UserRole)
 FORMATS = (".json", ".toml")
 
 
@@ -160,34 +163,10 @@ def _entry_name(data: Any, index: Any) -> str:
 def _check(file: TokensFile, city: CitySettings) -> list[tuple[tuple[str | int, ...], str]]:
     """What one entry's types can't say: roles and scopes, the city's agencies and desks, repeats."""
     issues: list[tuple[tuple[str | int, ...], str]] = []
-    agencies = [a.id for a in city.agencies]
-    desk_agency = {d.id: d.agency for d in city.desks}
     hashes: dict[str, int] = {}
     names: dict[str, int] = {}
     for i, entry in enumerate(file.tokens):
-        if entry.role == "call_taker":
-            if entry.agency is None:
-                issues.append((("tokens", i, "agency"), "required for a call_taker: the agency whose desks and calls "
-                                                        f"it sees ({', '.join(agencies)})"))
-            elif entry.agency not in agencies:
-                hint = ("; the general queue is every agency's, a call-taker sees it with its own"
-                        if entry.agency == GENERAL_QUEUE else "")
-                issues.append((("tokens", i, "agency"), f"no agency has id {entry.agency!r} "
-                                                        f"(agencies: {', '.join(agencies)}){hint}"))
-            if entry.desk is not None:
-                if entry.desk not in desk_agency:
-                    issues.append((("tokens", i, "desk"), f"no desk has id {entry.desk!r} in the city file "
-                                                          f"(desks: {', '.join(desk_agency)})"))
-                elif entry.agency in agencies and desk_agency[entry.desk] != entry.agency:
-                    issues.append((("tokens", i, "desk"), f"{entry.desk} is a {desk_agency[entry.desk]} desk, "
-                                                          f"not {entry.agency}"))
-        else:
-            if entry.agency is not None:
-                issues.append((("tokens", i, "agency"), f"only a call_taker belongs to an agency; a {entry.role} "
-                                                        "sees every agency (remove the key)"))
-            if entry.desk is not None:
-                issues.append((("tokens", i, "desk"), f"only a call_taker is bound to a desk, not a {entry.role} "
-                                                      "(remove the key)"))
+        issues += [(("tokens", i, p.field), p.message) for p in scope_problems(city, entry.role, entry.agency, entry.desk)]
         if entry.sha256 in hashes:
             first = hashes[entry.sha256]
             issues.append((("tokens", i, "sha256"), f"the same token as tokens[{first}] ({file.tokens[first].name!r})"))

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from config.settings import CitySettings
 from queueing.routing import Routing, _fields, _text
+from queueing.scopes import scope_problems
 from queueing.states import UserRole
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -69,28 +70,9 @@ def check_user(city: CitySettings, name: str, role: str, agency: str | None, des
     if not NAME.fullmatch(name):
         problems.append(f"user name {name!r} is not valid: 1-64 lowercase letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit")
-    roles = [r.value for r in UserRole]
-    agencies = [a.id for a in city.agencies]
-    desk_agency = {d.id: d.agency for d in city.desks}
-    if role not in roles:
-        problems.append(f"role {role!r} is not one of {', '.join(roles)}")
-    elif role == UserRole.CALL_TAKER:
-        if agency is None and desk in desk_agency:
-            agency = desk_agency[desk]  # the desk says which agency
-        if agency is None:
-            problems.append(f"a call_taker needs an agency: one of {', '.join(agencies)}")
-        elif agency not in agencies:
-            problems.append(f"agency {agency!r} is not an agency of the city file ({', '.join(agencies)})")
-        if desk is not None:
-            if desk not in desk_agency:
-                problems.append(f"desk {desk!r} is not a desk of the city file ({', '.join(desk_agency)})")
-            elif agency in agencies and desk_agency[desk] != agency:
-                problems.append(f"desk {desk!r} is a {desk_agency[desk]} desk, not {agency}")
-    else:
-        if agency is not None:
-            problems.append(f"agency {agency!r}: only a call_taker belongs to an agency; a {role} sees every agency")
-        if desk is not None:
-            problems.append(f"desk {desk!r}: only a call_taker works at a desk, not a {role}")
+    if role == UserRole.CALL_TAKER and agency is None and desk is not None:
+        agency = next((d.agency for d in city.desks if d.id == desk), None)  # the desk says which agency
+    problems += [p.message for p in scope_problems(city, role, agency, desk)]
     if problems:
         raise AccountError("; ".join(problems))
     return User(name, UserRole(role), agency, desk)

@@ -86,7 +86,7 @@ def test_passwd_changes_the_password_and_ends_sessions(cli, redis_client):
     [
         (("--name", "Lan Nguyen", "--role", "viewer"), "user name 'Lan Nguyen' is not valid"),
         (("--name", "lan", "--role", "admin"), "role 'admin' is not one of call_taker, supervisor, viewer"),
-        (("--name", "lan", "--role", "call_taker"), "a call_taker needs an agency: one of police, fire, medical, disaster"),
+        (("--name", "lan", "--role", "call_taker"), "a call_taker needs an agency, whose desks and calls it sees: one of police, fire, medical, disaster"),
         (("--name", "lan", "--role", "call_taker", "--agency", "navy"), "agency 'navy' is not an agency of the city file"),
         (("--name", "lan", "--role", "call_taker", "--agency", "general"), "agency 'general' is not an agency of the city file"),
         (("--name", "lan", "--role", "call_taker", "--agency", "police", "--desk", "desk-9"), "desk 'desk-9' is not a desk of the city file"),
