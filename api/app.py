@@ -17,22 +17,34 @@ from fastapi import FastAPI
 
 from api.auth import Access, tokens_for
 from api.errors import add_error_handlers
+from api.routers.call_actions import call_actions_router
+from api.routers.callback_dial import callback_dial_router
 from api.routers.callbacks import callbacks_router
 from api.routers.calls import calls_router
 from api.routers.console import add_console
 from api.routers.desks import desks_router
+from api.routers.eido import eido_router
 from api.routers.events import events_router
 from api.routers.health import health_router
+from api.routers.incidents import incidents_router
 from api.routers.numbers import numbers_router
+from api.routers.pop import pop_router
 from api.routers.queues import queues_router
 from api.routers.session import session_router
+from api.routers.wrap_up import wrap_up_router
+from api.services.call_actions import CallActionService
+from api.services.callback_dial import CallbackDialService
 from api.services.callbacks import CallbackService
 from api.services.calls import CallService
 from api.services.desks import DeskService
+from api.services.eido import EidoService
 from api.services.events import KEEPALIVE_S, EventService
+from api.services.incidents import IncidentService
 from api.services.numbers import NumberService
+from api.services.pop import PopService
 from api.services.queues import QueueService
 from api.services.session import SessionService
+from api.services.wrap_up import WrapUpService
 from api.tokens import TokenTable
 from config.settings import CitySettings, RuntimeSettings, load_settings
 from queueing.accounts import Accounts
@@ -58,10 +70,17 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(session_router(access, SessionService(city, accounts, desks),
                                       secure_cookies=runtime.api_secure_cookies))
     app.include_router(desks_router(access, desks))
+    app.include_router(wrap_up_router(access, WrapUpService(city, desks)))
+    # Before calls_router: /calls/search is not a call id.
+    app.include_router(incidents_router(access, IncidentService(city, routing)))
     app.include_router(calls_router(access, CallService(routing)))
+    app.include_router(call_actions_router(access, CallService(routing), CallActionService(city, routing)))
     app.include_router(queues_router(access, QueueService(city, routing)))
     app.include_router(callbacks_router(access, CallbackService(city, routing), desks))
     app.include_router(numbers_router(access, NumberService(city, routing)))
+    app.include_router(pop_router(access, PopService(city, routing)))
+    app.include_router(callback_dial_router(access, CallbackDialService(city, routing)))
+    app.include_router(eido_router(access, EidoService(city, routing)))
     app.include_router(events_router(access, events))
     add_console(app, city)
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from queueing import states
 
@@ -105,3 +105,90 @@ class EventsGap(BaseModel):
     first_kept: str = Field(description="the oldest event the stream still keeps; empty when it keeps none")
     resume_from: str = Field(description="the newest id at the time: the connection goes on from there")
     detail: str
+
+
+# --- the screen pop and caller locations ------------------------------------------------
+
+
+class PopSeen(BaseModel):
+    """``POST /calls/{call_id}/pop-seen``: the page drew the pop of a call offered to its desk."""
+
+    browser_ms: int | None = Field(default=None, ge=0, description="the browser's clock when it drew the pop (ms)")
+    desk_id: str = Field(default="", max_length=64, description="the desk it was drawn at; default: the session's "
+                                                                 "desk, else the call's")
+
+
+class LocationFix(BaseModel):
+    """``POST /locations``: one fix of a caller number (AML arrives in a later issue; the lab and tests add fixes)."""
+
+    number: str = Field(max_length=32, description="the caller number: an optional + and 3-20 digits")
+    lat: float = Field(ge=-90, le=90, description="latitude, WGS 84 degrees")
+    lon: float = Field(ge=-180, le=180, description="longitude, WGS 84 degrees")
+    radius_m: float = Field(ge=0, le=100_000, description="the uncertainty: radius in metres")
+    source: states.LocationSource
+    at_ms: int | None = Field(default=None, ge=0, description="when the fix was taken (ms); default now")
+    method: str = Field(default="", max_length=40, description="GNSS, WiFi, Cell…")
+    confidence: float | None = Field(default=None, ge=0, le=100, description="percent")
+
+
+# --- actions on a call: transfer, hang up -------------------------------------------------
+
+
+class TransferRequest(BaseModel):
+    """``POST /calls/{call_id}/transfer``."""
+
+    agency: str = Field(max_length=64, description="the agency to transfer the caller to (the city file's id)")
+    mode: Literal["blind", "consult"] = Field(default="blind", description="blind: the caller waits at the head of "
+                                                                           "the agency's queue; consult is not served yet")
+
+
+class HangupRequest(BaseModel):
+    """``POST /calls/{call_id}/hangup``: ending an emergency call needs a confirmation."""
+
+    confirm: bool = Field(default=False, validate_default=True,
+                          description="must be true: the console asks the call-taker first")
+
+    @field_validator("confirm")
+    @classmethod
+    def confirmed(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError('hanging up on a caller needs {"confirm": true} (the console asks first)')
+        return value
+
+
+# --- incidents (api/routers/incidents.py; the limits' clear messages are queueing.incidents') ---------
+
+
+class IncidentChange(BaseModel):
+    """A change of the incident form: only the fields sent change (null empties one)."""
+
+    expected_version: int = Field(ge=0, description="the incident's version the change started from (0: none yet); "
+                                                    "an older one is refused with 409 saying who changed what")
+    nature: str | None = Field(default=None, max_length=200, description="one of the agency's natures in the city "
+                                                                          "file, or 'other' with nature_text")
+    nature_text: str | None = Field(default=None, max_length=20_000, description="the nature in words (at most 200)")
+    location_text: str | None = Field(default=None, max_length=20_000, description="address or place (at most 500)")
+    priority: int | None = Field(default=None, description="0 (highest) to 4 (lowest)")
+    agencies: list[str] | None = Field(default=None, max_length=50, description="the agencies needed")
+    disposition: str | None = Field(default=None, max_length=200, description=", ".join(states.Disposition))
+    duplicate_of: str | None = Field(default=None, max_length=200, description="the call a duplicate repeats")
+
+
+class IncidentNote(BaseModel):
+    text: str = Field(max_length=200_000, description="the note (at most 2000 characters; markup is kept as text)")
+
+
+class WrapUpChange(BaseModel):
+    action: states.WrapUpAction = Field(description="end: ready now; extend: once per wrap-up, by the city file's "
+                                                    "[console] wrap_up_extend_s")
+
+
+# --- EIDO export and pushes to the agencies' CAD --------------------------------------------
+
+
+class CadPushRequest(BaseModel):
+    """``POST /calls/{call_id}/cad-push``: send the call's EIDO document (again) to agencies' CAD."""
+
+    agencies: list[str] | None = Field(default=None, max_length=32, description=(
+        "agency ids; default: the agencies the incident needs (its owner when none is ticked) that have a "
+        "cad_webhook_url in the city file"))
