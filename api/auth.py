@@ -219,17 +219,34 @@ class Access:
             raise _forbidden(principal, f"{what} of {agency} are not for a {principal.agency} call-taker: "
                                         f"{principal.agency} and {GENERAL_QUEUE} only")
 
-    def check_call(self, principal: Principal, call_id: str, record: dict[str, str], what: str = "call") -> None:
-        """May this principal see (or, for a callback, report on) this call?
+    def desk_on_call(self, principal: Principal, call_id: str, record: dict[str, str]) -> str:
+        """The desk that acts on a call (transfer, hang up): a call-taker's own desk (the Lua script
+        refuses unless the call is on a call there), or for a supervisor the desk the call is at."""
+        if principal.role == "supervisor":
+            return record.get("desk", "") or "-"
+        if not principal.desk:
+            raise _forbidden(principal, f"call {call_id}: only the desk on the call acts on it, and this "
+                                        f"{principal.role} is bound to no desk (sign in at a desk)")
+        return principal.desk
+
+    def sees_call(self, principal: Principal, record: dict[str, str]) -> bool:
+        """Whether this principal may see this call (:meth:`check_call` without the refusal; lists filter with it).
 
         A call-taker sees its agency's and the general queue's calls (a call that never chose a
         queue is the general queue's), and any call a desk of its agency handled (overflow)."""
         if principal.role != "call_taker":
+            return True
+        if (record.get("queue") or GENERAL_QUEUE) in self.queues_for(principal):
+            return True
+        if self.desk_agency.get(record.get("desk", "")) == principal.agency:
+            return True
+        # Transferred to its agency (transfer_step): the target's call-taker opens the call.
+        return bool(principal.agency) and principal.agency in record.get("visible_to", "").split(",")
+
+    def check_call(self, principal: Principal, call_id: str, record: dict[str, str], what: str = "call") -> None:
+        """May this principal see (or, for a callback, report on) this call? (:meth:`sees_call`)"""
+        if self.sees_call(principal, record):
             return
         queue = record.get("queue") or GENERAL_QUEUE
-        if queue in self.queues_for(principal):
-            return
-        if self.desk_agency.get(record.get("desk", "")) == principal.agency:
-            return
         raise _forbidden(principal, f"{what} {call_id} is a {queue} call: a {principal.agency} call-taker may see "
                                     f"{principal.agency} and {GENERAL_QUEUE} calls only")

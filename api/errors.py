@@ -8,6 +8,11 @@
 * The console's sign-in is refused (:class:`SignInRefused`): its own status (400, 401, 403,
   404) and reason; a wrong user name and a wrong password get the same 401.
 
+* An incident change the city file does not allow (:class:`~queueing.incidents.IncidentInvalid`: an
+  unknown nature, agency or disposition, a note too long): 422 naming the field. A save from an
+  older version (:class:`~queueing.incidents.IncidentConflict`, a refusal) is a 409 saying who
+  changed what meanwhile.
+
 All with the body of every other error, :class:`api.auth.Problem`. A route that means
 something else by a refusal (a number that cannot call is a bad request: 400) says so itself.
 """
@@ -23,6 +28,7 @@ from redis.exceptions import RedisError
 
 from api.auth import Problem
 from queueing.errors import RoutingRefused
+from queueing.incidents import IncidentInvalid
 
 log = logging.getLogger("hotline.api")
 
@@ -31,6 +37,20 @@ REDIS_DOWN: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "descript
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "refused in the current state; the reason says why"},
 }
+
+
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "the request names something that does not exist; the message says what"},
+}
+
+
+class InvalidInput(Exception):
+    """A request that names something the city does not have (e.g. an agency): 422 with the message."""
+
+
+async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    log.info("%s %s: 422 %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
 class SignInRefused(Exception):
@@ -63,3 +83,5 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RedisError, redis_unreachable)
     app.add_exception_handler(RoutingRefused, refused)
     app.add_exception_handler(SignInRefused, sign_in_refused)
+    app.add_exception_handler(InvalidInput, invalid_input)
+    app.add_exception_handler(IncidentInvalid, invalid_input)

@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -138,6 +139,16 @@ def _matches(pattern: str, what: str) -> Callable[[str], str]:
     return check
 
 
+def _webhook_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+    if parts.username or parts.password:
+        raise ValueError("must not carry a user name or password: the secret goes in the environment "
+                         "variable named by cad_webhook_secret_env")
+    return value
+
+
 def _digit(value: Any) -> Any:
     # A bare 1 is the natural thing to type; take it as "1" rather than nag.
     if isinstance(value, int) and not isinstance(value, bool):
@@ -164,6 +175,9 @@ Label = Annotated[
     AfterValidator(_matches(r"[A-Za-z0-9 &+./_-]{1,15}", "must be 1-15 plain ASCII characters (letters, digits, space, &+./_-)")),
 ]
 Digit = Annotated[str, BeforeValidator(_digit)]
+WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
+EnvName = Annotated[str, AfterValidator(_matches(r"[A-Z][A-Z0-9_]{0,63}",
+                                                   "must be an environment variable name like \"HOTLINE_CAD_SECRET_POLICE\""))]
 Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
 Voice = Annotated[str, AfterValidator(_matches(r"[A-Za-z0-9_+/-]{1,64}", "must be an espeak-ng voice name like 'vi' or 'en-us'"))]
 
@@ -244,6 +258,10 @@ class Agency(_Table):
     overflow_after_s: int = Field(default=10, ge=1, le=600)
     # The incident form's natures for this agency's call-takers; a supervisor edits the list here.
     natures: list[Nature] = Field(default_factory=list)
+    # Where this agency's CAD takes the EIDO document when a call-taker dispatches (api/cad_push.py), and
+    # the environment variable holding the HMAC secret that signs it: never the secret itself in this file.
+    cad_webhook_url: WebhookUrl | None = None
+    cad_webhook_secret_env: EnvName | None = None
 
 
 class Prompts(_Table):
@@ -444,6 +462,11 @@ def _cross_check(city: CitySettings) -> list[Issue]:
         for lang in agency.name:
             if lang not in languages:
                 issues.append((("agencies", i, "name", lang), f"'{lang}' is not in hotline.languages"))
+        if agency.cad_webhook_url and not agency.cad_webhook_secret_env:
+            issues.append((("agencies", i, "cad_webhook_secret_env"), "missing: cad_webhook_url is set, so name the "
+                           "environment variable that holds its HMAC secret (e.g. HOTLINE_CAD_SECRET_POLICE)"))
+        if agency.cad_webhook_secret_env and not agency.cad_webhook_url:
+            issues.append((("agencies", i, "cad_webhook_url"), "missing: cad_webhook_secret_env is set without the URL it signs for"))
         seen_natures: dict[str, int] = {}
         for j, nature in enumerate(agency.natures):
             where = ("agencies", i, "natures", j)

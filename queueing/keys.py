@@ -103,6 +103,12 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("call_commands", "stream",
             "what the API asks the bridge to do to a call over AMI (`action, call_id, channel`, …), read once by "
             "the bridges' consumer group", "call_commands"),
+    KeySpec("cad_push:{call_id}", "hash",
+            "a call's EIDO document for the agencies' CAD and each push: `call_id, queue, document, seq, agencies`, "
+            "and per agency `<agency>.status` (pending, sent, failed), `.attempts, .last_error, .last_http_status, "
+            ".sent_ms, .retrying`; the document stays after it is sent", "cad_push"),
+    KeySpec("cad_pushes:open", "zset", "call ids with a CAD push not yet sent, score = first queued ms",
+            "cad_pushes_open"),
     KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
 )
 
@@ -233,6 +239,14 @@ class Keys:
     def call_commands(self) -> str:
         """Stream of commands for the bridges (consumer group ``bridges``)."""
         return f"{self.prefix}call_commands"
+
+    # -- pushes to the agencies' CAD (queueing/cad_pushes.py, api/cad_push.py) -----------
+
+    def cad_push(self, call_id: str) -> str:
+        return f"{self.prefix}cad_push:{call_id}"
+
+    def cad_pushes_open(self) -> str:
+        return f"{self.prefix}cad_pushes:open"
 
     def wake(self) -> str:
         """Pub/sub channel, not a key."""

@@ -20,7 +20,10 @@ a *nuisance call* is a call of the last ``nuisance_window_s`` (24 h) that
 Each nuisance call counts 1 when it just happened and half as much every
 ``nuisance_half_life_s`` (6 h) since: the score is roughly "how many nuisance calls
 recently". At ``nuisance_threshold`` (3) or more the number is shown as a likely nuisance.
-A caller who reaches a desk and talks longer than ``short_call_s`` never adds to it.
+A caller who reaches a desk and talks longer than ``short_call_s`` never adds to it, unless
+the call-taker's disposition says otherwise: a call disposed of as a false call counts 1, a
+prank 2 (a hoax on purpose), whatever its length (:data:`DISPOSITION_WEIGHT`): the score learns
+from the people who heard the call.
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from queueing.routing import Routing, _fields, _text
-from queueing.states import FINAL_CALL_STATES, CallOutcome, NumberPolicy, RouteReason
+from queueing.states import FINAL_CALL_STATES, CallOutcome, Disposition, NumberPolicy, RouteReason
 
 #: Numbers that can be called back and are tracked: an optional + and 3 to 20 digits
 #: (mirrors ``callable_number`` in lua/_prelude.lua).
 CALLABLE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 POLICIES = tuple(NumberPolicy)
+
+#: What a call-taker's disposition weighs in the nuisance score (before halving with age).
+DISPOSITION_WEIGHT: dict[str, float] = {Disposition.FALSE_CALL: 1.0, Disposition.PRANK: 2.0}
 
 #: Call records read for the nuisance score (``number:{n}:calls`` keeps 200).
 MAX_CALLS_READ = 200
@@ -72,14 +78,19 @@ class Nuisance:
     short_calls: int
     silent_calls: int
     calls: int
-    #: (call_id, kind) of every nuisance call counted, newest first; kind short or silent.
+    #: (call_id, kind) of every nuisance call counted, newest first; kind short, silent, false_call or prank.
     flagged: list[tuple[str, str]]
+    false_calls: int = 0
+    pranks: int = 0
 
 
 def nuisance_kind(call: dict[str, str], short_call_ms: int) -> str | None:
-    """``short``, ``silent`` or None for one ended call record (None while it goes on)."""
+    """``false_call`` or ``prank`` (the call-taker's disposition), ``short``, ``silent``, or None for one
+    ended call record (None while it goes on)."""
     if call.get("state") not in FINAL_CALL_STATES or not call.get("ended_ms"):
         return None
+    if call.get("disposition", "") in DISPOSITION_WEIGHT:
+        return call["disposition"]
     duration = int(call["ended_ms"]) - int(call["arrived_ms"])
     if duration < short_call_ms:
         return "short"
@@ -91,7 +102,7 @@ def nuisance_kind(call: dict[str, str], short_call_ms: int) -> str | None:
 
 def nuisance(calls: Iterable[dict[str, str]], now_ms: int, rules: NuisanceRules) -> Nuisance:
     """The nuisance score of a number from its call records. Pure: no Redis, no clock."""
-    score, short, silent, counted, flagged = 0.0, 0, 0, 0, []
+    score, short, silent, counted, flagged, false_calls, pranks = 0.0, 0, 0, 0, [], 0, 0
     recent = [c for c in calls if c and now_ms - int(c["arrived_ms"]) <= rules.window_ms]
     for call in sorted(recent, key=lambda c: int(c["arrived_ms"]), reverse=True):
         counted += 1
@@ -99,12 +110,14 @@ def nuisance(calls: Iterable[dict[str, str]], now_ms: int, rules: NuisanceRules)
         if kind is None:
             continue
         age = max(0, now_ms - int(call["ended_ms"]))
-        score += 0.5 ** (age / rules.half_life_ms)
+        score += DISPOSITION_WEIGHT.get(kind, 1.0) * 0.5 ** (age / rules.half_life_ms)
         short += kind == "short"
         silent += kind == "silent"
+        false_calls += kind == Disposition.FALSE_CALL
+        pranks += kind == Disposition.PRANK
         flagged.append((call["call_id"], kind))
     score = round(score, 2)
-    return Nuisance(score, score >= rules.threshold, short, silent, counted, flagged)
+    return Nuisance(score, score >= rules.threshold, short, silent, counted, flagged, false_calls, pranks)
 
 
 def _policy(reply: Any) -> dict[str, str]:
@@ -164,17 +177,20 @@ class Numbers(Routing):
                 "likely_nuisance": score.likely,
                 "short_calls": score.short_calls,
                 "silent_calls": score.silent_calls,
+                "false_calls": score.false_calls,
+                "pranks": score.pranks,
                 "calls_in_window": score.calls,
                 "formula": (f"each call of the last {rules.window_ms // 3_600_000} h that lasted under "
                             f"{rules.short_call_ms // 1000} s, or ended before a desk answered with no key "
-                            f"pressed, counts 1, halving every {rules.half_life_ms / 3_600_000:g} h; "
+                            f"pressed, counts 1 (a call-taker's false call 1, prank 2, whatever its length), "
+                            f"halving every {rules.half_life_ms / 3_600_000:g} h; "
                             f"likely nuisance at {rules.threshold:g} or more"),
             },
             "policy": self.policy(number),
             "recent_calls": [
                 {k: c.get(k, "") for k in ("call_id", "arrived_ms", "ended_ms", "state", "outcome",
                                            "queue", "choice", "desk", "previous_call_id",
-                                           "repeat_count", "policy_applied")}
+                                           "repeat_count", "policy_applied", "disposition")}
                 | {"nuisance": kinds.get(c["call_id"], "")}
                 for c in calls[:calls_shown]
             ],

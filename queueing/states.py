@@ -173,6 +173,14 @@ class TransferKind(StrEnum):
     CONSULT = "consult"
 
 
+class CadPushStatus(StrEnum):
+    """Where a call's EIDO document stands with one agency's CAD (``cad_push:{call_id}``, ``<agency>.status``)."""
+
+    PENDING = "pending"  # waiting for its first try (or for a newer document's)
+    SENT = "sent"        # the agency's CAD took it (2xx)
+    FAILED = "failed"    # the last try failed; rq tries again while ``retrying`` is 1, else a resend by hand
+
+
 # --- what a script's reply says it did (``result``) --------------------------------------------
 
 

@@ -195,3 +195,15 @@ local function end_sessions_of(name, reason)
   end
   redis.call('DEL', user_sessions_key(name))
 end
+
+
+-- --- incidents (queueing/incidents.py) -------------------------------------------------------
+-- The agency an incident belongs to: that of the desk that took the call, else the call's queue.
+local function owning_agency(call)
+  if call.desk ~= nil and call.desk ~= '' then
+    local agency = redis.call('HGET', desk_key(call.desk), 'agency')
+    if agency then return agency end
+  end
+  if call.queue ~= nil and call.queue ~= '' then return call.queue end
+  return GENERAL
+end

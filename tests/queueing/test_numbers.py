@@ -196,6 +196,37 @@ def test_nuisance_kind(call, kind):
     assert nuisance_kind(call, 10_000) == kind
 
 
+def disposed(call, disposition):
+    return call | {"disposition": disposition}
+
+
+@pytest.mark.parametrize(("call", "kind"), [
+    (disposed(record("c", T0, 120_000), "prank"), "prank"),                 # a long call the call-taker judged
+    (disposed(record("c", T0, 120_000), "false_call"), "false_call"),
+    (disposed(record("c", T0, 3_000), "prank"), "prank"),                    # the disposition wins over "short"
+    (disposed(record("c", T0, 120_000), "dispatched"), None),                # a real emergency
+    (disposed(record("c", T0, 3_000), "advice_given"), "short"),             # not a nuisance disposition: length rules
+    (disposed(record("c", T0, 120_000), "duplicate"), None),
+    ({"call_id": "c", "arrived_ms": str(T0), "ended_ms": "", "state": "on_call", "disposition": "prank"}, None),
+])
+def test_nuisance_kind_learns_from_dispositions(call, kind):
+    assert nuisance_kind(call, 10_000) == kind
+
+
+@pytest.mark.parametrize(("dispositions", "score", "false_calls", "pranks"), [
+    (["prank"], 2.0, 0, 1),
+    (["false_call"], 1.0, 1, 0),
+    (["prank", "false_call"], 3.0, 1, 1),
+    (["dispatched", "advice_given"], 0.0, 0, 0),
+])
+def test_dispositions_weigh_in_the_score(dispositions, score, false_calls, pranks):
+    calls = [disposed(record(f"c-{i}", T0 + i, 60_000), d) for i, d in enumerate(dispositions)]
+    found = nuisance(calls, T0 + 60_000 + len(calls), RULES)
+    assert found.score == pytest.approx(score, abs=0.01)
+    assert (found.false_calls, found.pranks) == (false_calls, pranks)
+    assert found.likely == (score >= 3)
+
+
 def test_nuisance_score_halves_every_half_life_and_ignores_old_calls():
     hour = 3_600_000
     now = T0 + 30 * hour

@@ -32,12 +32,17 @@ from queueing.states import (
     CallOutcome,
     CallState,
     DeskState,
+    Disposition,
     HangupResult,
     NumberPolicy,
     OfferFailedResult,
     PriorityReason,
     RouteReason,
+    TransferKind,
+    TransferState,
+    WrapUpAction,
 )
+from queueing.transfers import UNDER_WAY
 
 QUEUEING = Path(states.__file__).parent
 LUA_FILES = sorted(LUA_DIR.glob("*.lua"))
@@ -169,6 +174,14 @@ def vocabulary(name: str, obj: str, script: str) -> tuple[str, frozenset[str]] |
         return "AbandonStage", frozenset(AbandonStage)
     if name == "route_reason":
         return "RouteReason", frozenset(RouteReason)
+    if name == "disposition":
+        return "Disposition", frozenset(Disposition)
+    if name == "action" and script == "desk_wrap_up":
+        return "WrapUpAction", frozenset(WrapUpAction)
+    if name == "transfer_state":
+        return "TransferState", frozenset(TransferState)
+    if name == "kind" and script.startswith("transfer_"):
+        return "TransferKind", frozenset(TransferKind)
     if name == "priority_reason":
         return "PriorityReason", frozenset(PriorityReason)
     if name in ("policy", "policy_applied"):
@@ -190,11 +203,15 @@ SET_TABLES = {
     "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
     "NEXT": frozenset(CallbackStatus),          # callback_outcome: statuses an outcome leads to
     "POLICIES": frozenset(NumberPolicy),
+    "DISPOSITIONS": frozenset(Disposition),     # incident_save
+    "under_way": UNDER_WAY,                     # transfer_start, call_command: a transfer still open
+    "transfer_states": frozenset(TransferState) - {TransferState.READY},  # transfer_step: states a step leads to
     "PRIORITY_REASONS": frozenset(PriorityReason),  # call_enqueue: the reasons a caller may bring
 }
 # Tables that must list their whole vocabulary.
-COMPLETE_SET_TABLES = {"desk_states": frozenset(DeskState), "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
-                       "POLICIES": frozenset(NumberPolicy), "PRIORITY_REASONS": frozenset(PriorityReason)}
+COMPLETE_SET_TABLES = {"desk_states": frozenset(DeskState), "under_way": UNDER_WAY,
+                       "transfer_states": frozenset(TransferState) - {TransferState.READY}, "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
+                       "POLICIES": frozenset(NumberPolicy), "DISPOSITIONS": frozenset(Disposition), "PRIORITY_REASONS": frozenset(PriorityReason)}
 # Helpers whose argument at that position is a desk state / callback status.
 CALL_ARGS = {"own_desk": (0, "DeskState"), "close_callback": (1, "CallbackStatus"),
              "answer": (0, "CallbackClaimResult")}  # callback_claim's reply
@@ -344,7 +361,8 @@ def test_every_lua_literal_is_in_its_enum(use):
 
 
 @pytest.mark.parametrize("enum", [CallState, DeskState, CallOutcome, CallbackStatus, NumberPolicy, HangupResult,
-                                  OfferFailedResult, CallbackClaimResult, PriorityReason])
+                                  OfferFailedResult, CallbackClaimResult, Disposition, WrapUpAction, PriorityReason,
+                                  TransferState])
 def test_every_value_the_scripts_decide_on_is_used(enum):
     used = {u.value for u in ALL_USES if u.what in (enum.__name__, "state")}
     used |= {v for path in LUA_FILES for name, values in set_tables(path).items()
@@ -397,7 +415,8 @@ PY_NOT_VOCABULARY = {
     ("desk_states.py", "ready"),  # the person's command "ready", not the state
 }
 VOCABULARY = {str(v) for enum in (CallState, DeskState, CallOutcome, AbandonStage, RouteReason, CallbackStatus,
-                                  CallbackOutcome, NumberPolicy, HangupResult, OfferFailedResult, CallbackClaimResult)
+                                  CallbackOutcome, NumberPolicy, HangupResult, OfferFailedResult, CallbackClaimResult,
+                                  Disposition, WrapUpAction)
               for v in enum}
 
 
