@@ -240,6 +240,8 @@ class Access:
             return True
         if self.desk_agency.get(record.get("desk", "")) == principal.agency:
             return True
+        if self.desk_agency.get(record.get("transferred_from", "")) == principal.agency:
+            return True
         # Transferred to its agency (transfer_step): the target's call-taker opens the call.
         return bool(principal.agency) and principal.agency in record.get("visible_to", "").split(",")
 

@@ -1,0 +1,60 @@
+-- transfer_start: the desk on a call asks to transfer its caller to another agency
+-- (queueing/transfers.py decides; this script makes the first step in Redis):
+--   blind: transfer_state moving, and a move_to_wait command for the bridges; the caller
+--          stays with the desk until the bridge's Redirect lands (transfer_step).
+-- Refused (nothing written): the call is not on a call at that desk, a transfer of it is
+-- already under way, the agency is the desk's own, or no desk of the agency is logged in
+-- (the caller would wait for nobody: the call-taker keeps the caller and chooses again).
+-- ARGV[3..] call_id, desk_id (the desk asking), agency (the target), kind (blind),
+--           label (what the target desk's phone shows)
+-- Reply: the transfer record's fields
+return run(function()
+  local call_id = arg_id(3, 'call_id')
+  local desk_id = arg_id(4, 'desk_id')
+  local agency = arg_id(5, 'agency')
+  local kind = ARGV[6]
+  local label = arg_text(7)
+  if kind ~= 'blind' then refuse('transfer kind must be blind, got ' .. tostring(kind)) end
+  if agency == GENERAL then refuse('"' .. GENERAL .. '" is a queue, not an agency to transfer to') end
+
+  local call = load_call(call_id)
+  if not call then refuse('unknown call ' .. call_id) end
+  local tkey = PREFIX .. 'transfer:' .. call_id
+  local current = load_hash(tkey)
+  local under_way = { moving = true, ringback = true, answered = true, conferenced = true }
+  if current and under_way[current.transfer_state] then
+    refuse('a transfer is already under way: call ' .. call_id .. ' is being transferred to '
+      .. current.target_agency .. ' (' .. current.transfer_state .. ')')
+  end
+  if call.state ~= 'on_call' or call.desk ~= desk_id then
+    refuse('call ' .. call_id .. ' is ' .. call.state .. ', not on a call at desk ' .. desk_id)
+  end
+  local desk = load_desk(desk_id)
+  if not desk or desk.state ~= 'on_call' or desk.call_id ~= call_id then
+    refuse('desk ' .. desk_id .. ' is not on call ' .. call_id)
+  end
+  if desk.agency == agency then
+    refuse('desk ' .. desk_id .. ' is a ' .. agency .. ' desk already: transfer to another agency')
+  end
+  local logged_in = false
+  for _, other in ipairs(redis.call('SMEMBERS', desks_of_key(agency))) do
+    local d = load_desk(other)
+    if d and d.agency == agency and d.state ~= 'offline' then logged_in = true end
+  end
+  if not logged_in then
+    refuse('no ' .. agency .. ' desk is logged in: the caller would wait for nobody; keep the caller '
+      .. 'or transfer to another agency')
+  end
+
+  local now = int_str(NOW)
+  local record = { 'call_id', call_id, 'transfer_state', 'moving', 'kind', kind, 'from_desk', desk_id,
+    'from_agency', desk.agency, 'target_agency', agency, 'own_queue', call.queue, 'target_desk', '',
+    'started_ms', now, 'updated_ms', now, 'reason', '' }
+  redis.call('DEL', tkey)
+  redis.call('HSET', tkey, unpack(record))
+  redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', 'move_to_wait',
+    'call_id', call_id, 'channel', call.channel, 'label', label, 'desk_id', desk_id, 'ms', now)
+  emit('transfer', 'call_id', call_id, 'queue', call.queue, 'desk_id', desk_id, 'from_agency', desk.agency,
+    'to_agency', agency, 'kind', kind, 'transfer_state', 'moving')
+  return record
+end)

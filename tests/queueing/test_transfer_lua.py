@@ -1,0 +1,116 @@
+"""transfer_start, transfer_step and call_command on a real Redis: a blind transfer puts the
+caller at the head of the target queue with its original arrival time; refusals change nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from queueing import Keys, Routing, RoutingRefused
+
+T0 = 1_700_000_000_000
+WRAP_UP_MS = 30_000
+
+
+@pytest.fixture
+def routing(redis_client):
+    r = Routing(redis_client)
+    r.register_desk("p-1", "police", now_ms=T0)
+    r.register_desk("f-1", "fire", now_ms=T0)
+    r.arrive("c-1", "+15550100", "PJSIP/trunk-1", now_ms=T0)
+    r.enqueue("c-1", "police", 1, now_ms=T0 + 5_000)
+    r.set_desk_state("p-1", "ready", now_ms=T0)
+    r.claim_next(["police", "fire"], 20_000, now_ms=T0 + 6_000)
+    r.offer_answered("c-1", "p-1", now_ms=T0 + 8_000)
+    r.set_desk_state("f-1", "login", now_ms=T0)  # a fire desk is logged in (paused)
+    return r
+
+
+def commands(routing):
+    return [fields for _, fields in routing.redis.xrange(Keys().call_commands())]
+
+
+def test_a_blind_transfer_starts_moving_and_asks_the_bridge(routing):
+    record = routing.transfer_start("c-1", "p-1", "fire", "blind", label="FIRE", now_ms=T0 + 20_000)
+    assert (record["transfer_state"], record["kind"], record["from_desk"], record["from_agency"],
+            record["target_agency"], record["own_queue"]) == ("moving", "blind", "p-1", "police", "fire", "police")
+    assert commands(routing) == [{"action": "move_to_wait", "call_id": "c-1", "channel": "PJSIP/trunk-1",
+                                  "label": "FIRE", "desk_id": "p-1", "ms": str(T0 + 20_000)}]
+    # Until the bridge has moved the caller, it still talks to its desk.
+    assert routing.call("c-1")["state"] == "on_call"
+    assert routing.desk("p-1")["state"] == "on_call"
+    event = routing.events(1)[-1]
+    assert (event["type"], event["call_id"], event["desk_id"], event["to_agency"], event["transfer_state"]) == (
+        "transfer", "c-1", "p-1", "fire", "moving")
+
+
+def test_the_moved_caller_waits_at_the_head_of_the_target_queue(routing):
+    # A fire caller who arrived after c-1 waits already, and one who arrived before with a lower priority.
+    routing.arrive("c-2", "+15550102", "PJSIP/trunk-2", now_ms=T0 + 1_000)
+    routing.enqueue("c-2", "fire", 0, now_ms=T0 + 2_000)
+    routing.arrive("c-0", "+15550101", "PJSIP/trunk-0", now_ms=T0 - 1_000)
+    routing.enqueue("c-0", "fire", 2, now_ms=T0 + 2_000)
+    routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 20_000)
+    after = routing.transfer_step("c-1", "moving", "requeued", requeue_queue="fire", wrap_up_ms=WRAP_UP_MS,
+                                  now_ms=T0 + 20_500)
+    assert after["transfer_state"] == "requeued"
+    call = routing.call("c-1")
+    assert (call["state"], call["queue"], call["priority"], call["priority_reason"], call["desk"]) == (
+        "queued", "fire", "0", "transfer", "")
+    assert (call["transferred_from"], call["visible_to"], call["queue_score"]) == ("p-1", "fire", str(T0))
+    assert routing.queue("fire") == ["c-1", "c-2", "c-0"]
+    desk = routing.desk("p-1")
+    assert (desk["state"], desk["wrap_up_until_ms"]) == ("wrap_up", str(T0 + 20_500 + WRAP_UP_MS))
+    # A fire desk that gets ready now takes the transferred caller first.
+    routing.set_desk_state("f-1", "ready", now_ms=T0 + 21_000)
+    claim = routing.claim_next(["police", "fire"], 20_000, now_ms=T0 + 21_000)
+    assert (claim.call_id, claim.desk_id) == ("c-1", "f-1")
+
+
+def test_a_second_transfer_while_one_is_under_way_is_refused_and_changes_nothing(routing):
+    routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 20_000)
+    before = (routing.call("c-1"), routing.transfer("c-1"), len(commands(routing)))
+    with pytest.raises(RoutingRefused, match="a transfer is already under way"):
+        routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 20_100)
+    with pytest.raises(RoutingRefused, match="a transfer of call c-1 is under way"):
+        routing.call_command("c-1", "p-1", "hangup", now_ms=T0 + 20_100)
+    assert (routing.call("c-1"), routing.transfer("c-1"), len(commands(routing))) == before
+
+
+@pytest.mark.parametrize(("desk", "agency", "message"), [
+    ("f-1", "fire", "not on a call at desk f-1"),
+    ("p-1", "police", "a police desk already"),
+    ("p-1", "medical", "no medical desk is logged in"),
+    ("p-1", "general", "is a queue, not an agency"),
+])
+def test_refusals(routing, desk, agency, message):
+    with pytest.raises(RoutingRefused, match=message):
+        routing.transfer_start("c-1", desk, agency, "blind", now_ms=T0 + 20_000)
+    assert routing.transfer("c-1") == {} and commands(routing) == []
+
+
+def test_a_late_step_changes_nothing(routing):
+    routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 20_000)
+    routing.transfer_step("c-1", "moving", "cancelled", reason="AMI refused", now_ms=T0 + 20_100)
+    with pytest.raises(RoutingRefused, match="is cancelled, not moving"):
+        routing.transfer_step("c-1", "moving", "requeued", requeue_queue="fire", wrap_up_ms=1, now_ms=T0 + 20_200)
+    assert routing.call("c-1")["state"] == "on_call" and routing.desk("p-1")["state"] == "on_call"
+    # Cancelled: the desk may transfer again.
+    assert routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 30_000)["transfer_state"] == "moving"
+
+
+def test_a_caller_who_hung_up_meanwhile_is_not_requeued(routing):
+    routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 20_000)
+    routing.hangup("c-1", WRAP_UP_MS, now_ms=T0 + 20_100)
+    after = routing.transfer_step("c-1", "moving", "requeued", requeue_queue="fire", wrap_up_ms=1, now_ms=T0 + 20_200)
+    assert after["transfer_state"] == "ended"
+    assert routing.call("c-1")["state"] == "ended" and routing.queue("fire") == []
+
+
+def test_hang_up_asks_the_bridge_and_is_on_the_audit_trail(routing):
+    reply = routing.call_command("c-1", "p-1", "hangup", by="lan", now_ms=T0 + 20_000)
+    assert reply["action"] == "hangup"
+    assert commands(routing)[-1]["action"] == "hangup" and commands(routing)[-1]["channel"] == "PJSIP/trunk-1"
+    event = routing.events(1)[-1]
+    assert (event["type"], event["call_id"], event["desk_id"], event["by"]) == ("call_action", "c-1", "p-1", "lan")
+    with pytest.raises(RoutingRefused, match="not on a call at desk f-1"):
+        routing.call_command("c-1", "f-1", "hangup", now_ms=T0 + 20_000)
