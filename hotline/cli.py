@@ -94,19 +94,27 @@ def bridge() -> None:
 
 @app.command()
 def worker(burst: bool = typer.Option(False, help="exit when the queue is empty (tests)")) -> None:
-    """Run an rq worker for the background jobs (callback tasks, auto-dial), with its scheduler."""
+    """Run an rq worker for the background jobs (callback tasks, auto-dial, recording checks and retention), with its scheduler."""
     from rq import Worker
 
+    from api.cad_push import missing_secrets, sweep_cad_pushes
     from hotline.worker import HotlineJob
     from queueing.jobs import QUEUE_NAME, job_queue, sweep_callbacks
+    from queueing.recordings import expire_recordings
 
     _logging()
     runtime = _runtime()
-    _city(runtime)  # a broken city file is reported now, not in the first job
+    city = _city(runtime)  # a broken city file is reported now, not in the first job
+    for problem in missing_secrets(city):  # CAD pushes would fail; every other job still runs
+        typer.echo(f"hotline worker: {problem}", err=True)
     connection = redis_client(runtime.redis_url)
     with _redis_work(runtime):
+        # CAD pushes still waiting whose job is gone get one again; their documents are in Redis.
+        job_queue(connection).enqueue(sweep_cad_pushes, description="sweep CAD pushes without a job")
         # Abandoned calls whose job never ran (rq was down) get their task now.
         job_queue(connection).enqueue(sweep_callbacks, description="sweep abandoned calls without a callback task")
+        # Retention: recordings past [recording] retention_days go now, then every hour.
+        job_queue(connection).enqueue(expire_recordings, description="delete recordings past retention")
     # HotlineJob: jobs queued under a function's old path still run.
     Worker([QUEUE_NAME], connection=connection, job_class=HotlineJob).work(burst=burst, with_scheduler=True)
 

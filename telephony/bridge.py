@@ -32,6 +32,7 @@ from telephony.drift import Drift
 from telephony.hangups import Hangups
 from telephony.ivr_call import IvrCall
 from telephony.reconcile import Reconciler
+from telephony.recorder import Recorder
 
 log = logging.getLogger("hotline.bridge")
 
@@ -63,6 +64,7 @@ class Bridge:
                                   on_event=self.events.on_event,
                                   on_ready=self.reconcile if reconcile_on_login else self._nothing_on_login,
                                   listen=reconcile_on_login)
+        self.events.recorder = Recorder(self.ami, self.routing, city.recording.dir)
         self.dispatcher = Dispatcher(
             self.routing, self.ami, self.hangups, self.wake, agencies=self.agencies, ring_timeout_ms=self.ring_timeout_ms,
             overflow_after_ms={a.id: a.overflow_after_s * 1000 for a in city.agencies}, missed_limit=missed_limit)

@@ -19,6 +19,7 @@ from queueing.routing import AsyncRouting
 from queueing.states import DeskState
 from telephony.ami_events import CallerLeft, DeskAnswered, DeskPhoneIdle, DialplanEvent, RingEnded, WentToFallback
 from telephony.hangups import Hangups
+from telephony.recorder import Recorder
 
 log = logging.getLogger("hotline.bridge.events")
 
@@ -42,6 +43,7 @@ class DialplanEvents:
         self.hangups = hangups
         self.wake = wake
         self.missed_limit = missed_limit
+        self.recorder: Recorder | None = None  # set by the bridge once its AMI link exists
 
     async def on_event(self, event: DialplanEvent, identity: str = "") -> None:
         """Apply one event the dialplan raised, unless another bridge claimed it first.
@@ -80,6 +82,8 @@ class DialplanEvents:
         elif isinstance(event, DeskAnswered):
             log.info("desk %s answered call %s", event.desk_id, event.call_id)
             await self.routing.offer_answered(event.call_id, event.desk_id)
+            if self.recorder is not None:
+                await self.recorder.start(event.call_id)
         elif isinstance(event, CallerLeft):
             await self.hangups.record(event.call_id)
         elif isinstance(event, WentToFallback):

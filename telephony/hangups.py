@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from queueing.results import Hangup
 from queueing.routing import AsyncRouting
-from queueing.states import CallState
+from queueing.states import CallOutcome, CallState
 
 log = logging.getLogger("hotline.bridge.hangups")
 
@@ -32,6 +32,8 @@ class Hangups:
         abandoned: the IVR records it first); the job is idempotent and deduplicated. If rq
         cannot be reached nothing is lost: call_hangup already listed the call on
         callbacks:{queue}, and the worker's sweep makes its task later."""
+        if result is not None and result.state == CallState.ENDED and result.outcome == CallOutcome.ANSWERED:
+            await self._enqueue_check(result.call_id)
         if result is None or result.state != CallState.ABANDONED:
             return
         try:
@@ -42,3 +44,15 @@ class Hangups:
         except Exception as exc:
             log.error("could not enqueue the callback job for abandoned call %s (%s); it stays on "
                       "the callbacks list for the worker's sweep", result.call_id, exc)
+
+    async def _enqueue_check(self, call_id: str) -> None:
+        """An answered call's recording is checked once the call is over (queueing/recordings.py).
+        rq unreachable: logged; the recording stays "recording" in the record, which says it was never checked."""
+        try:
+            from queueing.jobs import sync_client_like
+            from queueing.recordings import enqueue_check_recording
+
+            await asyncio.to_thread(enqueue_check_recording, sync_client_like(self.redis), call_id,
+                                    self.routing.keys.prefix)
+        except Exception as exc:
+            log.error("could not enqueue the recording check of call %s (%s)", call_id, exc)

@@ -151,6 +151,8 @@ class Lab:
             "HOTLINE_AMI_SECRET": site.ami_secret,
             # The dialplan tries the first bridge's FastAGI port, then the second's.
             "HOTLINE_AGI_PORT": str(site.agi_port if index == 0 else site.agi_backup_port),
+            # Asterisk runs chrooted: its [recording] dir is under the root here (the worker checks the files).
+            "HOTLINE_ASTERISK_ROOT": str(self.started_asterisk().root),
         }
 
     @property
@@ -297,6 +299,7 @@ class Lab:
             "set_desk_ready": f"HOTLINE_REDIS_URL={self.redis_url} hotline desk ready <desk-id>",
             "asterisk_cli": f"chroot {asterisk.root} asterisk -C {asterisk.etc_inner}/asterisk.conf -r",
             "logs": {"bridge": str(self.workdir / "bridge.log"), "asterisk": str(asterisk.log_file)},
+            "recordings": str(asterisk.root / self.city.recording.dir.lstrip("/")),
         }
 
     def write_info(self, path: Path) -> None:
