@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from api.auth import Problem
 from queueing.errors import RoutingRefused
 from queueing.incidents import IncidentInvalid
+from queueing.recording_files import BadCallId
 
 log = logging.getLogger("hotline.api")
 
@@ -79,7 +80,20 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
+async def recording_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.info("%s %s: 404 %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def bad_call_id(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
 def add_error_handlers(app: FastAPI) -> None:
+    from api.services.recordings import RecordingUnavailable
+
+    app.add_exception_handler(RecordingUnavailable, recording_unavailable)
+    app.add_exception_handler(BadCallId, bad_call_id)
     app.add_exception_handler(RedisError, redis_unreachable)
     app.add_exception_handler(RoutingRefused, refused)
     app.add_exception_handler(SignInRefused, sign_in_refused)
