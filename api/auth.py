@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from api.tokens import Principal, TokenTable, load_tokens
 from config.settings import GENERAL_QUEUE, CitySettings, RuntimeSettings, SettingsError
 from queueing.accounts import Accounts, ConsoleSession
+from queueing.states import UserRole
 
 log = logging.getLogger("hotline.api.auth")
 
@@ -59,7 +60,7 @@ class SessionPrincipal(Principal):
 
 
 # HOTLINE_API_AUTH=off: every request is this supervisor. For a lab on a closed machine only.
-LAB_PRINCIPAL = Principal(name="lab (HOTLINE_API_AUTH=off)", role="supervisor")
+LAB_PRINCIPAL = Principal(name="lab (HOTLINE_API_AUTH=off)", role=UserRole.SUPERVISOR)
 
 
 class Problem(BaseModel):
@@ -150,7 +151,7 @@ class Access:
                       cookie: str | None = Security(session_cookie)) -> Principal:
             if cookie and self.accounts is not None and (credentials is None or tokens is None):
                 session = self._session(request, cookie)
-                found: Principal = SessionPrincipal(session.user, session.role.value, session.agency, session.desk,
+                found: Principal = SessionPrincipal(session.user, session.role, session.agency, session.desk,
                                                     session_id=session.session_id)
                 log.debug("request by user %s", found)
                 return found

@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.auth import Problem
@@ -40,8 +41,23 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+class FieldIssue(BaseModel):
+    """One field the request's shape got wrong, as FastAPI's validation reports it."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidProblem(BaseModel):
+    """A 422: our message naming what does not exist, or the fields whose shape was wrong."""
+
+    detail: str | list[FieldIssue]
+
+
 INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"model": Problem, "description": "the request names something that does not exist; the message says what"},
+    422: {"model": InvalidProblem,
+          "description": "the request names something that does not exist, or a field is malformed; it says which"},
 }
 
 

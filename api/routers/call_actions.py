@@ -8,7 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from api.auth import AUTH_RESPONSES, Access, Problem
+from api.auth import AUTH_RESPONSES, Access
 from api.errors import INVALID, REDIS_DOWN, REFUSED
 from api.schemas import HangupRequest, TransferRequest
 from api.services.call_actions import CallActionService
@@ -54,8 +54,7 @@ def call_actions_router(access: Access, calls: CallService, actions: CallActionS
         access.desk_on_call(principal, call_id, the_call(principal, call_id))
         return actions.consult_step(call_id, CONSULT_STEPS[step])
 
-    @router.post("/calls/{call_id}/hangup", status_code=202, responses={
-        **REFUSED, 422: {"model": Problem, "description": 'without {"confirm": true}'}})
+    @router.post("/calls/{call_id}/hangup", status_code=202, responses={**REFUSED, **INVALID})
     def hang_up(call_id: str, body: HangupRequest, principal: Principal = Depends(access.operator)) -> dict[str, str]:
         """Ends the call from our side: the bridge hangs the caller's channel up; the call's record
         and audit trail end as for any answered call."""

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 
 from api.auth import AUTH_RESPONSES, Access
-from api.errors import REDIS_DOWN, REFUSED
+from api.errors import INVALID, REDIS_DOWN, REFUSED
 from api.schemas import CadPushRequest
 from api.services.eido import EidoService
 from api.tokens import Principal
@@ -49,7 +49,7 @@ def eido_router(access: Access, eido: EidoService) -> APIRouter:
         visible_call(call_id, principal)
         return eido.status(call_id)
 
-    @router.post("/calls/{call_id}/cad-push", status_code=202, responses=REFUSED)
+    @router.post("/calls/{call_id}/cad-push", status_code=202, responses={**REFUSED, **INVALID})
     def post_cad_push(call_id: str, body: CadPushRequest | None = None,
                       principal: Principal = Depends(access.operator)) -> dict[str, Any]:
         """Sends the document now to the agencies' CAD; 409 when none of them has a webhook."""

@@ -142,8 +142,12 @@ class Lab:
 
     def bridge_env(self, index: int = 0) -> dict[str, str]:
         site = self.started_site()
+        # Asterisk runs chrooted: its [recording] dir is under the root here (the worker checks the files).
+        # A worker started without the lab's Asterisk (its callback jobs only) has no root to name.
+        root = {"HOTLINE_ASTERISK_ROOT": str(self.asterisk.root)} if self.asterisk is not None else {}
         return {
             **os.environ,
+            **root,
             "HOTLINE_CITY_FILE": str(self.city_file),
             "HOTLINE_REDIS_URL": self.started_redis_url(),
             "HOTLINE_AMI_PORT": str(site.ami_port),
@@ -151,8 +155,6 @@ class Lab:
             "HOTLINE_AMI_SECRET": site.ami_secret,
             # The dialplan tries the first bridge's FastAGI port, then the second's.
             "HOTLINE_AGI_PORT": str(site.agi_port if index == 0 else site.agi_backup_port),
-            # Asterisk runs chrooted: its [recording] dir is under the root here (the worker checks the files).
-            "HOTLINE_ASTERISK_ROOT": str(self.started_asterisk().root),
         }
 
     @property

@@ -62,6 +62,12 @@ def client(routing):
 HOLDER_COLUMNS = ("none", "bad", "supervisor", "viewer", "police", "police@desk-101", "fire")
 OUTCOME = {"outcome": "not_needed", "note": "checked"}
 POLICY = {"policy": "general_only", "set_by": "supervisor-1"}
+LOCATION = {"number": NUMBER, "lat": 21.0285, "lon": 105.8542, "radius_m": 30, "source": "aml"}
+INCIDENT = {"expected_version": 0, "location_text": "12 Hang Bai"}
+NOTE = {"text": "caller says smoke from the second floor"}
+WRAP_UP = {"action": "end"}
+TRANSFER = {"agency": "fire"}
+HANGUP = {"confirm": True}
 
 # (method, path, body) → expected status for:   none  bad  sup  viewer police p@101 fire
 ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
@@ -92,6 +98,34 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("get", "/session", None,                        (401, 401, 401, 401, 401, 401, 401)),
     ("delete", "/session", None,                     (401, 401, 401, 401, 401, 401, 401)),
     ("post", "/session", {"user": "nobody", "password": "x", "desk": None}, (401, 401, 401, 401, 401, 401, 401)),
+    # the console's call panels (issue 9): reading follows GET /calls/{id}; acting needs the desk on the call,
+    # and c-police is waiting, on no desk (409 for whoever may act at all)
+    ("get", "/calls/c-police/pop", None,             (401, 401, 200, 200, 200, 200, 403)),
+    ("get", "/calls/c-fire/pop", None,               (401, 401, 200, 200, 403, 403, 200)),
+    ("post", "/calls/c-police/pop-seen", {"desk_id": "desk-101"}, (401, 401, 200, 403, 200, 200, 403)),
+    ("post", "/calls/c-police/pop-seen", {"desk_id": "desk-102"}, (401, 401, 200, 403, 200, 403, 403)),
+    ("post", "/locations", LOCATION,                 (401, 401, 201, 403, 403, 403, 403)),
+    ("get", f"/calls/search?number={NUMBER}", None,  (401, 401, 200, 200, 200, 200, 200)),  # each sees its own
+    ("get", "/calls/c-police/incident", None,        (401, 401, 200, 200, 200, 200, 403)),
+    ("put", "/calls/c-police/incident", INCIDENT,    (401, 401, 200, 403, 200, 200, 403)),
+    ("put", "/calls/c-fire/incident", INCIDENT,      (401, 401, 200, 403, 403, 403, 200)),
+    ("post", "/calls/c-police/incident/notes", NOTE, (401, 401, 201, 403, 201, 201, 403)),
+    ("put", "/desks/desk-101/wrap-up", WRAP_UP,      (401, 401, 409, 403, 409, 409, 403)),  # not in wrap-up
+    ("put", "/desks/desk-102/wrap-up", WRAP_UP,      (401, 401, 409, 403, 409, 403, 403)),
+    ("get", "/calls/c-police/transfer", None,        (401, 401, 200, 200, 200, 200, 403)),
+    # a call-taker bound to no desk acts on no call
+    ("post", "/calls/c-police/transfer", TRANSFER,   (401, 401, 409, 403, 403, 409, 403)),
+    ("post", "/calls/c-police/transfer/cancel", None, (401, 401, 409, 403, 403, 409, 403)),
+    ("post", "/calls/c-police/hangup", HANGUP,       (401, 401, 409, 403, 403, 409, 403)),
+    # the lab city's dialer is off: 409 saying so, after the access check
+    ("post", "/callbacks/cb-police/dial", None,      (401, 401, 409, 403, 409, 409, 403)),
+    ("post", "/callbacks/cb-fire/dial", None,        (401, 401, 409, 403, 403, 403, 409)),
+    # the recording: call-takers of its agency and supervisors, never a viewer (none made here: 404)
+    ("get", "/calls/c-police/recording", None,       (401, 401, 404, 403, 404, 404, 403)),
+    ("get", "/calls/c-police/recording/recent", None, (401, 401, 404, 403, 404, 404, 403)),
+    ("get", "/calls/c-police/eido", None,            (401, 401, 200, 200, 200, 200, 403)),
+    ("get", "/calls/c-police/cad-push", None,        (401, 401, 200, 200, 200, 200, 403)),
+    ("post", "/calls/c-police/cad-push", None,       (401, 401, 409, 403, 409, 409, 403)),  # no webhook in the city
 ]
 CASES = [pytest.param(method, path, body, holder, expected[i], id=f"{method.upper()} {path} {body or ''} as {holder}")
          for method, path, body, expected in ROUTES for i, holder in enumerate(HOLDER_COLUMNS)]
@@ -118,8 +152,11 @@ def test_routes_by_role_and_agency(client, routing, method, path, body, holder, 
         assert (routing.desk("desk-101"), routing.desk("desk-102"), Callbacks(routing.redis).task("cb-police")) == before
 
 
-TEMPLATES = [(r"/desks/[^/]+/(state|login|logout)", r"/desks/{desk_id}/\1"), (r"/calls/[^/]+", "/calls/{call_id}"),
-             (r"/callbacks/[^/]+/outcome", "/callbacks/{call_id}/outcome"), (r"/callbacks/[^/]+", "/callbacks/{agency}"),
+TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up)", r"/desks/{desk_id}/\1"),
+             (r"/calls/search\?.*", "/calls/search"),
+             (r"/calls/[^/]+/transfer/[^/]+", "/calls/{call_id}/transfer/{step}"),
+             (r"/calls/[^/]+/(.+)", r"/calls/{call_id}/\1"), (r"/calls/[^/]+", "/calls/{call_id}"),
+             (r"/callbacks/[^/]+/(outcome|dial)", r"/callbacks/{call_id}/\1"), (r"/callbacks/[^/]+", "/callbacks/{agency}"),
              (r"/numbers/[^/]+/policy", "/numbers/{number}/policy"), (r"/numbers/[^/]+", "/numbers/{number}"),
              (r"/events\?.*", "/events")]
 

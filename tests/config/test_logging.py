@@ -60,6 +60,9 @@ def test_a_line_inside_a_calls_context_carries_its_call_id(lines):
 class Routing:
     """Logs from inside each step, as the Redis code a call's work calls would."""
 
+    def clock(self):
+        return 1_795_594_136_000
+
     async def arrive(self, call_id, *args, **kwargs):
         elsewhere.info("arrival")
         raise RedisConnectionError("down")  # ends the IVR session early: fallback
