@@ -74,7 +74,8 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(desks_router(access, desks))
     app.include_router(wrap_up_router(access, WrapUpService(city, desks)))
     # Before calls_router: /calls/search is not a call id.
-    app.include_router(incidents_router(access, IncidentService(city, routing)))
+    eido = EidoService(city, routing)
+    app.include_router(incidents_router(access, IncidentService(city, routing, eido)))
     app.include_router(calls_router(access, CallService(routing)))
     app.include_router(call_actions_router(access, CallService(routing), CallActionService(city, routing)))
     app.include_router(queues_router(access, QueueService(city, routing)))
@@ -82,7 +83,7 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(numbers_router(access, NumberService(city, routing)))
     app.include_router(pop_router(access, PopService(city, routing)))
     app.include_router(callback_dial_router(access, CallbackDialService(city, routing)))
-    app.include_router(eido_router(access, EidoService(city, routing)))
+    app.include_router(eido_router(access, eido))
     app.include_router(recordings_router(access, CallService(routing), RecordingService(city, runtime)))
     app.include_router(events_router(access, events))
     add_console(app, city)

@@ -34,6 +34,8 @@ class DeskView(BaseModel):
     reason: str = ""
     since_ms: int | None = Field(default=None, description="when the desk entered this state (ms since the epoch); "
                                                           "none for a desk never logged in")
+    wrap_up_until_ms: int | None = Field(default=None, description="in wrap-up: when it ends by itself (ms)")
+    wrap_up_extended: bool = Field(default=False, description="in wrap-up: it was extended already (once only)")
 
 
 # --- the console's session -----------------------------------------------------------

@@ -17,7 +17,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from config.settings import GENERAL_QUEUE, CitySettings
+from config.settings import GENERAL_QUEUE, OTHER_NATURE, CitySettings
+from queueing.incidents import LOWEST_PRIORITY, MAX_LOCATION, MAX_NATURE_TEXT, MAX_NOTE
+from queueing.states import Disposition
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 ASSETS_PATH = "/console/assets"
@@ -29,8 +31,14 @@ def city_json(city: CitySettings) -> str:
     facts = {
         "languages": city.languages,
         "general": GENERAL_QUEUE,
-        "agencies": {a.id: {"name": dict(a.name), "label": a.label, "digit": a.digit} for a in city.agencies},
+        "agencies": {a.id: {"name": dict(a.name), "label": a.label, "digit": a.digit,
+                            "natures": [{"id": n.id, "name": dict(n.name)} for n in a.natures]} for a in city.agencies},
         "desks": {d.id: d.agency for d in city.desks},
+        # the incident form's choices: what the server accepts (queueing/incidents.py checks the same)
+        "dispositions": list(Disposition),
+        "other_nature": OTHER_NATURE,
+        "lowest_priority": LOWEST_PRIORITY,
+        "limits": {"note": MAX_NOTE, "location_text": MAX_LOCATION, "nature_text": MAX_NATURE_TEXT},
     }
     text = json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
     # No "</script>", "<!--" or "&" can end or change the element: JSON allows \u escapes.

@@ -23,9 +23,14 @@ class DeskService:
     def view(self, desk_id: str) -> DeskView:
         record = self.routing.desk(desk_id)
         since = record.get("since_ms", "")
-        return DeskView(desk_id=desk_id, agency=self.agency_of[desk_id], state=record.get("state", "offline"),
+        state = record.get("state", "offline")
+        until = record.get("wrap_up_until_ms", "") if state == "wrap_up" else ""
+        return DeskView(desk_id=desk_id, agency=self.agency_of[desk_id], state=state,
                         call_id=record.get("call_id", ""), reason=record.get("reason", ""),
-                        since_ms=int(since) if since.isdigit() else None)
+                        since_ms=int(since) if since.isdigit() else None,
+                        wrap_up_until_ms=int(until) if until.isdigit() else None,
+                        wrap_up_extended=state == "wrap_up" and bool(since)
+                        and record.get("wrap_up_extended", "") == since)
 
     def change(self, desk_id: str, target: str, reason: str = "") -> DeskView:
         """``target``: login, ready, paused or offline."""

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.services.eido import EidoService, NoCadToPush
 from config.settings import GENERAL_QUEUE, CitySettings
 from queueing.incidents import RECORD_FIELDS, IncidentInvalid, Incidents, check_changes
 from queueing.numbers import callable_number
 from queueing.routing import Routing
+from queueing.states import Disposition
 
 #: The duplicate search reads at most this many calls of the range (newest first) before scoping.
 SEARCH_READ = 500
 
 
 class IncidentService:
-    def __init__(self, city: CitySettings, routing: Routing) -> None:
+    def __init__(self, city: CitySettings, routing: Routing, eido: EidoService | None = None) -> None:
         self.city = city
         self.routing = routing
+        # A save that dispatches pushes the incident to the agencies' CAD (none: a test without pushes).
+        self.eido = eido
         self.incidents = Incidents(routing.redis, prefix=routing.keys.prefix, clock=routing.clock)
         self.desk_agency = {d.id: d.agency for d in city.desks}
 
@@ -46,7 +50,22 @@ class IncidentService:
         if duplicate_of and not self.routing.call(duplicate_of):
             raise IncidentInvalid(f"duplicate_of: unknown call {duplicate_of!r}: pick the call with the search")
         reply = self.incidents.save(call_id, clean, by=by, expected_version=expected_version)
-        return self.view(call_id, record) | {"changed": reply["changed"]}
+        after = self.view(call_id, record) | {"changed": reply["changed"]}
+        if "disposition" in reply["changed"] and after["disposition"] == Disposition.DISPATCHED:
+            after["cad_push"] = self._push_dispatched(call_id, record, by)
+        return after
+
+    def _push_dispatched(self, call_id: str, record: dict[str, str], by: str) -> dict[str, Any] | None:
+        """The dispatch's push to the agencies' CAD: their pushes' status, or None when none takes pushes.
+
+        The incident is saved whatever happens here: a push that cannot start is on the page and
+        the supervisor's (``GET /calls/{id}/cad-push``) and a resend starts it again."""
+        if self.eido is None:
+            return None
+        try:
+            return self.eido.push_to_cad(call_id, self.routing.call(call_id) or record, by=by)
+        except NoCadToPush:
+            return None
 
     def add_note(self, call_id: str, text: str, *, by: str) -> dict[str, Any]:
         return self.incidents.add_note(call_id, text, by=by)

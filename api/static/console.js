@@ -468,7 +468,8 @@ function onKey(event) {
     toggleHelp();
     return;
   }
-  const dialogOpen = $("pause-dialog").open || $("help-dialog").open;
+  // Any dialog (pause, help, a panel's) takes the keys while it is open.
+  const dialogOpen = Boolean(document.querySelector("dialog[open]"));
   if (event.ctrlKey && !event.altKey && !event.metaKey && view.session && !dialogOpen) {
     // A panel's Ctrl shortcut (e.g. Ctrl+S) works while typing in its form too.
     const panelKey = shortcuts.get(`ctrl+${event.key.toLowerCase()}`);
@@ -494,7 +495,7 @@ function onKey(event) {
     toggleHelp();
     return;
   }
-  if ($("help-dialog").open) return;
+  if (dialogOpen) return;
   const key = event.key.toLowerCase();
   if (key === "n") {
     event.preventDefault();

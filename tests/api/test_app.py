@@ -57,6 +57,9 @@ def down_client():
         yield c
 
 
+NOT_WRAPPING_UP = {"wrap_up_until_ms": None, "wrap_up_extended": False}
+
+
 def test_list_desks(client, routing):
     routing.set_desk_state("desk-201", "ready")
     response = client.get("/desks")
@@ -65,7 +68,7 @@ def test_list_desks(client, routing):
     assert [d["desk_id"] for d in desks] == DESK_IDS
     by_id = {d["desk_id"]: d for d in desks}
     assert by_id["desk-101"] == {"desk_id": "desk-101", "agency": "police", "state": "offline", "call_id": "", "reason": "",
-                                 "since_ms": int(routing.desk("desk-101")["since_ms"])}
+                                 "since_ms": int(routing.desk("desk-101")["since_ms"]), **NOT_WRAPPING_UP}
     assert by_id["desk-201"]["state"] == "ready"
     assert by_id["desk-401"]["agency"] == "disaster"
 
@@ -81,7 +84,7 @@ def test_set_ready_then_paused_with_a_reason_then_offline(client, routing):
     response = client.put("/desks/desk-101/state", json={"state": "ready"})
     assert response.status_code == 200
     assert response.json() == {"desk_id": "desk-101", "agency": "police", "state": "ready", "call_id": "", "reason": "",
-                               "since_ms": int(routing.desk("desk-101")["since_ms"])}
+                               "since_ms": int(routing.desk("desk-101")["since_ms"]), **NOT_WRAPPING_UP}
     assert before <= response.json()["since_ms"] <= wall_clock_ms()
     assert routing.desk("desk-101")["state"] == "ready"
 
@@ -105,7 +108,7 @@ def test_set_ready_on_an_empty_redis_registers_the_desk_from_the_city_file(redis
         response = c.put("/desks/desk-201/state", json={"state": "ready"})
         assert response.status_code == 200, response.text
         assert response.json() == {"desk_id": "desk-201", "agency": "fire", "state": "ready", "call_id": "",
-                                   "reason": "", "since_ms": int(routing.desk("desk-201")["since_ms"])}
+                                   "reason": "", "since_ms": int(routing.desk("desk-201")["since_ms"]), **NOT_WRAPPING_UP}
         login = c.post("/desks/desk-101/login")
         assert login.status_code == 200, login.text
     desk = routing.desk("desk-201")

@@ -305,3 +305,38 @@ def test_the_worker_names_a_secret_that_is_not_set(city):
     assert cad_push.missing_secrets(city, {"HOTLINE_CAD_SECRET_POLICE": "x"}) == [
         f"agencies fire: HOTLINE_CAD_SECRET_FIRE is not set: pushes to {city.agency('fire').cad_webhook_url} will fail until it is"]
     assert cad_push.missing_secrets(city, {"HOTLINE_CAD_SECRET_POLICE": "x", "HOTLINE_CAD_SECRET_FIRE": "y"}) == []
+
+
+def test_dispatching_in_the_form_pushes_once_and_other_saves_do_not(api, routing, worker, cads):
+    at = wall_clock_ms() - 60_000
+    routing.arrive("c-2", "0912345678", "PJSIP/citizens-c-2", now_ms=at)
+    routing.enqueue("c-2", "police", 1, choice="1", route_reason="chosen", now_ms=at + 2_000)
+
+    typed = api.put("/calls/c-2/incident", json={"expected_version": 0, "location_text": "12 Hàng Bài"})
+    assert typed.status_code == 200 and "cad_push" not in typed.json()
+    dispatched = api.put("/calls/c-2/incident", json={"expected_version": 1, "agencies": ["police", "fire"],
+                                                      "disposition": "dispatched"})
+    assert dispatched.status_code == 200, dispatched.text
+    assert sorted((p["agency"], p["status"]) for p in dispatched.json()["cad_push"]["pushes"]) == [
+        ("fire", "pending"), ("police", "pending")]
+    work(worker)
+    assert len(cads["police"].received) == 1 and len(cads["fire"].received) == 1
+    assert json.loads(cads["fire"].received[0]["body"])["incidentComponent"]["internalIncidentId"] == "c-2"
+
+    # typing on after the dispatch, or saving the same disposition again, sends nothing new
+    later = api.put("/calls/c-2/incident", json={"expected_version": 2, "location_text": "14 Hàng Bài",
+                                                 "disposition": "dispatched"})
+    assert later.status_code == 200 and "cad_push" not in later.json()
+    work(worker)
+    assert len(cads["police"].received) == 1 and len(cads["fire"].received) == 1
+
+
+def test_dispatching_where_no_agency_has_a_cad_saves_the_incident_and_says_so(routing):
+    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=BASE, routing=routing, tokens=TOKENS),
+                    headers=bearer("police")) as client:
+        at = wall_clock_ms() - 60_000
+        routing.arrive("c-3", "0912345678", "PJSIP/citizens-c-3", now_ms=at)
+        routing.enqueue("c-3", "police", 1, choice="1", route_reason="chosen", now_ms=at + 2_000)
+        reply = client.put("/calls/c-3/incident", json={"expected_version": 0, "disposition": "dispatched"})
+    assert reply.status_code == 200
+    assert reply.json()["disposition"] == "dispatched" and reply.json()["cad_push"] is None

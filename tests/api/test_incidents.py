@@ -75,7 +75,11 @@ def test_wrap_up_end_and_extend_once(app, routing):
     routing.hangup("c-1", 60_000)
     from tests import api_tokens
     with TestClient(app, headers=api_tokens.SUPERVISOR) as c:
-        assert c.put("/desks/desk-101/wrap-up", json={"action": "extend"}).json()["state"] == "wrap_up"
+        first = c.get("/desks").json()[0]
+        assert (first["desk_id"], first["state"], first["wrap_up_extended"]) == ("desk-101", "wrap_up", False)
+        extended = c.put("/desks/desk-101/wrap-up", json={"action": "extend"}).json()
+        assert extended["state"] == "wrap_up" and extended["wrap_up_extended"] is True
+        assert extended["wrap_up_until_ms"] > first["wrap_up_until_ms"]
         again = c.put("/desks/desk-101/wrap-up", json={"action": "extend"})
         assert again.status_code == 409 and "already extended once" in again.json()["detail"]
         assert c.put("/desks/desk-101/wrap-up", json={"action": "end"}).json()["state"] == "ready"
