@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline.lab.console import SUPERVISOR, add_lab_users
 from hotline.lab.lab import Lab
 from hotline.lab.sipp import SippRun, place_call, start_desk_phone, wait_registered
+from queueing.accounts import Accounts
 from queueing.routing import Routing
 
 
@@ -115,9 +117,12 @@ def run_lab(city_file: Path, workdir: Path, info_file: Path) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:
         lab.start()
+        console_url = lab.start_api()
+        users, password = add_lab_users(Accounts(lab.routing().redis), lab.city)
         info_file.parent.mkdir(parents=True, exist_ok=True)
-        lab.write_info(info_file)
-        info = lab.info()
+        info = lab.write_info(info_file, {"console": {"url": f"{console_url}/console", "password": password,
+                                                      "users": [u.name for u in users]},
+                                          "api": {"url": console_url, "supervisor_token": lab.api_token}})
         print()
         print(f"hotline lab is up. Dial {info['sip_address']} (UDP) from {info['citizens_from']}.")
         print("desk phones (register to " + info["desks"][0]["registrar"] + "):")
@@ -128,6 +133,10 @@ def run_lab(city_file: Path, workdir: Path, info_file: Path) -> int:
         print(f"set a desk ready:  {info['set_desk_ready']}")
         print(f"Asterisk CLI:      {info['asterisk_cli']}")
         print(f"all of this as JSON: {info_file}")
+        print(f"console:           {console_url}/console")
+        print(f"  sign in as a desk's call-taker ({', '.join(u.name for u in users if u.desk)}) at that desk,")
+        print(f"  or as {SUPERVISOR}; password {password}")
+        print(f"API:               curl -H 'Authorization: Bearer {lab.api_token}' {console_url}/queues")
         print("Ctrl-C stops the lab.")
         while not stop:
             time.sleep(0.5)
@@ -135,6 +144,9 @@ def run_lab(city_file: Path, workdir: Path, info_file: Path) -> int:
             if bridge is None or bridge.poll() is not None:
                 print("the bridge stopped; restarting it (see bridge.log)")
                 lab.start_bridge()
+            if lab.api_proc is not None and lab.api_proc.poll() is not None:
+                print("the API stopped; restarting it (see api.log)")
+                lab.start_api(port=lab.api_port)
     except KeyboardInterrupt:
         pass
     finally:

@@ -55,6 +55,9 @@ class Lab:
     redis_server: RedisServer | None = None
     bridges: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     worker_proc: subprocess.Popen[bytes] | None = None  # the rq worker (callback jobs)
+    api_proc: subprocess.Popen[bytes] | None = None  # the HTTP API and the consoles (start_api)
+    api_port: int | None = None
+    api_token: str | None = None  # a supervisor's bearer token for the lab's API
     site: AsteriskSite | None = None
     # The city's phone network for calls *to* citizens (callbacks): Asterisk's citizens AOR
     # points at 127.0.0.1:<carrier_port>, where a test starts sipp.start_carrier.
@@ -221,6 +224,49 @@ class Lab:
             time.sleep(0.2)
         raise RuntimeError(f"rq worker did not register within {timeout:.0f} s; see {log_path}")
 
+    def start_api(self, timeout: float = 20, port: int | None = None) -> str:
+        """The HTTP API with the console pages (``hotline api``) on 127.0.0.1, with the bridge's
+        environment and a tokens file of the lab's own holding one supervisor's token
+        (:attr:`api_token`, for scripts; the consoles sign in with accounts, see hotline.lab.console);
+        waits until ``/health`` answers and returns the base URL."""
+        import httpx
+
+        from api.tokens import add_token
+
+        self.api_port = port or free_port(TCP)
+        tokens_file = self.workdir / "api-tokens.json"
+        if self.api_token is None:  # a restarted API keeps the token it had
+            tokens_file.unlink(missing_ok=True)
+            self.api_token = add_token(tokens_file, self.city, name="lab supervisor", role="supervisor")
+        log_path = self.workdir / "api.log"
+        env = {**self.bridge_env(), "HOTLINE_API_HOST": "127.0.0.1", "HOTLINE_API_PORT": str(self.api_port),
+               "HOTLINE_API_TOKENS_FILE": str(tokens_file)}
+        self.api_proc = proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "api"], env=env,
+            stdin=subprocess.DEVNULL, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{self.api_port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the API exited ({proc.returncode}); see {log_path}\n"
+                                   + log_path.read_text(errors="replace")[-3000:])
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code < 500:
+                    return url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the API did not answer within {timeout:.0f} s; see {log_path}")
+
+    def stop_api(self) -> None:
+        if self.api_proc and self.api_proc.poll() is None:
+            os.killpg(self.api_proc.pid, signal.SIGTERM)
+            try:
+                self.api_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.api_proc.pid, signal.SIGKILL)
+                self.api_proc.wait(timeout=5)
+
     def stop_worker(self) -> None:
         if self.worker_proc and self.worker_proc.poll() is None:
             os.killpg(self.worker_proc.pid, signal.SIGTERM)
@@ -258,6 +304,7 @@ class Lab:
                                                appendonly=True)
 
     def stop(self) -> None:
+        self.stop_api()
         self.stop_worker()
         for index, proc in self.bridges.items():
             if proc.poll() is None:
@@ -304,6 +351,9 @@ class Lab:
             "recordings": str(asterisk.root / self.city.recording.dir.lstrip("/")),
         }
 
-    def write_info(self, path: Path) -> None:
-        path.write_text(json.dumps(self.info(), indent=2) + "\n")
+    def write_info(self, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`info` with ``extra`` (e.g. the console's sign-in) to ``path``; returns what it wrote."""
+        info = self.info() | (extra or {})
+        path.write_text(json.dumps(info, indent=2) + "\n")
         path.chmod(0o600)  # it holds the lab's secrets
+        return info
