@@ -12,7 +12,7 @@ addStrings({
   vi: {
     pop_title: "Số gọi đến",
     pop_ivr_path: "Đường đi trong tổng đài",
-    pop_ivr_total: "trong tổng đài {time}",
+    pop_ivr_total: "tổng {time}",
     pop_key: "phím {key}",
     pop_no_key: "không bấm phím",
     pop_invalid: "phím không hợp lệ",
@@ -42,7 +42,7 @@ addStrings({
   en: {
     pop_title: "Caller number",
     pop_ivr_path: "Path through the menu",
-    pop_ivr_total: "in the menu {time}",
+    pop_ivr_total: "{time} in all",
     pop_key: "key {key}",
     pop_no_key: "no key",
     pop_invalid: "invalid key",
