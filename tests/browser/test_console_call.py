@@ -192,3 +192,34 @@ def test_hang_up_asks_first_and_escape_keeps_the_caller(page: Page, shots: Shots
     expect(page.locator("#slot-actions")).to_contain_text("Đã gửi lệnh", timeout=LIVE_WAIT_MS)
     (command,) = server.client.xrange(COMMANDS)
     assert (command[1]["action"], command[1]["call_id"]) == ("hangup", "c-end")
+
+
+def test_bad_input_is_refused_plainly_and_nothing_is_lost(page: Page, shots: Shots, server: Server) -> None:
+    signed_in(page, shots)
+    answered(server, page, "c-bad")
+    incidents = Incidents(server.client)
+
+    # Script in a note is kept and shown as text, never run; Enter pressed twice keeps it once.
+    page.evaluate("window.__ran = false")
+    page.fill("#incident-note", "<img src=x onerror=\"window.__ran = true\"><script>window.__ran = true</script>")
+    page.press("#incident-note", "Enter")
+    page.press("#incident-note", "Enter")
+    expect(page.locator("#incident-notes li")).to_have_count(1)
+    page.wait_for_timeout(500)
+    assert [n["text"] for n in incidents.get("c-bad")["notes"]] == [
+        "<img src=x onerror=\"window.__ran = true\"><script>window.__ran = true</script>"]
+    assert page.evaluate("window.__ran") is False
+    assert page.locator("#incident-notes img, #incident-notes script").count() == 0
+
+    # A note longer than the server keeps is cut at the limit as it is typed (the server would say 422).
+    page.fill("#incident-note", "x" * 2500)
+    assert len(page.input_value("#incident-note")) == 2000
+
+    # A transfer the server refuses (no fire desk logged in) says why; the caller stays on the call.
+    page.keyboard.press("Escape")
+    page.locator("#incident-note").blur()
+    page.keyboard.press("t")
+    page.keyboard.press("2")
+    expect(page.locator("#slot-actions .error")).to_contain_text("no fire desk is logged in")
+    assert server.routing.call("c-bad")["state"] == "on_call" and not server.routing.transfer("c-bad")
+    shots.take("refusals said plainly")
