@@ -3,7 +3,8 @@
 Starts a lab named "bench", then measures, in this order: the highest call rate with no
 failed call for (a) hotline, (b) native and (c) bare; the key → desk-INVITE delay at a
 fixed moderate rate; the most callers held with music; the claim script against a
-trivial EVAL; the FastAGI round trip with 200 sessions; and a profile of the bridge.
+trivial EVAL; the FastAGI round trip with 200 sessions; a profile of the bridge; and the
+DialBegin → screen pop delay in call-takers' consoles (one headless chromium).
 Writes results.json, report.md and report.png to bench/results/<time>/.
 """
 
@@ -29,6 +30,7 @@ from bench.city import BenchCity
 from bench.fastagi_rtt import bridge_ivr_round_trips, echo_round_trips
 from bench.held import HeldPlan, hold_callers
 from bench.machine import NoiseMeter, describe
+from bench.pop_consoles import run_pop
 from bench.profile import finish_profile, start_profile
 from bench.redis_claim import claim_benchmark
 from bench.report import update_benchmarks_md, write_report
@@ -70,14 +72,18 @@ class Mode:
     fastagi_calls: int  # per session, on the bridge's ivr route
     echo_calls: int
     profile_s: float
+    pop_rate: float  # calls/s to the consoles' desks
+    pop_s: float
 
 
 QUICK = Mode("quick", trial_s=4, max_trials=3, fixed_rate=20, fixed_rate_s=5, held_levels=(100, 300),
              held_arrival_rate=50, held_window_s=3, claim_requests=3000, claim_python=1000,
-             fastagi_calls=2, echo_calls=2, profile_s=8)
+             fastagi_calls=2, echo_calls=2, profile_s=8,
+             pop_rate=5, pop_s=6)
 FULL = Mode("full", trial_s=10, max_trials=8, fixed_rate=20, fixed_rate_s=20,
             held_levels=(250, 500, 750, 1000, 1500, 2000), held_arrival_rate=40, held_window_s=5,
-            claim_requests=20000, claim_python=5000, fastagi_calls=5, echo_calls=5, profile_s=15)
+            claim_requests=20000, claim_python=5000, fastagi_calls=5, echo_calls=5, profile_s=15,
+            pop_rate=5, pop_s=20)
 
 FASTAGI_SESSIONS = 200
 
@@ -92,7 +98,11 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--first-key-ms", type=int, default=1500,
                    help="when the caller presses its key after the answer (default 1500: having heard "
                         "the first option)")
-    p.add_argument("--only", default="capacity,latency,held,redis,fastagi,profile",
+    p.add_argument("--consoles", type=int, default=50,
+                   help="pop: consoles opened (pages of one headless chromium), at most one per desk (default 50)")
+    p.add_argument("--pop-rate", type=float, default=None,
+                   help="pop: calls/s to the consoles' desks (default 5)")
+    p.add_argument("--only", default="capacity,latency,held,redis,fastagi,profile,pop",
                    help="comma-separated parts to run (default: all)")
     p.add_argument("--update-benchmarks-md", action="store_true",
                    help="write this run's figures into BENCHMARKS.md (between its bench markers)")
@@ -130,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                      "bare_hold_s": rig.bare_hold_s, "trial_s": mode.trial_s, "max_trials": mode.max_trials,
                      "fixed_rate": mode.fixed_rate, "fixed_rate_s": mode.fixed_rate_s,
                      "held_levels": mode.held_levels, "held_arrival_rate": mode.held_arrival_rate,
-                     "fastagi_sessions": FASTAGI_SESSIONS, "wrap_up_s": 0, "queue_strategy": "leastrecent"},
+                     "fastagi_sessions": FASTAGI_SESSIONS, "wrap_up_s": 0, "queue_strategy": "leastrecent",
+                     "consoles": args.consoles, "pop_rate": args.pop_rate or mode.pop_rate, "pop_s": mode.pop_s},
         "noise": {}, "errors": {},
     }
     print(f"hotline bench ({mode.name}): results in {workdir}")
@@ -211,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
             results["profile"] = {"rate": rate, "trial": t.to_json(),
                                   **(finish_profile(proc, workdir / "profile") or {"error": "py-spy not installed"})}
 
+        def pop() -> None:
+            results["pop"] = run_pop(rig, plan, args.consoles, args.pop_rate or mode.pop_rate, mode.pop_s)
+
         for name, fn in (("capacity", capacity), ("latency", latency), ("held", held), ("redis", redis),
-                         ("fastagi", fastagi), ("profile", profile)):
+                         ("fastagi", fastagi), ("profile", profile), ("pop", pop)):
             phase(name, fn)
     finally:
         rig.stop()

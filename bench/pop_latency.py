@@ -1,15 +1,15 @@
 """Pop latency: the desk's INVITE leaving Asterisk → the screen pop drawn in a console.
 
-Pure parts only so far (the phase that opens 50 consoles is not wired yet, see
-BENCHMARKS.md): the page's stamp script, reading a DialBegin event, and pairing the
-two sides' stamps by call id. Both sides stamp with this machine's wall clock in ms
+Pure parts (the phase that opens the consoles and places the calls is
+bench/pop_consoles.py): the page's stamp script, reading a DialBegin event, pairing the
+two sides' stamps by call id, which desks get a console, and the phase's figures. Both sides stamp with this machine's wall clock in ms
 (the browser: ``performance.timeOrigin + performance.now()``; the AMI listener: the
 receive time of ``DialBegin``), so the pairs subtract directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,3 +80,29 @@ def pair_stamps(invites: Iterable[tuple[str, float]], pops: Iterable[tuple[str, 
             continue
         latencies.append(t - max(before))
     return Pairing(latencies, orphans, sum(1 for c in sent if c not in drawn))
+
+
+def spread_desks(desks: Sequence[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    """At most ``n`` of the (desk, agency) pairs, taken from each agency in turn (in the order
+    the agencies first appear), so every agency's queue has desks with a console."""
+    by_agency: dict[str, list[tuple[str, str]]] = {}
+    for desk, agency in desks:
+        by_agency.setdefault(agency, []).append((desk, agency))
+    chosen: list[tuple[str, str]] = []
+    rank = 0
+    while len(chosen) < n and any(rank < len(v) for v in by_agency.values()):
+        for agency_desks in by_agency.values():
+            if rank < len(agency_desks) and len(chosen) < n:
+                chosen.append(agency_desks[rank])
+        rank += 1
+    return chosen
+
+
+def pop_figures(consoles_requested: int, consoles_open: int, calls: int, invites: Sequence[tuple[str, float]],
+                pops: Sequence[tuple[str, float]]) -> dict[str, Any]:
+    """The phase's results: how many consoles were really open, the calls placed, the
+    DialBegins toward desks and pops seen, and the pairs' latency (``pop_ms``)."""
+    pairing = pair_stamps(invites, pops)
+    return {"consoles_requested": consoles_requested, "consoles_open": consoles_open, "calls": calls,
+            "dial_begins": len(invites), "calls_rung": len({c for c, _ in invites}), "pops": len(pops),
+            "pops_paired": len(pairing.latencies_ms), "pop_ms": pairing.to_json()}

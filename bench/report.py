@@ -167,6 +167,9 @@ def markdown(results: dict[str, Any]) -> str:
         for row in prof["self_time"][:8]:
             out.append(f"| `{row['function']}` | {100 * row['share']:.1f}% |")
 
+    if results.get("pop"):
+        out += pop_section(results["pop"])
+
     if results.get("noise"):
         out.append("\n### Other load on the machine during each part\n")
         out.append("| part | seconds | machine CPU % (of 200) | this bench % | others % | load average |")
@@ -177,6 +180,24 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("errors"):
         out.append("\nErrors: " + "; ".join(f"{k}: {v}" for k, v in results["errors"].items()))
     return "\n".join(out) + "\n"
+
+
+def pop_section(pop: dict[str, Any]) -> list[str]:
+    """The ``pop`` phase's table: DialBegin toward a desk → the pop drawn in its console."""
+    d = pop.get("pop_ms") or {}
+    out = ["\n### Screen pop: DialBegin toward a desk → the pop drawn in its console (ms)\n",
+           "| consoles open / asked | calls | rate (calls/s) | DialBegins | pops | pops paired | p50 | p95 | p99 | max |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+           f"| {pop.get('consoles_open', '—')} / {pop.get('consoles_requested', '—')} | {pop.get('calls', '—')} | "
+           f"{_num(pop.get('rate'), '{:g}')} | {pop.get('dial_begins', '—')} | {pop.get('pops', '—')} | "
+           f"{pop.get('pops_paired', '—')} | {_num(d.get('p50'), '{:.0f}')} | {_num(d.get('p95'), '{:.0f}')} | "
+           f"{_num(d.get('p99'), '{:.0f}')} | {_num(d.get('max'), '{:.0f}')} |"]
+    unpaired = [f"{d[k]} {what}" for k, what in (("pops_without_invite", "pops with no DialBegin before them"),
+                                                 ("invites_without_pop", "calls rung with no pop")) if d.get(k)]
+    if unpaired or pop.get("console_error_count"):
+        out.append("\n" + "; ".join(unpaired + ([f"{pop['console_error_count']} console errors"]
+                                                if pop.get("console_error_count") else [])) + ".")
+    return out
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
