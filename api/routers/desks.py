@@ -23,6 +23,16 @@ def desks_router(access: Access, desks: DeskService) -> APIRouter:
         """Every desk; a call-taker's token sees its agency's."""
         return desks.views(access.visible_desks(principal, desks.agency_of))
 
+    @router.get("/desks/{desk_id}", response_model=DeskView)
+    def get_desk(desk_id: str, principal: Principal = Depends(access.reader)) -> DeskView:
+        """One desk: what a console reads on each change of its own desk (not the whole list)."""
+        if not desks.known(desk_id):
+            raise HTTPException(404, f"unknown desk {desk_id!r}")
+        if not access.visible_desks(principal, [desk_id]):
+            raise HTTPException(403, f"desk {desk_id} is a {desks.agency_of[desk_id]} desk: a {principal.agency} "
+                                     f"call-taker sees {principal.agency} desks only")
+        return desks.view(desk_id)
+
     def change_desk(principal: Principal, desk_id: str, target: str, reason: str = "") -> DeskView:
         if not desks.known(desk_id):  # before Redis: an unknown desk is 404 even while Redis is down
             raise HTTPException(404, f"unknown desk {desk_id!r}")

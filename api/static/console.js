@@ -165,15 +165,15 @@ async function logOut() {
 async function refreshDesk() {
   if (!view.session) return;
   const asked = ++view.deskRequest;
-  let desks;
+  let mine = null;
   try {
-    desks = await request("GET", "/desks");
+    // This desk only: a centre has hundreds, and every console reads its own on each change.
+    if (view.session.desk) mine = await request("GET", `/desks/${encodeURIComponent(view.session.desk)}`);
   } catch (error) {
     if (!sessionLost(error)) showMessage(error.detail);
     return;
   }
   if (asked !== view.deskRequest || !view.session) return;  // a newer refresh is on its way
-  const mine = desks.find((d) => d.desk_id === view.session.desk) || null;
   if (view.desk && mine && (mine.state !== view.desk.state || mine.since_ms !== view.desk.since_ms)) showMessage("");
   view.desk = mine;
   renderDesk();

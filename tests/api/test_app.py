@@ -212,3 +212,13 @@ def test_health_is_503_when_redis_does_not_answer(down_client):
     response = down_client.get("/health", headers={"Authorization": ""})
     assert response.status_code == 503
     assert response.json() == {"detail": "Redis unreachable"}  # no address for an unauthenticated caller
+
+
+def test_one_desk_is_read_alone(client, routing):
+    routing.set_desk_state("desk-201", "login")
+    one = client.get("/desks/desk-201")
+    assert one.status_code == 200
+    assert one.json() == {d["desk_id"]: d for d in client.get("/desks").json()}["desk-201"]
+    assert one.json()["state"] == "paused"
+    missing = client.get("/desks/desk-999")
+    assert missing.status_code == 404 and missing.json() == {"detail": "unknown desk 'desk-999'"}

@@ -78,6 +78,8 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("get", "/calls/c-fire", None,                   (401, 401, 200, 200, 403, 403, 200)),
     ("get", "/calls/c-general", None,                (401, 401, 200, 200, 200, 200, 200)),
     ("get", "/calls/cb-general", None,               (401, 401, 200, 200, 200, 200, 200)),  # never chose a queue
+    ("get", "/desks/desk-101", None,                 (401, 401, 200, 200, 200, 200, 403)),
+    ("get", "/desks/desk-201", None,                 (401, 401, 200, 200, 403, 403, 200)),
     ("put", "/desks/desk-101/state", {"state": "ready"}, (401, 401, 200, 403, 200, 200, 403)),
     ("put", "/desks/desk-102/state", {"state": "ready"}, (401, 401, 200, 403, 200, 403, 403)),
     ("post", "/desks/desk-201/login", None,          (401, 401, 200, 403, 403, 403, 200)),
@@ -152,7 +154,7 @@ def test_routes_by_role_and_agency(client, routing, method, path, body, holder, 
         assert (routing.desk("desk-101"), routing.desk("desk-102"), Callbacks(routing.redis).task("cb-police")) == before
 
 
-TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up)", r"/desks/{desk_id}/\1"),
+TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up)", r"/desks/{desk_id}/\1"), (r"/desks/[^/]+", "/desks/{desk_id}"),
              (r"/calls/search\?.*", "/calls/search"),
              (r"/calls/[^/]+/transfer/[^/]+", "/calls/{call_id}/transfer/{step}"),
              (r"/calls/[^/]+/(.+)", r"/calls/{call_id}/\1"), (r"/calls/[^/]+", "/calls/{call_id}"),
