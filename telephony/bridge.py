@@ -4,8 +4,8 @@ Any number of bridges may share one Redis: every decision is one Lua script ther
 bridges can never offer the same caller or book the same desk twice.
 
 This module wires the parts together (telephony.dispatcher, telephony.dialplan_events,
-telephony.reconcile) and keeps the two jobs that are the bridge's own: the heartbeat the
-dialplan's watchdog reads, and the wake-up channel.
+telephony.reconcile, telephony.call_control) and keeps the two jobs that are the bridge's own:
+the heartbeat the dialplan's watchdog reads, and the wake-up channel.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from telephony.agi_server import FastAgiServer
 from telephony.ami import AmiError, AmiLink
 from telephony.ami_events import DialplanEvent
 from telephony.announce import WaitAnnouncement
+from telephony.call_control import CallControl, consumer_name
 from telephony.desk_codes import DeskFeatureCode
 from telephony.dialplan_events import DialplanEvents
 from telephony.dispatcher import Delivery, Dispatcher
@@ -69,6 +70,9 @@ class Bridge:
             self.routing, self.ami, self.hangups, self.wake, agencies=self.agencies, ring_timeout_ms=self.ring_timeout_ms,
             overflow_after_ms={a.id: a.overflow_after_s * 1000 for a in city.agencies}, missed_limit=missed_limit)
         self.reconciler = Reconciler(city, self.routing, self.ami, self.hangups, self.wake, missed_limit=missed_limit)
+        # What the API asks of a call (transfer, hang up): one bridge carries out each command.
+        self.call_control = CallControl(self.redis, self.routing, self.ami, self.hangups, q.wrap_up_s * 1000,
+                                        consumer_name(runtime.agi_port))
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- what the parts do, under the names the CLI and the tests use ------------------------
@@ -102,7 +106,8 @@ class Bridge:
         await self.agi.start(self.runtime.agi_host, self.runtime.agi_port)
         await self.ami.start()
         self._tasks = [asyncio.create_task(t) for t in (
-            self.dispatcher.run(), self._heartbeat_loop(), self._wake_listener(), self.reconciler.run())]
+            self.dispatcher.run(), self._heartbeat_loop(), self._wake_listener(), self.reconciler.run(),
+            self.call_control.run())]
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -1,0 +1,313 @@
+"""telephony.call_control: what the bridge sends for each call command (table tests of the pure
+plan), what the AMI outcome does to the transfer, and the consumer on the test Redis with the
+real Lua scripts and an AMI link whose errors are Asterisk 22's recorded replies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from queueing import Keys, Routing
+from queueing.routing import AsyncRouting, wall_clock_ms
+from queueing.transfers import TransferEvent
+from telephony.ami import AmiError, refused
+from telephony.call_control import (
+    STALE_HANGUP_MS,
+    CallControl,
+    Command,
+    Plan,
+    StepArgs,
+    hangup,
+    outcome_event,
+    parse_command,
+    plan,
+    redirect,
+    set_label,
+    transfer_step_for,
+)
+from telephony.hangups import Hangups
+from tests.replay import ami_reply
+
+NOW = 1_700_000_100_000
+CHAN = "PJSIP/citizens-00000002"
+ON_CALL = {"call_id": "c-1", "state": "on_call", "desk": "p-1", "channel": CHAN, "queue": "police"}
+MOVING = {"call_id": "c-1", "transfer_state": "moving", "kind": "blind", "from_desk": "p-1", "from_agency": "police",
+          "target_agency": "fire", "own_queue": "police"}
+
+
+def move(**kw) -> Command:
+    return Command("1-0", "move_to_wait", "c-1", kw.pop("channel", CHAN), "p-1", kw.pop("ms", NOW - 100), kw.pop("label", ""))
+
+
+def hang(**kw) -> Command:
+    return Command("1-0", "hangup", kw.pop("call_id", "c-1"), CHAN, kw.pop("desk_id", "p-1"), kw.pop("ms", NOW - 100))
+
+
+def rec(base: dict, **kw) -> dict:
+    return {**base, **kw}
+
+
+# --- the plan: stream entry + call record + transfer record → AMI actions ----------------------
+
+PLANS = [
+    # blind transfer: the caller out of the desk's bridge into the waiting music
+    ("move: on a call, transfer moving", move(), ON_CALL, MOVING,
+     Plan(({"Action": "Redirect", "Channel": CHAN, "Context": "hotline-wait", "Exten": "s", "Priority": "1"},),
+          transfer=True)),
+    ("move: the target's label first, for the desk phones", move(label="FIRE RESCUE"), ON_CALL, MOVING,
+     Plan(({"Action": "Setvar", "Channel": CHAN, "Variable": "HOTLINE_LABEL", "Value": "FIRE RESCUE"}, redirect(CHAN)),
+          transfer=True)),
+    ("move: the record's channel wins over the entry's", move(channel="PJSIP/old-1"), ON_CALL, MOVING,
+     Plan((redirect(CHAN),), transfer=True)),
+    ("move: the entry's channel when the record has none", move(channel="PJSIP/x-9"), rec(ON_CALL, channel=""), MOVING,
+     Plan((redirect("PJSIP/x-9"),), transfer=True)),
+    ("move: no channel anywhere: the transfer fails, the caller stays", move(channel=""), rec(ON_CALL, channel=""), MOVING,
+     Plan(event=TransferEvent.AMI_FAILED, skip="call c-1 has no channel to move")),
+    ("move: caller hung up meanwhile", move(), rec(ON_CALL, state="ended"), MOVING,
+     Plan(event=TransferEvent.CALLER_HUNG_UP, skip="call c-1 is ended")),
+    ("move: done already (a repeat)", move(), rec(ON_CALL, state="queued", queue="fire"), rec(MOVING, transfer_state="requeued"),
+     Plan(skip="the transfer of call c-1 is requeued, not moving")),
+    ("move: no transfer record", move(), ON_CALL, {},
+     Plan(skip="the transfer of call c-1 is not started, not moving")),
+    ("move: unknown call", move(), {}, MOVING, Plan(skip="unknown call c-1")),
+    # hang up the caller
+    ("hangup: on a call at the desk", hang(), ON_CALL, {},
+     Plan(({"Action": "Hangup", "Channel": CHAN, "Cause": "16"},))),
+    ("hangup: the call is at another desk now", hang(), rec(ON_CALL, desk="f-1"), {},
+     Plan(skip="call c-1 is on_call at f-1, no longer on a call at desk p-1")),
+    ("hangup: ended already", hang(), rec(ON_CALL, state="ended"), {},
+     Plan(skip="call c-1 is ended at p-1, no longer on a call at desk p-1")),
+    ("hangup: stale", hang(ms=NOW - STALE_HANGUP_MS - 1), ON_CALL, {},
+     Plan(skip="hang-up of call c-1 asked 300 s ago: stale")),
+    ("hangup: unknown call", hang(), {}, {}, Plan(skip="unknown call c-1")),
+    ("unknown action", Command("1-0", "reboot", "c-1"), ON_CALL, {}, Plan(skip="unknown call command 'reboot'")),
+    ("no call id", Command("1-0", "hangup", ""), {}, {}, Plan(skip="command 1-0 names no call")),
+]
+
+
+@pytest.mark.parametrize(("name", "command", "call", "transfer", "expected"), PLANS, ids=[p[0] for p in PLANS])
+def test_plan(name, command, call, transfer, expected):
+    assert plan(command, call, transfer, NOW) == expected
+
+
+def test_a_stream_entry_as_written_by_transfer_start_is_parsed():
+    fields = {"action": "move_to_wait", "call_id": "c-1", "channel": CHAN, "label": "FIRE", "desk_id": "p-1", "ms": "17"}
+    assert parse_command("5-1", fields) == Command("5-1", "move_to_wait", "c-1", CHAN, "p-1", 17, "FIRE")
+    assert parse_command("5-2", {"action": "hangup", "ms": "soon"}) == Command("5-2", "hangup", "")
+
+
+# --- the AMI outcome → the transfer's next step (queueing/transfers.py decides) ---------------
+
+STEPS = [
+    ("redirect landed", MOVING, TransferEvent.CALLER_MOVED, StepArgs("moving", "requeued", "fire", True)),
+    ("caller gone", MOVING, TransferEvent.CALLER_HUNG_UP, StepArgs("moving", "ended")),
+    ("AMI refused", MOVING, TransferEvent.AMI_FAILED, StepArgs("moving", "cancelled")),
+    ("already requeued: refused", rec(MOVING, transfer_state="requeued"), TransferEvent.CALLER_MOVED, None),
+    ("no transfer: refused", {}, TransferEvent.CALLER_MOVED, None),
+]
+
+
+@pytest.mark.parametrize(("name", "record", "event", "expected"), STEPS, ids=[s[0] for s in STEPS])
+def test_transfer_step_for(name, record, event, expected):
+    assert transfer_step_for(record, event) == expected
+
+
+def test_the_outcome_of_the_redirect_is_typed_by_asterisks_recorded_reply():
+    missing = ami_reply("Redirect_missing")
+    assert outcome_event(None) == TransferEvent.CALLER_MOVED
+    assert outcome_event(refused("Redirect", missing["Message"])) == TransferEvent.CALLER_HUNG_UP
+    assert outcome_event(AmiError("AMI Redirect got no reply within 5 s")) == TransferEvent.AMI_FAILED
+
+
+# --- the consumer on the test Redis ----------------------------------------------------------
+
+
+class FakeAmi:
+    """AmiLink.action: Asterisk's recorded error replies become the errors AmiLink raises."""
+
+    def __init__(self, replies: dict[str, dict] | None = None):
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self.sent: list[dict[str, str]] = []
+        self.replies = replies or {}
+
+    async def action(self, fields, timeout=5.0):
+        self.sent.append(fields)
+        reply = self.replies.get(fields["Action"], {"Response": "Success"})
+        if isinstance(reply, Exception):
+            raise reply
+        if reply.get("Response") == "Error":
+            raise refused(fields["Action"], reply["Message"])
+        return reply
+
+
+WRAP_UP_MS = 10_000
+
+
+@pytest.fixture
+def routing(redis_client):
+    """c-1 from PJSIP/citizens-00000002 on a call at police desk p-1; fire desk f-1 logged in."""
+    r = Routing(redis_client)
+    t0 = wall_clock_ms() - 60_000
+    r.register_desk("p-1", "police", now_ms=t0)
+    r.register_desk("f-1", "fire", now_ms=t0)
+    r.arrive("c-1", "+15550100", CHAN, now_ms=t0)
+    r.enqueue("c-1", "police", 1, now_ms=t0 + 5_000)
+    r.set_desk_state("p-1", "ready", now_ms=t0)
+    r.claim_next(["police", "fire"], 20_000, now_ms=t0 + 6_000)
+    r.offer_answered("c-1", "p-1", now_ms=t0 + 8_000)
+    r.set_desk_state("f-1", "login", now_ms=t0)
+    return r
+
+
+def run_consumers(redis_url, scenario, *amis):
+    async def main():
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        routing = AsyncRouting(client)
+        consumers = [CallControl(client, routing, ami, Hangups(client, routing, WRAP_UP_MS), WRAP_UP_MS, f"bridge-{i}")
+                     for i, ami in enumerate(amis)]
+        try:
+            for c in consumers:
+                await c.ensure_group()
+            return await asyncio.wait_for(scenario(*consumers), 10)
+        finally:
+            await client.aclose()
+    return asyncio.run(main())
+
+
+def pending(routing) -> int:
+    return routing.redis.xpending(Keys().call_commands(), "bridges")["pending"]
+
+
+def test_a_blind_transfer_moves_the_caller_to_the_head_of_the_fire_queue(routing, redis_url):
+    ami = FakeAmi()
+    routing.transfer_start("c-1", "p-1", "fire", "blind", label="FIRE")
+
+    async def scenario(bridge):
+        return await bridge.read(">")
+
+    assert run_consumers(redis_url, scenario, ami) == 1
+    assert ami.sent == [set_label(CHAN, "FIRE"), redirect(CHAN)]
+    assert routing.transfer("c-1")["transfer_state"] == "requeued"
+    call = routing.call("c-1")
+    assert (call["state"], call["queue"], call["priority"], call["transferred_from"]) == ("queued", "fire", "0", "p-1")
+    assert routing.queue("fire") == ["c-1"]
+    assert routing.desk("p-1")["state"] == "wrap_up"
+    assert pending(routing) == 0
+
+
+def test_a_caller_gone_before_the_redirect_ends_the_call_and_the_transfer(routing, redis_url):
+    missing = ami_reply("Redirect_missing")
+    ami = FakeAmi({"Redirect": missing})
+    routing.transfer_start("c-1", "p-1", "fire", "blind")
+
+    async def scenario(bridge):
+        await bridge.read(">")
+
+    run_consumers(redis_url, scenario, ami)
+    assert routing.transfer("c-1")["transfer_state"] == "ended"
+    assert routing.call("c-1")["state"] == "ended"
+    assert routing.queue("fire") == []
+    assert pending(routing) == 0
+
+
+def test_a_failed_redirect_leaves_the_caller_with_its_desk_and_says_why(routing, redis_url):
+    ami = FakeAmi({"Redirect": AmiError("AMI Redirect got no reply within 5 s")})
+    routing.transfer_start("c-1", "p-1", "fire", "blind")
+
+    async def scenario(bridge):
+        await bridge.read(">")
+
+    run_consumers(redis_url, scenario, ami)
+    transfer = routing.transfer("c-1")
+    assert (transfer["transfer_state"], transfer["reason"]) == ("cancelled", "AMI Redirect got no reply within 5 s")
+    assert (routing.call("c-1")["state"], routing.desk("p-1")["state"]) == ("on_call", "on_call")
+    assert routing.queue("fire") == []
+
+
+def test_hangup_hangs_up_the_callers_channel(routing, redis_url):
+    ami = FakeAmi()
+    routing.call_command("c-1", "p-1", "hangup", by="lan")
+
+    async def scenario(bridge):
+        await bridge.read(">")
+
+    run_consumers(redis_url, scenario, ami)
+    assert ami.sent == [hangup(CHAN)]
+    # The channel's own hang-up handler ends the record (not faked here).
+    assert routing.call("c-1")["state"] == "on_call"
+    assert pending(routing) == 0
+
+
+def test_two_bridges_do_each_command_once(routing, redis_url):
+    a, b = FakeAmi(), FakeAmi()
+    routing.transfer_start("c-1", "p-1", "fire", "blind")
+
+    async def scenario(first, second):
+        await asyncio.gather(first.read(">", block_ms=200), second.read(">", block_ms=200))
+
+    run_consumers(redis_url, scenario, a, b)
+    assert sorted([len(a.sent), len(b.sent)]) == [0, 1]
+
+
+def test_a_command_read_but_not_acked_is_done_when_the_bridge_comes_back(routing, redis_url):
+    ami = FakeAmi()
+    routing.call_command("c-1", "p-1", "hangup")
+    stream = Keys().call_commands()
+    # The bridge read it and died before acting.
+    routing.redis.xgroup_create(stream, "bridges", id="0", mkstream=True)
+    routing.redis.xreadgroup("bridges", "bridge-0", {stream: ">"})
+    assert pending(routing) == 1
+
+    async def scenario(bridge):
+        assert await bridge.read(">", block_ms=100) == 0  # nothing new
+        return await bridge.read("0")  # its own pending entries
+
+    assert run_consumers(redis_url, scenario, ami) == 1
+    assert ami.sent == [hangup(CHAN)]
+    assert pending(routing) == 0
+
+
+def test_a_command_left_by_a_dead_bridge_is_claimed_by_another(routing, redis_url, monkeypatch):
+    monkeypatch.setattr("telephony.call_control.CLAIM_IDLE_MS", 0)
+    ami = FakeAmi()
+    routing.call_command("c-1", "p-1", "hangup")
+    stream = Keys().call_commands()
+    routing.redis.xgroup_create(stream, "bridges", id="0", mkstream=True)
+    routing.redis.xreadgroup("bridges", "gone-bridge", {stream: ">"})
+
+    async def scenario(bridge):
+        await bridge.claim_abandoned()
+
+    run_consumers(redis_url, scenario, ami)
+    assert ami.sent == [hangup(CHAN)]
+    assert pending(routing) == 0
+
+
+def test_the_consumer_finds_its_group_again_after_redis_was_emptied(routing, redis_url):
+    ami = FakeAmi()
+
+    async def scenario(bridge):
+        task = asyncio.create_task(bridge.run())
+        await asyncio.sleep(0.3)
+        await bridge.redis.flushdb()  # the stream and the group are gone
+        await asyncio.sleep(0.3)
+        sync = Routing(routing.redis)
+        sync.register_desk("p-1", "police")
+        sync.arrive("c-9", "+1555", "PJSIP/citizens-9")
+        sync.enqueue("c-9", "police", 1)
+        sync.set_desk_state("p-1", "ready")
+        sync.claim_next(["police"], 20_000)
+        sync.offer_answered("c-9", "p-1")
+        sync.call_command("c-9", "p-1", "hangup")
+        for _ in range(50):
+            if ami.sent:
+                break
+            await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    run_consumers(redis_url, scenario, ami)
+    assert ami.sent == [hangup("PJSIP/citizens-9")]
