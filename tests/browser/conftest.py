@@ -60,12 +60,14 @@ class Server:
     """The API served by uvicorn in a thread on 127.0.0.1:<free port>; ``stop()`` cuts every
     connection (the events stream included), as a dead server would."""
 
-    def __init__(self, redis_url: str, port: int | None = None) -> None:
+    def __init__(self, redis_url: str, port: int | None = None, asterisk_root: Path | None = None) -> None:
         self.redis_url = redis_url
         self.client = redis.Redis.from_url(redis_url, decode_responses=True)
         self.routing = Routing(self.client)
-        self.app = create_app(RuntimeSettings(city_file=E2E_CITY, redis_url=redis_url), city=CITY,
-                              routing=self.routing, tokens=TOKENS)
+        # asterisk_root: where recordings are read ([recording] dir under it), e.g. a test's tmp_path.
+        runtime = RuntimeSettings(city_file=E2E_CITY, redis_url=redis_url,
+                                  **({"asterisk_root": asterisk_root} if asterisk_root is not None else {}))
+        self.app = create_app(runtime, city=CITY, routing=self.routing, tokens=TOKENS)
         self.port = port or free_port(TCP)
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
