@@ -4,7 +4,7 @@
 // written there by itself). The first time a call's pop is drawn, the server is told (audit).
 
 import {
-  $, h, view, emit, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, timeOfDay, serverNow,
+  $, h, city, view, emit, agencyName, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, timeOfDay, serverNow,
   showMessage,
 } from "./kit.js";
 
@@ -38,6 +38,7 @@ addStrings({
     pop_key_copy: "Chép vị trí mới nhất",
     pop_key_use: "Đưa vị trí mới nhất vào sự vụ",
     pop_withheld: "Số ẩn hoặc không gọi lại được.",
+    pop_transferred: "↪ Được chuyển từ bàn {desk} ({agency})",
   },
   en: {
     pop_title: "Caller number",
@@ -68,6 +69,7 @@ addStrings({
     pop_key_copy: "Copy the newest location",
     pop_key_use: "Put the newest location into the incident",
     pop_withheld: "Withheld or not a callable number.",
+    pop_transferred: "↪ Transferred from desk {desk} ({agency})",
   },
 });
 
@@ -188,6 +190,13 @@ function locations(pop) {
   return box;
 }
 
+function transferredFrom(pop) {
+  const desk = pop.call.transferred_from;
+  if (!desk) return null;
+  return h("p", { class: "notice", id: "pop-transferred" },
+    t("pop_transferred", { desk, agency: agencyName(city.desks[desk] || "") }));
+}
+
 function render() {
   const slot = $("slot-number");
   const pop = panel.pop;
@@ -198,6 +207,7 @@ function render() {
   const callback = pop.open_callback;
   slot.replaceChildren(h("article", { class: "panel pop-detail", "aria-labelledby": "pop-detail-title" },
     h("h3", { id: "pop-detail-title" }, t("pop_title"), " ", h("span", { class: "mono" }, pop.caller || "—")),
+    transferredFrom(pop),
     ...ivrPath(pop),
     priorityLine(pop),
     nuisance(pop),

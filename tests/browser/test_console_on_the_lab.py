@@ -48,11 +48,11 @@ def lab_page(browser, lab_server: Server) -> Iterator[Page]:
     assert not errors, f"the page threw: {errors}"
 
 
-def sign_in(page: Page) -> None:
+def sign_in(page: Page, user: str = USER, desk: str = DESK) -> None:
     page.goto("/console")
-    page.fill("#signin-user", USER)
+    page.fill("#signin-user", user)
     page.fill("#signin-password", PASSWORD)
-    page.fill("#signin-desk", DESK)
+    page.fill("#signin-desk", desk)
     page.press("#signin-password", "Enter")
     expect(page.locator("#live")).to_have_attribute("data-live", "yes")
 
@@ -99,3 +99,46 @@ def test_the_pop_is_up_while_the_phone_rings_and_the_incident_outlives_the_brows
         Shots(page, request.node.name + "-reopened").take("after the browser was reopened")
     finally:
         again.close()
+
+
+FIRE_USER, FIRE_DESK = "minh.tran", "desk-201"
+
+
+def test_a_blind_transfer_by_key_reaches_a_fire_desk_whose_console_shows_the_incident(
+        hotline: Lab, phones: Phones, lab_server: Server, lab_page: Page, browser, request) -> None:
+    Accounts(lab_server.client).add_user(check_user(CITY, FIRE_USER, "call_taker", "fire", None), PASSWORD)
+    phones.desk(DESK, ready=False, answer_after_ms=500, talk_ms=60_000)
+    phones.desk(FIRE_DESK, ready=False, answer_after_ms=3000, talk_ms=60_000)
+    fire_context = browser.new_context(base_url=lab_server.url, locale="vi-VN", viewport={"width": 1100, "height": 720})
+    fire = fire_context.new_page()
+    try:
+        sign_in(fire, FIRE_USER, FIRE_DESK)
+        fire.keyboard.press("r")
+        sign_in(lab_page)
+        lab_page.keyboard.press("r")
+        assert wait_for(lambda: hotline.routing().desk(DESK).get("state") == "ready", timeout=3)
+
+        phones.citizen(CALLER, "1", stay_ms=90_000)
+        record = wait_call(hotline, CALLER, ("on_call",), timeout=20)
+        call_id = record["call_id"]
+        lab_page.fill("#incident-location", "Ngõ 12 Hàng Bạc: cháy bếp")
+        assert wait_for(lambda: (Incidents(lab_server.client).get(call_id) or {}).get("location_text"), timeout=5)
+
+        lab_page.keyboard.press("Escape")
+        lab_page.locator("#incident-location").blur()
+        lab_page.keyboard.press("t")
+        lab_page.keyboard.press("2")  # fire
+        expect(lab_page.locator("#desk-state")).to_have_attribute("data-state", "wrap_up", timeout=10_000)
+        Shots(lab_page, request.node.name + "-police").take("police desk after the transfer")
+
+        # The fire desk phone rings with the caller; its console pops the call with police's incident so far.
+        expect(fire.locator("#pop-caller")).to_have_text(CALLER, timeout=15_000)
+        expect(fire.locator("#pop-queue")).to_contain_text("Cứu hỏa")
+        expect(fire.locator("#incident-location")).to_have_value("Ngõ 12 Hàng Bạc: cháy bếp")
+        expect(fire.locator("#pop-transferred")).to_have_text("↪ Được chuyển từ bàn desk-101 (Công an)")
+        Shots(fire, request.node.name + "-fire").take("fire desk rings with the incident")
+        answered = wait_call(hotline, CALLER, ("on_call",), timeout=15)
+        assert (answered["desk"], answered["transferred_from"]) == (FIRE_DESK, DESK)
+        expect(fire.locator("#desk-state")).to_have_attribute("data-state", "on_call")
+    finally:
+        fire_context.close()
