@@ -386,8 +386,17 @@ function onEvent(message) {
   }
   if (!view.session || !data || typeof data !== "object") return;
   if (eventTypes.has(message.type)) emit("event", { type: message.type, data, id: message.lastEventId });
-  if (data.desk_id === view.session.desk) refreshDesk();
-  else if (view.callId && data.call_id === view.callId) refreshCall(view.callId);
+  if (data.desk_id === view.session.desk) {
+    // A call offered to this desk pops at once: its record is read alongside the desk, not after it.
+    if (message.type === "offered" && data.call_id && data.call_id !== view.callId) {
+      view.callId = data.call_id;
+      view.call = null;
+      refreshCall(data.call_id);
+    }
+    refreshDesk();
+  } else if (view.callId && data.call_id === view.callId) {
+    refreshCall(view.callId);
+  }
 }
 
 /** Opens the stream, after the last event heard (?after=): a new connection misses nothing. */
