@@ -6,7 +6,7 @@
 //
 // Key: Y plays (the last 30 s on a call, the whole recording after it).
 
-import { $, h, view, emit, t, addStrings, addKey, bus, ApiError } from "./kit.js";
+import { $, h, view, emit, t, addStrings, addKey, addEventTypes, bus, ApiError } from "./kit.js";
 
 addStrings({
   vi: {
@@ -21,6 +21,10 @@ addStrings({
     recording_refused: "Không nghe được: {detail}",
     recording_cannot_play: "Trình duyệt không phát được ghi âm này ({detail}).",
     recording_key: "Nghe lại 30 giây vừa qua (sau cuộc gọi: toàn bộ ghi âm)",
+    recording_check_ok: "✔ Ghi âm đã kiểm tra: đạt ({detail})",
+    recording_check_broken: "✖ Ghi âm HỎNG: {detail} — giám sát viên đã được báo",
+    recording_check_missing: "✖ KHÔNG CÓ ghi âm: {detail} — giám sát viên đã được báo",
+    recording_check_expired: "Ghi âm đã hết hạn lưu giữ.",
   },
   en: {
     recording_title: "Call recording",
@@ -34,6 +38,10 @@ addStrings({
     recording_refused: "Cannot play: {detail}",
     recording_cannot_play: "The browser cannot play this recording ({detail}).",
     recording_key: "Replay the last 30 s (after the call: the whole recording)",
+    recording_check_ok: "✔ Recording checked: ok ({detail})",
+    recording_check_broken: "✖ Recording BROKEN: {detail} — supervisors were alerted",
+    recording_check_missing: "✖ Recording MISSING: {detail} — supervisors were alerted",
+    recording_check_expired: "The recording has expired.",
   },
 });
 
@@ -48,7 +56,11 @@ const panel = {
   messageKind: "",
   asked: 0,         // the newest request to play wins
   box: null,        // the panel, built once: the <audio> element lives on while the page redraws
+  check: null,      // {status, detail}: the check of lastCallId's recording after the call
 };
+
+// After a call the server checks its recording (both directions there and not silent).
+addEventTypes(["recording_checked"]);
 
 /** What Y plays now: {callId, recent} or null. */
 function target() {
@@ -73,6 +85,7 @@ function build() {
       h("button", { type: "button", id: "recording-play", class: "key-button", onclick: play },
         h("kbd", {}, "Y"), " ", h("span", { id: "recording-play-words" }))),
     h("p", { id: "recording-status", class: "recording-status", role: "status", "aria-live": "polite", hidden: true }),
+    h("p", { id: "recording-check", class: "recording-check", hidden: true }),
     audio);
 }
 
@@ -102,6 +115,11 @@ function render() {
   status.hidden = !panel.message;
   status.className = panel.messageKind === "error" ? "recording-status error" : "recording-status quiet";
   status.setAttribute("role", panel.messageKind === "error" ? "alert" : "status");
+  const check = box.querySelector("#recording-check");
+  const verdict = panel.check && panel.check.status;
+  check.hidden = !verdict;
+  check.dataset.status = verdict || "";
+  check.textContent = verdict ? t(`recording_check_${verdict}`, { detail: panel.check.detail || "" }) : "";
   if (box.parentNode !== slot) slot.replaceChildren(box);
 }
 
@@ -167,11 +185,24 @@ function onDeskOrCall() {
   if (view.callId && ON_DESK.includes(state) && view.callId !== panel.lastCallId) {
     // A new call on the desk: what played before was another call's.
     panel.lastCallId = view.callId;
+    panel.check = null;
     stopAudio();
     panel.message = "";
   }
+  const call = view.call;
+  if (call && call.call_id === panel.lastCallId && call.recording && call.recording !== "recording") {
+    panel.check = { status: call.recording, detail: call.recording_detail || "" };
+  }
   render();
 }
+
+bus.addEventListener("event", (e) => {
+  const { type, data } = e.detail;
+  if (type === "recording_checked" && data.call_id === panel.lastCallId) {
+    panel.check = { status: data.status, detail: data.detail || "" };
+    render();
+  }
+});
 
 addKey("y", { label: "recording_key", run: play });
 

@@ -18,7 +18,9 @@ from playwright.sync_api import Page, expect
 from config.settings import RuntimeSettings
 from queueing.callbacks import Callbacks
 from queueing.recording_files import CallRecording, host_folder
+from queueing.recordings import Recordings
 from queueing.routing import Routing, wall_clock_ms
+from queueing.states import RecordingStatus
 from tests.browser.conftest import CITY, Server, Shots
 from tests.browser.test_console import DESK, LIVE_WAIT_MS, signed_in, user, wait_for  # noqa: F401 (user: a fixture)
 from tests.browser.test_console_call import answered
@@ -215,3 +217,11 @@ def test_instant_replay_of_the_call_on_the_desk_then_the_whole_recording(
     expect(status).to_have_text("Toàn bộ ghi âm cuộc gọi c-rec.")
     shots.take("whole recording")
     assert wait_for(lambda: server.routing.desk(DESK)["state"] == "ready")
+
+    # The check after the call: a silent desk side is BROKEN, said in words and a symbol.
+    Recordings(server.client).checked("c-rec", RecordingStatus.BROKEN, "the desk's side is silent (RMS 0.0000)")
+    check = slot.locator("#recording-check")
+    expect(check).to_have_text("✖ Ghi âm HỎNG: the desk's side is silent (RMS 0.0000) — giám sát viên đã được báo",
+                               timeout=LIVE_WAIT_MS)
+    expect(check).to_have_attribute("data-status", "broken")
+    shots.take("recording broken")
