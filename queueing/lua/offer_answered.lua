@@ -1,6 +1,9 @@
 -- offer_answered: the desk picked up. ringing -> on_call for the call and the desk.
 -- ARGV[3..] call_id, desk_id
 -- Reply: call_id, desk_id, wait_ms (arrival at the hotline -> answered by a call-taker)
+-- first_answered_ms is written by the call's first answer only: a caller transferred to another
+-- agency is answered again (answered_ms, wait_ms: the target desk's), and the answer time of the
+-- call (queueing/kpis.py, docs/kpis.md) is the first one's.
 -- A citizen who got through needs no callback: the number's open callback task (pending or
 -- retry_at) becomes not_needed; one being dialled is closed by its outcome instead
 -- (callback_outcome checks the number's last_answered_ms).
@@ -24,6 +27,9 @@ return run(function()
   redis.call('ZREM', K_OFFERS, call_id)
   redis.call('HSET', call_key(call_id), 'state', 'on_call', 'answered_ms', now, 'wait_ms', wait,
     'last_ring_status', 'ANSWER')
+  if (call.first_answered_ms or '') == '' then
+    redis.call('HSET', call_key(call_id), 'first_answered_ms', now)
+  end
   -- An answered call ends a run of missed calls.
   redis.call('HSET', desk_key(desk_id), 'state', 'on_call', 'since_ms', now, 'misses', '0')
   emit('answered', 'call_id', call_id, 'desk_id', desk_id, 'wait_ms', wait, 'state', 'on_call')
