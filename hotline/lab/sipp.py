@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.lab.ports import free_port, free_port_pair
+from hotline.lab.rtp_pcap import rtp_payload_type
 from hotline.lab.sipp_scenarios import (
     DTMF_PCAP_DIR,
     carrier_scenario,
@@ -97,11 +98,15 @@ def _start(run: SippRun, args: list[str]) -> SippRun:
 
 def place_call(target: str, number: str, caller: str, workdir: Path, digits: str = "",
                stay_ms: int = 30000, first_digit_after_ms: int = 1500, name: str | None = None,
-               local_ip: str = "127.0.0.1") -> SippRun:
-    """A citizen's phone: one call from ``caller`` to ``number`` at ``target`` (host:port)."""
+               local_ip: str = "127.0.0.1", voice: Path | None = None, voice_after_ms: int = 3000) -> SippRun:
+    """A citizen's phone: one call from ``caller`` to ``number`` at ``target`` (host:port).
+    ``voice``: an RTP pcap (hotline/lab/rtp_pcap.py) played ``voice_after_ms`` after the
+    last digit; without, the phone sends no audio but its keys."""
     run = SippRun(name or f"citizen-{caller}", workdir)
     scenario = run.workdir / f"{run.name}.xml"
-    scenario.write_text(citizen_scenario(caller, digits, first_digit_after_ms=first_digit_after_ms, stay_ms=stay_ms))
+    scenario.write_text(citizen_scenario(
+        caller, digits, first_digit_after_ms=first_digit_after_ms, stay_ms=stay_ms, voice=voice,
+        voice_after_ms=voice_after_ms, voice_payload_type=rtp_payload_type(voice) if voice is not None else 0))
     return _start(run, [target, "-sf", str(scenario), "-s", number, "-m", "1", "-l", "1",
                         "-i", local_ip, "-p", str(free_port()), "-mp", str(free_port_pair()),
                         "-recv_timeout", str(stay_ms + 60000)])
@@ -109,14 +114,16 @@ def place_call(target: str, number: str, caller: str, workdir: Path, digits: str
 
 def start_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
                      answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
-                     reject: bool = False, local_ip: str = "127.0.0.1") -> SippRun:
-    """A desk phone that registers as ``desk_id`` and takes every call the same way."""
+                     reject: bool = False, local_ip: str = "127.0.0.1", audio: Path | None = None) -> SippRun:
+    """A desk phone that registers as ``desk_id`` and takes every call the same way;
+    ``audio``: an RTP pcap it plays on each call once answered (none: it sends no audio)."""
     run = SippRun(f"desk-phone-{desk_id}", workdir)
     main = run.workdir / f"{run.name}-register.xml"
     incoming = run.workdir / f"{run.name}-incoming.xml"
     inject = run.workdir / f"{run.name}.csv"
     main.write_text(desk_register_scenario(desk_id))
-    incoming.write_text(desk_incoming_scenario(answer_after_ms, talk_ms, answer, reject))
+    incoming.write_text(desk_incoming_scenario(answer_after_ms, talk_ms, answer, reject, audio=audio,
+                                               audio_payload_type=rtp_payload_type(audio) if audio is not None else 0))
     inject.write_text(f"SEQUENTIAL\n[authentication username={desk_id} password={password}];\n")
     return _start(run, [target, "-sf", str(main), "-oocsf", str(incoming), "-inf", str(inject),
                         "-m", "1", "-l", "1", "-i", local_ip, "-p", str(free_port()),

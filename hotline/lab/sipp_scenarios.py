@@ -27,6 +27,26 @@ a=fmtp:101 0-16
 a=sendrecv
 """
 
+# The static G.711 payload types a lab phone may play audio in (RFC 3551).
+G711 = {0: "PCMU/8000", 8: "PCMA/8000"}
+
+
+def sdp_offer(payload_type: int = 0) -> str:
+    """The SDP of a phone that sends ``payload_type`` (0 PCMU, 8 PCMA: what its audio pcap
+    carries) and RFC 4733 events; PCMU is :data:`SDP_OFFER` itself."""
+    if payload_type == 0:
+        return SDP_OFFER
+    if payload_type not in G711:
+        raise ValueError(f"payload type {payload_type} is not G.711 (0 or 8)")
+    return (SDP_OFFER.replace("RTP/AVP 0 101", f"RTP/AVP {payload_type} 101")
+            .replace("a=rtpmap:0 PCMU/8000", f"a=rtpmap:{payload_type} {G711[payload_type]}"))
+
+
+def play_audio(pcap: Path, what: str) -> str:
+    """The action playing ``pcap`` (RTP) on the call, logged as ``what``."""
+    return (f'  <nop><action><exec play_pcap_audio="{escape(str(pcap))}"/></action></nop>\n'
+            f'  <nop><action><log message="{escape(what)} at [clock_tick]"/></action></nop>')
+
 
 def dtmf_pcap(digit: str) -> Path:
     name = {"*": "star", "#": "pound"}.get(digit, digit)
@@ -39,16 +59,16 @@ def dtmf_pcap(digit: str) -> Path:
 # --- messages ----------------------------------------------------------------------------------
 
 
-def _message(lines: list[str], sdp: bool) -> str:
+def _message(lines: list[str], sdp: bool, offer: str = SDP_OFFER) -> str:
     if sdp:
-        return "\n".join([*lines, "Content-Type: application/sdp", "Content-Length: [len]", "", SDP_OFFER])
+        return "\n".join([*lines, "Content-Type: application/sdp", "Content-Length: [len]", "", offer])
     return "\n".join([*lines, "Content-Length: 0"]) + "\n"
 
 
 def request(method: str, from_: str, cseq: int, *, contact: str | None = None, in_dialog: bool = False,
-            auth: str | None = None, sdp: bool = False) -> str:
+            auth: str | None = None, sdp: bool = False, offer: str = SDP_OFFER) -> str:
     """A request to [service] (INVITE, ACK, BYE); ``in_dialog``: To carries the peer's tag;
-    ``auth``: the injection field holding ``[authentication …]``."""
+    ``auth``: the injection field holding ``[authentication …]``; ``offer``: the SDP with ``sdp``."""
     lines = [f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
              "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
              f"From: {from_}",
@@ -60,17 +80,17 @@ def request(method: str, from_: str, cseq: int, *, contact: str | None = None, i
     lines.append("Max-Forwards: 70")
     if auth is not None:
         lines.append(auth)
-    return _message(lines, sdp)
+    return _message(lines, sdp, offer)
 
 
 def response(status: str, tag: str | None = None, *, contact: str | None = None,
-             cseq: str = "[last_CSeq:]", sdp: bool = False) -> str:
+             cseq: str = "[last_CSeq:]", sdp: bool = False, offer: str = SDP_OFFER) -> str:
     """A response to the request just received, echoing its headers; ``tag``: ours on To."""
     lines = [f"SIP/2.0 {status}", "[last_Via:]", "[last_From:]",
              "[last_To:]" + (f";tag={tag}" if tag else ""), "[last_Call-ID:]", cseq]
     if contact is not None:
         lines.append(f"Contact: <sip:{contact}@[local_ip]:[local_port]>")
-    return _message(lines, sdp)
+    return _message(lines, sdp, offer)
 
 
 # The 200 OK that answers the request just received (BYE, CANCEL), echoing its headers.
@@ -107,16 +127,18 @@ def scenario(name: str, body: str) -> str:
 
 def citizen_call(name: str, caller: str, *, pressing: str, stay_ms: int, on_answer: str,
                  on_line_hangup: str, on_own_hangup: str, on_call: str = "",
-                 answer_within_ms: int | None = None, bye_reply_ms: int = 5000, spread: bool = False) -> str:
+                 answer_within_ms: int | None = None, bye_reply_ms: int = 5000, spread: bool = False,
+                 offer: str = SDP_OFFER) -> str:
     """A citizen's call: INVITE, answered, ACK, then ``pressing`` (the keys), then up to
     ``stay_ms`` for the line to hang up (BYE) before hanging up itself. ``caller``: the
-    number, XML-escaped (it may hold SIPp keywords); ``on_…``: the actions (logs) there."""
+    number, XML-escaped (it may hold SIPp keywords); ``on_…``: the actions (logs) there;
+    ``offer``: the INVITE's SDP."""
     from_ = f'"{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
     within = f' timeout="{answer_within_ms}"' if answer_within_ms is not None else ""
     start = f"  <nop><action>{on_call}</action></nop>\n" if on_call else ""
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="{name}">
-{start}{send(request("INVITE", from_, 1, contact=caller, sdp=True), retrans=True, spread=spread)}
+{start}{send(request("INVITE", from_, 1, contact=caller, sdp=True, offer=offer), retrans=True, spread=spread)}
   <recv response="100" optional="true"{within}/>
   <recv response="180" optional="true"{within}/>
   <recv response="183" optional="true"{within}/>
@@ -140,18 +162,27 @@ def citizen_call(name: str, caller: str, *, pressing: str, stay_ms: int, on_answ
 
 
 def citizen_scenario(caller: str, digits: str = "", first_digit_after_ms: int = 1500,
-                     between_digits_ms: int = 1500, stay_ms: int = 30000) -> str:
+                     between_digits_ms: int = 1500, stay_ms: int = 30000, voice: Path | None = None,
+                     voice_after_ms: int = 3000, voice_payload_type: int = 0) -> str:
     """A citizen calls, presses ``digits`` (RFC 4733) and stays on the line up to
-    ``stay_ms`` after the last digit: hangs up then unless the line hangs up first."""
+    ``stay_ms`` after the last digit: hangs up then unless the line hangs up first.
+    ``voice``: an RTP pcap (of ``voice_payload_type``, which the INVITE then offers) the
+    citizen plays ``voice_after_ms`` after the last digit, i.e. once a desk has answered
+    (counted in ``stay_ms``); none: the citizen sends no audio but its keys."""
     press = []
     for i, d in enumerate(digits):
         press.append(f'  <pause milliseconds="{first_digit_after_ms if i == 0 else between_digits_ms}"/>')
         press.append(f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>')
         press.append(f'  <nop><action><log message="DTMF {escape(d)} at [clock_tick]"/></action></nop>')
+    if voice is not None:
+        press.append(f'  <pause milliseconds="{voice_after_ms}"/>')
+        press.append(play_audio(voice, "VOICE"))
+        stay_ms = max(stay_ms - voice_after_ms, 1)
     return citizen_call(f"citizen {escape(caller)}", escape(caller), pressing="\n".join(press), stay_ms=stay_ms,
                         on_answer='<log message="ANSWERED at [clock_tick]"/>',
                         on_line_hangup='<log message="LINE HUNG UP at [clock_tick]"/>',
-                        on_own_hangup='<log message="CITIZEN HUNG UP at [clock_tick]"/>', spread=True)
+                        on_own_hangup='<log message="CITIZEN HUNG UP at [clock_tick]"/>', spread=True,
+                        offer=sdp_offer(voice_payload_type) if voice is not None else SDP_OFFER)
 
 
 # --- desk phones -------------------------------------------------------------------------------
@@ -201,12 +232,16 @@ Content-Length: 0
 
 def _answering_scenario(name: str, invite_actions: str, user: str, log_tag: str,
                         answer_after_ms: int, talk_ms: int, answer: bool, reject: bool,
-                        remote_hangup: str, own_hangup: str) -> str:
+                        remote_hangup: str, own_hangup: str, audio: Path | None = None,
+                        audio_payload_type: int = 0) -> str:
     """A phone that takes calls: the INVITE (``invite_actions`` log what it shows), 180,
     then answer (talk ``talk_ms``, hang up unless the other side does first), reject (486),
-    or ring until cancelled. Its own tag and branch per call: out-of-call scenarios reuse
+    or ring until cancelled; once answered it plays ``audio`` (an RTP pcap of
+    ``audio_payload_type``, which its answer then offers) if any. Its own tag and branch per call: out-of-call scenarios reuse
     [call_number], and Asterisk would take the next call's BYE for a retransmission."""
     invite_cseq = "CSeq: [$invite_cseq] INVITE"
+    offer = sdp_offer(audio_payload_type) if audio is not None else SDP_OFFER
+    talk = play_audio(audio, f"AUDIO{log_tag}") + "\n" if audio is not None else ""
     ring = f"""
   <recv request="INVITE">
     <action>
@@ -238,11 +273,11 @@ def _answering_scenario(name: str, invite_actions: str, user: str, log_tag: str,
 """)
     return scenario(name, ring + f"""
   <pause milliseconds="{answer_after_ms}"/>
-{send(response("200 OK", "[$dialog]", contact=user, sdp=True), retrans=True)}
+{send(response("200 OK", "[$dialog]", contact=user, sdp=True, offer=offer), retrans=True)}
   <recv request="ACK">
     <action><log message="ANSWERED{log_tag} at [clock_tick]"/></action>
   </recv>
-  <recv request="BYE" timeout="{talk_ms}" ontimeout="own_hangup">
+{talk}  <recv request="BYE" timeout="{talk_ms}" ontimeout="own_hangup">
     <action><log message="{remote_hangup}{log_tag} at [clock_tick]"/></action>
   </recv>
 {send(OK_ECHO)}
@@ -257,15 +292,16 @@ def _answering_scenario(name: str, invite_actions: str, user: str, log_tag: str,
 
 
 def desk_incoming_scenario(answer_after_ms: int = 500, talk_ms: int = 2000, answer: bool = True,
-                           reject: bool = False) -> str:
+                           reject: bool = False, audio: Path | None = None, audio_payload_type: int = 0) -> str:
     """How a desk phone takes a call: ring, show the caller (logged: what the call-taker's
     screen shows), answer, talk, hang up. With ``answer=False`` the phone rings until
     Asterisk gives up (ring no-answer); with ``reject=True`` the call-taker presses "busy"
-    while it rings (486)."""
+    while it rings (486). ``audio``: an RTP pcap the call-taker "says" once answered."""
     shows = ('      <log message="RINGING from=[$from] at [clock_tick] (contact [$contact], '
              'cseq [$invite_cseq], dialog [$dialog])"/>')
     return _answering_scenario("desk incoming call", shows, "desk", "", answer_after_ms, talk_ms,
-                               answer, reject, remote_hangup="CALLER HUNG UP", own_hangup="DESK HUNG UP")
+                               answer, reject, remote_hangup="CALLER HUNG UP", own_hangup="DESK HUNG UP",
+                               audio=audio, audio_payload_type=audio_payload_type)
 
 
 def desk_dial_scenario(desk_id: str) -> str:
