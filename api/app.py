@@ -31,6 +31,7 @@ from api.routers.numbers import numbers_router
 from api.routers.pop import pop_router
 from api.routers.queues import queues_router
 from api.routers.recordings import recordings_router
+from api.routers.reports import reports_router
 from api.routers.session import session_router
 from api.routers.wrap_up import wrap_up_router
 from api.services.call_actions import CallActionService
@@ -45,6 +46,7 @@ from api.services.numbers import NumberService
 from api.services.pop import PopService
 from api.services.queues import QueueService
 from api.services.recordings import RecordingService
+from api.services.reports import ReportService
 from api.services.session import SessionService
 from api.services.wrap_up import WrapUpService
 from api.tokens import TokenTable
@@ -85,6 +87,7 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(callback_dial_router(access, CallbackDialService(city, routing)))
     app.include_router(eido_router(access, eido))
     app.include_router(recordings_router(access, CallService(routing), RecordingService(city, runtime)))
+    app.include_router(reports_router(access, ReportService(routing)))
     app.include_router(events_router(access, events))
     add_console(app, city)
     return app

@@ -194,3 +194,95 @@ class CadPushRequest(BaseModel):
     agencies: list[str] | None = Field(default=None, max_length=32, description=(
         "agency ids; default: the agencies the incident needs (its owner when none is ticked) that have a "
         "cad_webhook_url in the city file"))
+
+
+# --- KPI reports (GET /reports/kpis; queueing/kpis.py computes them, docs/kpis.md defines them) ---------
+# Times in ms; averages rounded to 0.1 ms, percentages to 0.01; null where there is nothing to measure.
+
+
+class Timing(BaseModel):
+    count: int
+    average_ms: float | None
+    p90_ms: int | None
+
+
+class ServiceLevel(BaseModel):
+    within_s: int
+    target_percent: float
+    answered_within: int = Field(description="answered calls whose answer time is at most within_s")
+    percent: float | None = Field(description="% of the answered calls")
+    met: bool | None
+
+
+class Eu112Indicators(BaseModel):
+    average_answer_ms: float | None
+    answered_within_10s_percent: float | None
+    slowest_10_percent_average_ms: float | None = Field(description="average of the slowest 10 % answer times")
+    abandon_rate_percent: float | None
+    false_call_percent: float | None = Field(description="false calls and pranks, % of the answered calls")
+
+
+class KpiFigures(BaseModel):
+    """One agency's figures, or every call's."""
+
+    calls: int = Field(description="calls that arrived in the range")
+    answered: int = Field(description="a desk answered (IVR answering does not count)")
+    abandoned: int = Field(description="the caller hung up before any desk answered, short abandons included")
+    fallback: int = Field(description="taken by Asterisk's own queue: answered or not is unknown here")
+    in_progress: int
+    answer_histogram: dict[str, int] = Field(description="answer time buckets in seconds, upper bound inclusive: "
+                                                         "0-5, 5-10, 10-15, 15-20, 20-40, >40")
+    answer_ms: dict[str, int | None] = Field(description="answer time p50, p90, p95 (nearest rank)")
+    average_answer_ms: float | None
+    queue_to_answer: Timing
+    abandoned_by_stage: dict[str, int] = Field(description="ivr, queued, ringing")
+    short_abandoned: int
+    short_abandoned_by_stage: dict[str, int]
+    abandon_rate_percent: float | None = Field(description="abandoned, % of the calls")
+    abandon_rate_by_stage_percent: dict[str, float | None]
+    abandon_rate_without_short_percent: float | None
+    false_calls: int
+    pranks: int
+    false_call_percent: float | None = Field(description="% of the answered calls")
+    prank_percent: float | None
+    service_levels: list[ServiceLevel]
+    eu112: Eu112Indicators
+    calls_per_hour: list[int] = Field(description="calls that arrived in each hour from from_ms")
+
+
+class RepeatNumberView(BaseModel):
+    number: str
+    calls: int
+
+
+class RepeatCallers(BaseModel):
+    numbers: int = Field(description="numbers with more than one call in the range")
+    calls: int
+    top: list[RepeatNumberView]
+
+
+class CallbackFigures(BaseModel):
+    tasks: int
+    by_status: dict[str, int]
+    by_last_outcome: dict[str, int]
+    abandon_to_reached: Timing
+
+
+class TransferFigures(BaseModel):
+    transferred: int
+    answered_at_target: int
+    first_answer_to_target_answer: Timing
+    requeue_to_target_answer: Timing
+
+
+class KpiReportView(BaseModel):
+    from_ms: int
+    to_ms: int = Field(description="the range is [from_ms, to_ms), by arrival")
+    short_abandon_s: int
+    hours: int
+    overall: KpiFigures
+    agencies: dict[str, KpiFigures] = Field(description="by the queue a call was answered from; \"none\": never queued")
+    repeats: RepeatCallers
+    callbacks: CallbackFigures
+    transfers: TransferFigures
+    notes: list[str]

@@ -128,6 +128,10 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("get", "/calls/c-police/eido", None,            (401, 401, 200, 200, 200, 200, 403)),
     ("get", "/calls/c-police/cad-push", None,        (401, 401, 200, 200, 200, 200, 403)),
     ("post", "/calls/c-police/cad-push", None,       (401, 401, 409, 403, 409, 409, 403)),  # no webhook in the city
+    # the KPI reports (tests/api/test_reports.py): supervisors and viewers; the range is checked after the token
+    ("get", "/reports/kpis", None,                   (401, 401, 200, 200, 403, 403, 403)),
+    ("get", "/reports/kpis?from_ms=10&to_ms=5", None, (401, 401, 422, 422, 403, 403, 403)),
+    ("get", "/reports/calls.csv", None,              (401, 401, 200, 200, 403, 403, 403)),
 ]
 CASES = [pytest.param(method, path, body, holder, expected[i], id=f"{method.upper()} {path} {body or ''} as {holder}")
          for method, path, body, expected in ROUTES for i, holder in enumerate(HOLDER_COLUMNS)]
@@ -160,7 +164,7 @@ TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up)", r"/desks/{desk_id}/\
              (r"/calls/[^/]+/(.+)", r"/calls/{call_id}/\1"), (r"/calls/[^/]+", "/calls/{call_id}"),
              (r"/callbacks/[^/]+/(outcome|dial)", r"/callbacks/{call_id}/\1"), (r"/callbacks/[^/]+", "/callbacks/{agency}"),
              (r"/numbers/[^/]+/policy", "/numbers/{number}/policy"), (r"/numbers/[^/]+", "/numbers/{number}"),
-             (r"/events\?.*", "/events")]
+             (r"/events\?.*", "/events"), (r"/reports/([^/?]+)\?.*", r"/reports/\1")]
 
 
 def template(path: str) -> str:
