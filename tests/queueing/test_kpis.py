@@ -265,3 +265,14 @@ def test_percentile_is_nearest_rank():
     assert [percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], p) for p in (10, 50, 90, 95, 100)] == [1, 5, 9, 10, 10]
     assert percentile([], 50) is None
     assert SERVICE_LEVEL_TARGETS == ((15, 90.0), (20, 95.0))
+
+
+def test_a_transferred_caller_who_hangs_up_in_the_target_queue_was_answered():
+    """call_hangup says abandoned (queued), but a desk answered first: answered, not abandoned."""
+    gone = answered("T1", "police", at("09:00:00"), "0951", 2, 3, 4) | {
+        "queue": "fire", "transferred_from": "desk-101", "transferred_ms": str(at("09:00:30")),
+        "outcome": "abandoned", "abandon_stage": "queued", "state": "abandoned"}
+    r = kpi_report([gone], from_ms=T0, to_ms=T0 + DAY, transfers={"T1": {"own_queue": "police"}})
+    assert (r.overall.answered, r.overall.abandoned, r.overall.answer_ms["p50"], list(r.agencies)) == (1, 0, 4_000,
+                                                                                                      ["police"])
+    assert (r.transfers.transferred, r.transfers.answered_at_target) == (1, 0)
