@@ -265,7 +265,8 @@ class CallbackFigures(BaseModel):
     tasks: int
     by_status: dict[str, int]
     by_last_outcome: dict[str, int]
-    abandon_to_reached: Timing
+    abandon_to_first_attempt: Timing = Field(description="abandoned_ms to the first attempt to call back")
+    abandon_to_reached: Timing = Field(description="abandoned_ms to closed_ms, for the citizens reached")
 
 
 class TransferFigures(BaseModel):

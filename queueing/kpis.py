@@ -180,6 +180,7 @@ class CallbackFigures:
     tasks: int
     by_status: dict[str, int]
     by_last_outcome: dict[str, int]
+    abandon_to_first_attempt: Timing  # abandoned_ms -> first_attempt_ms (tasks attempted at least once)
     abandon_to_reached: Timing  # abandoned_ms -> closed_ms of the tasks reached
 
 
@@ -284,10 +285,13 @@ def repeats(calls: Sequence[Mapping[str, str]], top: int = REPEAT_TOP) -> Repeat
 def callback_figures(tasks: Sequence[Mapping[str, str]]) -> CallbackFigures:
     reached = [closed - abandoned for t in tasks if t.get("status") == CallbackStatus.REACHED
                and (closed := _ms(t, "closed_ms")) is not None and (abandoned := _ms(t, "abandoned_ms")) is not None]
+    first = [attempt - abandoned for t in tasks
+             if (attempt := _ms(t, "first_attempt_ms")) is not None and (abandoned := _ms(t, "abandoned_ms")) is not None]
     return CallbackFigures(
         tasks=len(tasks),
         by_status=dict(sorted(Counter(t.get("status", "") for t in tasks).items())),
         by_last_outcome=dict(sorted(Counter(t.get("last_outcome") or "none" for t in tasks).items())),
+        abandon_to_first_attempt=Timing.of(first),
         abandon_to_reached=Timing.of(reached),
     )
 

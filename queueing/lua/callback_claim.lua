@@ -73,6 +73,10 @@ return run(function()
     'reason', 'callback ' .. call_id)
   redis.call('HSET', callback_key(call_id), 'status', 'dialing', 'desk', best_id,
     'dialing_ms', now, 'updated_ms', now)
+  -- The first attempt's start (docs/kpis.md: abandon to first callback attempt); dialing_ms is each one's.
+  if (task.first_attempt_ms or '') == '' then
+    redis.call('HSET', callback_key(call_id), 'first_attempt_ms', now)
+  end
   task.status = 'dialing'
   emit('desk_state', 'desk_id', best_id, 'agency', best_agency, 'state', 'paused',
     'previous', 'ready', 'reason', 'callback ' .. call_id)

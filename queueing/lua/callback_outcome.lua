@@ -66,6 +66,11 @@ return run(function()
     end
   end
 
+  -- A call-taker's attempt by hand was never claimed: its first_attempt_ms is when its outcome came
+  -- (an automatic one's is set by callback_claim). Closing the task by hand (not_needed) is no attempt.
+  if (task.first_attempt_ms or '') == '' and outcome ~= 'not_needed' then
+    redis.call('HSET', callback_key(call_id), 'first_attempt_ms', now)
+  end
   local desk_id = by_desk ~= '' and by_desk or task.desk
   redis.call('HSET', callback_key(call_id), 'last_outcome', outcome, 'attempts', int_str(attempts),
     'desk', desk_id, 'updated_ms', now)

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.services.reports import CSV_COLUMNS, MAX_RANGE_DAYS, local_midnight_ms
 from config.settings import RuntimeSettings, load_settings
-from queueing.callbacks import Callbacks
+from queueing.callbacks import Callbacks, Outcome, RetryRules
 from queueing.incidents import Incidents
 from queueing.routing import Routing
 from tests.api_tokens import SUPERVISOR, TOKENS, bearer
@@ -119,12 +119,48 @@ def test_the_kpis_of_a_day(client):
     assert report["agencies"]["police"]["abandoned_by_stage"] == {"ivr": 0, "queued": 1, "ringing": 0}
     assert report["repeats"] == {"numbers": 1, "calls": 2, "top": [{"number": "0901", "calls": 2}]}
     assert report["callbacks"] == {"tasks": 1, "by_status": {"pending": 1}, "by_last_outcome": {"none": 1},
+                                   "abandon_to_first_attempt": {"count": 0, "average_ms": None, "p90_ms": None},
                                    "abandon_to_reached": {"count": 0, "average_ms": None, "p90_ms": None}}
     # first answer 305 s, fire's 325 s; requeued at 320 s
     assert report["transfers"] == {
         "transferred": 1, "answered_at_target": 1,
         "first_answer_to_target_answer": {"count": 1, "average_ms": 20_000.0, "p90_ms": 20_000},
         "requeue_to_target_answer": {"count": 1, "average_ms": 5_000.0, "p90_ms": 5_000}}
+
+
+RULES = RetryRules()
+
+
+def test_the_time_to_the_first_callback_attempt_by_the_dialer(client, routing):
+    """callback_claim keeps its first attempt's start (first_attempt_ms); later attempts do not move it."""
+    routing.release_wrapups(now_ms=s(400))
+    callbacks = Callbacks(routing.redis)
+    assert callbacks.claim("c2", ["police"], now_ms=s(410)).result == "claimed"
+    callbacks.record("c2", Outcome.NO_ANSWER, RULES, expected="dialing", now_ms=s(440))
+    routing.release_wrapups(now_ms=s(1_000))
+    assert callbacks.claim("c2", ["police"], now_ms=s(1_000)).result == "claimed"
+    callbacks.record("c2", Outcome.REACHED, RULES, expected="dialing", now_ms=s(1_030))
+    report = kpis(client, from_ms=T0, to_ms=T0 + DAY)["callbacks"]
+    # abandoned at 110 s: first attempt at 410 s, reached at 1030 s
+    assert (report["by_status"], report["by_last_outcome"]) == ({"reached": 1}, {"reached": 1})
+    assert report["abandon_to_first_attempt"] == {"count": 1, "average_ms": 300_000.0, "p90_ms": 300_000}
+    assert report["abandon_to_reached"] == {"count": 1, "average_ms": 920_000.0, "p90_ms": 920_000}
+
+
+def test_the_time_to_the_first_callback_attempt_by_hand(client, routing):
+    """A call-taker's attempt is never claimed: its outcome's time is the first attempt; closing the task
+    without a call is no attempt."""
+    callbacks = Callbacks(routing.redis)
+    callbacks.record("c2", Outcome.BUSY, RULES, desk_id="desk-101", now_ms=s(150))
+    callbacks.record("c2", Outcome.NOT_NEEDED, RULES, desk_id="desk-101", now_ms=s(200))
+    report = kpis(client, from_ms=T0, to_ms=T0 + DAY)["callbacks"]
+    assert report["by_status"] == {"not_needed": 1}
+    assert report["abandon_to_first_attempt"] == {"count": 1, "average_ms": 40_000.0, "p90_ms": 40_000}
+    routing.arrive("c5", "0905", "PJSIP/citizens-5", now_ms=s(500))
+    routing.hangup("c5", 10_000, now_ms=s(510))
+    callbacks.create("c5", now_ms=s(511))
+    callbacks.record("c5", Outcome.NOT_NEEDED, RULES, desk_id="desk-101", now_ms=s(520))
+    assert callbacks.task("c5").record.get("first_attempt_ms", "") == ""
 
 
 def test_a_viewer_reads_it_too_and_a_part_of_the_day(client):

@@ -96,20 +96,23 @@ CALLS = [
 TRANSFERS = {"P5": {"call_id": "P5", "own_queue": "police", "from_desk": "desk-101", "target_agency": "fire"}}
 
 
-def task(call_id: str, status: str, last_outcome: str = "", reached_after_s: int | None = None) -> dict[str, str]:
+def task(call_id: str, status: str, last_outcome: str = "", first_attempt_after_s: int | None = None,
+         reached_after_s: int | None = None) -> dict[str, str]:
     record = next(c for c in CALLS if c["call_id"] == call_id)
-    closed = "" if reached_after_s is None else str(int(record["ended_ms"]) + reached_after_s * 1000)
+    abandoned_ms = int(record["ended_ms"])
+    first = "" if first_attempt_after_s is None else str(abandoned_ms + first_attempt_after_s * 1000)
+    closed = "" if reached_after_s is None else str(abandoned_ms + reached_after_s * 1000)
     return {"call_id": call_id, "number": record["caller"], "status": status, "last_outcome": last_outcome,
-            "abandoned_ms": record["ended_ms"], "closed_ms": closed}
+            "abandoned_ms": str(abandoned_ms), "first_attempt_ms": first, "closed_ms": closed}
 
 
 CALLBACKS = [
-    task("P4", "reached", "reached", reached_after_s=120),
-    task("F2", "given_up", "no_answer"),
-    task("F4", "not_needed"),
+    task("P4", "reached", "reached", first_attempt_after_s=60, reached_after_s=120),
+    task("F2", "given_up", "no_answer", first_attempt_after_s=30),
+    task("F4", "not_needed"),  # closed without an attempt
     task("I1", "pending"),
-    task("I2", "reached", "reached", reached_after_s=300),
-    task("X2", "reached", "reached", reached_after_s=60),  # its call is outside the range
+    task("I2", "reached", "reached", first_attempt_after_s=90, reached_after_s=300),
+    task("X2", "reached", "reached", first_attempt_after_s=10, reached_after_s=60),  # its call is outside the range
 ]
 
 
@@ -223,10 +226,12 @@ def test_repeats_callbacks_transfers(report):
     # 0901: P1 P4 F4 (X1 and X2 are outside the range); 0921: G2 I2; the withheld G1 is nobody's
     assert asdict(report.repeats) == {"numbers": 2, "calls": 5, "top": [{"number": "0901", "calls": 3},
                                                                          {"number": "0921", "calls": 2}]}
-    # X2's task is left out with its call; reached after 120 and 300 s
+    # X2's task is left out with its call; first attempts after 60, 30 and 90 s (p90: 3rd of 30 60 90);
+    # reached after 120 and 300 s
     assert asdict(report.callbacks) == {
         "tasks": 5, "by_status": {"given_up": 1, "not_needed": 1, "pending": 1, "reached": 2},
         "by_last_outcome": {"no_answer": 1, "none": 2, "reached": 2},
+        "abandon_to_first_attempt": {"count": 3, "average_ms": 60_000.0, "p90_ms": 90_000},
         "abandon_to_reached": {"count": 2, "average_ms": 210_000.0, "p90_ms": 300_000}}
     # P5: first answer at 6 s, fire's at 75 s (69 s), requeued at 60 s (15 s)
     assert asdict(report.transfers) == {
