@@ -176,6 +176,7 @@ DESK_TONES: dict[str, list[str]] = {
     "desk-ok": ["synth", "0.12", "sine", "1000", "pad", "0", "0.08", "repeat", "1", "vol", "0.5"],
     "desk-refused": ["synth", "0.6", "square", "220", "vol", "0.4"],
     "desk-error": ["synth", "0.15", "square", "300", "pad", "0", "0.1", "repeat", "2", "vol", "0.4"],
+    "desk-held": ["synth", "0.2", "sine", "600", "vol", "0.3"],  # the caller is on hold (hotline-desk-hold)
 }
 
 

@@ -307,6 +307,13 @@ class RoutingBase(Generic[ClientT]):
         return self._script("call_command", now_ms, call_id, desk_id, action, by, parse=_fields)
 
     @operation
+    def call_hold(self, call_id: str, desk_id: str, action: str, *, by: str = "", reason: str = "",
+                  wrap_up_ms: int = 0, now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """Hold and resume (``hold``/``resume``, asked by the desk on the call) and what the bridge
+        learns of them (``hold_failed``, ``resume_failed``, ``desk_left``): queueing/lua/call_hold.lua."""
+        return self._script("call_hold", now_ms, call_id, desk_id, action, by, reason, wrap_up_ms, parse=_fields)
+
+    @operation
     def transfer(self, call_id: str) -> Steps[dict[str, str]]:
         """The call's latest transfer record; empty when it never had one."""
         return _one(lambda: self.redis.hgetall(self.keys.transfer(call_id)), _fields)

@@ -51,7 +51,25 @@ class DeskPhoneIdle:
     desk_id: str
 
 
-DialplanEvent = RingEnded | DeskAnswered | CallerLeft | WentToFallback | DeskPhoneIdle
+@dataclass(frozen=True)
+class HeldDeskLeft:
+    """A desk's leg in hotline-desk-hold ended (it hung up, or its caller was gone)."""
+
+    call_id: str
+    desk_id: str
+
+
+@dataclass(frozen=True)
+class ResumeFailed:
+    """hotline-resume could not join the held caller with its desk's leg (BRIDGERESULT);
+    the caller is back on hold music. NONEXISTENT: the desk's leg is gone."""
+
+    call_id: str
+    desk_id: str
+    result: str
+
+
+DialplanEvent = RingEnded | DeskAnswered | CallerLeft | WentToFallback | DeskPhoneIdle | HeldDeskLeft | ResumeFailed
 
 
 class MalformedEvent(ValueError):
@@ -83,6 +101,10 @@ def parse_user_event(message: Mapping[str, str]) -> DialplanEvent | None:
         return CallerLeft(call_id, _get(message, "Stage"), _get(message, "DialStatus"))
     if name == "HotlineFallback":
         return WentToFallback(call_id, _get(message, "Reason"), _get(message, "CallerIDNum"), _get(message, "Channel"))
+    if name == "HotlineDeskLeft":
+        return HeldDeskLeft(call_id, _get(message, "Desk"))
+    if name == "HotlineResumeFailed":
+        return ResumeFailed(call_id, _get(message, "Desk"), _get(message, "Result") or "UNKNOWN")
     raise MalformedEvent(f"unknown hotline event {name}")
 
 

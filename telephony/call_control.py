@@ -9,6 +9,15 @@ stream, read by the bridges' consumer group, so each command is done by one brid
   channel gone ends the transfer with the call (``ended``): never a caller nowhere.
 * ``hangup`` (queueing/lua/call_command.lua): AMI Hangup of the caller's channel; its hang-up
   handler then ends the call as for any answered call (telephony/hangups.py).
+* ``hold`` / ``resume`` (queueing/lua/call_hold.lua): the caller's Dial bridge is left by both
+  legs with one Redirect (ExtraChannel), the caller to ``hotline-hold`` (music), the desk's leg
+  (the caller's BRIDGEPEER) to ``hotline-desk-hold``; resume Redirects the caller to
+  ``hotline-resume``, which Bridge()s it with that leg again. Never a hang-up: a hold that cannot
+  be made leaves the two talking (``hold_failed``), a resume that cannot be made leaves the
+  caller on the music (``resume_failed``, the console says so).
+* ``desk_left`` / ``resume_failed`` (written by telephony/dialplan_events.py from the dialplan's
+  HotlineDeskLeft / HotlineResumeFailed): a held caller whose desk's leg is gone is Redirected to
+  ``hotline-wait`` and put at the head of its queue, the desk to wrap-up.
 
 :func:`plan` (what to send) and :func:`transfer_step_for` (what the outcome does to the
 transfer) are pure; :class:`CallControl` reads the stream, sends, steps and acks. An entry is
@@ -58,6 +67,15 @@ RETRY_S = 1.0
 class Action(StrEnum):
     MOVE_TO_WAIT = "move_to_wait"
     HANGUP = "hangup"
+    HOLD = "hold"
+    RESUME = "resume"
+    DESK_LEFT = "desk_left"          # the dialplan: a held caller's desk leg ended
+    RESUME_FAILED = "resume_failed"  # the dialplan: hotline-resume could not Bridge (``result``)
+
+
+HOLD_CONTEXT, DESK_HOLD_CONTEXT, RESUME_CONTEXT = "hotline-hold", "hotline-desk-hold", "hotline-resume"
+HELD_STAGE = "held"  # the caller's HOTLINE_STAGE while in hotline-hold
+DESK_GONE = "NONEXISTENT"  # BRIDGERESULT when the desk's leg no longer exists
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class Command:
     desk_id: str = ""
     ms: int = 0
     label: str = ""  # move_to_wait: what the target agency's desk phones show (HOTLINE_LABEL)
+    result: str = ""  # resume_failed: the dialplan's BRIDGERESULT
 
 
 def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
@@ -79,7 +98,7 @@ def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
     except ValueError:
         ms = 0
     return Command(entry_id, fields.get("action", ""), fields.get("call_id", ""), fields.get("channel", ""),
-                   fields.get("desk_id", ""), ms, fields.get("label", ""))
+                   fields.get("desk_id", ""), ms, fields.get("label", ""), fields.get("result", ""))
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,11 @@ class Plan:
     transfer: bool = False
     event: TransferEvent | None = None
     skip: str = ""
+    #: Hold commands: the call_hold.lua step to record when the actions fail (or, with ``skip``,
+    #: at once), and the one to record once they are done.
+    failed: str = ""
+    done: str = ""
+    by: str = ""
 
 
 def transfer_of(record: Mapping[str, str]) -> Transfer:
@@ -136,7 +160,76 @@ def plan(command: Command, call: Mapping[str, str], transfer: Mapping[str, str],
         if not channel:
             return Plan(skip=f"call {command.call_id} has no channel to hang up")
         return Plan((hangup(channel),))
+    if command.action in (Action.HOLD, Action.RESUME, Action.DESK_LEFT, Action.RESUME_FAILED):
+        return Plan(skip=f"call command {command.action} needs what Asterisk says first (hold_plan)")
     return Plan(skip=f"unknown call command {command.action!r}")
+
+
+def _held_at(call: Mapping[str, str], desk_id: str) -> str:
+    """Why the call is not on a call at ``desk_id`` ('' when it is)."""
+    if not call:
+        return "unknown call"
+    if call.get("state") != CallState.ON_CALL or (desk_id and call.get("desk") != desk_id):
+        return f"{call.get('state')} at {call.get('desk') or 'no desk'}, not on a call at desk {desk_id}"
+    return ""
+
+
+def hold_plan(command: Command, call: Mapping[str, str], stage: str = "", peer: str = "") -> Plan:
+    """What to send for a hold command, given the call's record and what Asterisk said of the
+    caller's channel: its HOTLINE_STAGE and its BRIDGEPEER (the desk's leg) — read just before."""
+    channel = call.get("channel") or command.channel
+    not_here = _held_at(call, command.desk_id)
+    if command.action == Action.HOLD:
+        if not_here:
+            return Plan(skip=f"call {command.call_id}: {not_here}")
+        if call.get("held") != "1":
+            return Plan(skip=f"call {command.call_id} is no longer to be held (resumed meanwhile)")
+        if stage == HELD_STAGE and not peer:  # done before (a command read again after a restart)
+            return Plan(skip=f"call {command.call_id} is on hold already")
+        if not channel or not peer:
+            return Plan(skip=f"call {command.call_id}: the caller is not talking to a desk's leg "
+                             f"({channel or 'no channel'}, peer {peer or 'none'})", failed="hold_failed")
+        return Plan(hold_actions(command.call_id, channel, peer), failed="hold_failed")
+    if command.action == Action.RESUME:
+        if not_here:
+            return Plan(skip=f"call {command.call_id}: {not_here}")
+        if call.get("held") == "1":
+            return Plan(skip=f"call {command.call_id} is held again (a later hold)")
+        if stage != HELD_STAGE:
+            # Never held in Asterisk (the hold failed or was skipped): the two are talking already.
+            return Plan(skip=f"call {command.call_id}: the caller is not on hold in Asterisk ({stage or 'no stage'})")
+        return Plan((resume(channel),), failed="resume_failed")
+    if command.action == Action.RESUME_FAILED and command.result != DESK_GONE:
+        if not_here:
+            return Plan(skip=f"call {command.call_id}: {not_here}")
+        return Plan(skip=f"call {command.call_id}: the resume failed ({command.result})", failed="resume_failed")
+    # desk_left, or a resume that found the desk's leg gone: the caller to the head of its queue.
+    if not_here:
+        return Plan(skip=f"call {command.call_id}: {not_here}")
+    by = "resume" if command.action == Action.RESUME_FAILED else ""
+    if command.action == Action.DESK_LEFT and call.get("held") != "1":
+        return Plan(skip=f"call {command.call_id} is not held: its desk's leg ending ends the call")
+    if not channel:
+        return Plan(skip=f"call {command.call_id} has no channel", done="desk_left", by=by)
+    return Plan((redirect(channel),), done="desk_left", by=by)
+
+
+def hold_actions(call_id: str, caller: str, desk_leg: str) -> tuple[dict[str, str], ...]:
+    """The caller to the music and the desk's leg to wait, each knowing the other; both leave
+    their Dial bridge with one Redirect (neither is hung up)."""
+    def setvar(channel: str, name: str, value: str) -> dict[str, str]:
+        return {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+
+    return (setvar(desk_leg, "HOTLINE_HELD_CALL", call_id), setvar(desk_leg, "HOTLINE_HELD_CALLER", caller),
+            setvar(caller, "HOTLINE_DESK_CHANNEL", desk_leg),
+            # Before the Redirect: hotline-desk-hold's first look must find the caller held.
+            setvar(caller, "HOTLINE_STAGE", HELD_STAGE),
+            {"Action": "Redirect", "Channel": caller, "Context": HOLD_CONTEXT, "Exten": "s", "Priority": "1",
+             "ExtraChannel": desk_leg, "ExtraContext": DESK_HOLD_CONTEXT, "ExtraExten": "s", "ExtraPriority": "1"})
+
+
+def resume(caller: str) -> dict[str, str]:
+    return {"Action": "Redirect", "Channel": caller, "Context": RESUME_CONTEXT, "Exten": "s", "Priority": "1"}
 
 
 def redirect(channel: str) -> dict[str, str]:
@@ -289,7 +382,10 @@ class CallControl:
                 call = await self.routing.call(command.call_id) if command.call_id else {}
                 transfer = await self.routing.transfer(command.call_id) if command.call_id else {}
                 try:
-                    await self.act(command, plan(command, call, transfer, wall_clock_ms()))
+                    if command.action in (Action.HOLD, Action.RESUME, Action.DESK_LEFT, Action.RESUME_FAILED):
+                        await self.act_hold(command, call)
+                    else:
+                        await self.act(command, plan(command, call, transfer, wall_clock_ms()))
                 except RedisError:
                     raise
                 except RoutingRefused as exc:  # the transfer moved on meanwhile (another step won)
@@ -299,6 +395,60 @@ class CallControl:
                     log.exception("call command %s %s failed; dropped", command.action, command.id)
             await self.redis.xack(self.stream, self.group, entry_id)
             self.done.append(entry_id)
+
+    async def act_hold(self, command: Command, call: Mapping[str, str]) -> None:
+        """Hold, resume, and a held caller's desk leg gone: what Asterisk says first, then the plan."""
+        channel = call.get("channel") or command.channel
+        stage = peer = ""
+        if command.action in (Action.HOLD, Action.RESUME) and channel and not _held_at(call, command.desk_id):
+            try:
+                stage = await self.getvar(channel, "HOTLINE_STAGE")
+                if command.action == Action.HOLD:
+                    peer = await self.getvar(channel, "BRIDGEPEER")
+            except ChannelGone as exc:
+                log.info("call %s: the caller had left (%s)", command.call_id, exc)
+                await self.hangups.record(command.call_id)
+                return
+            except AmiError as exc:
+                await self.hold_step(command, "hold_failed" if command.action == Action.HOLD else "resume_failed",
+                                     str(exc))
+                return
+        todo = hold_plan(command, call, stage, peer)
+        if todo.skip:
+            log.info("call command %s %s: %s", command.action, command.id, todo.skip)
+        error: AmiError | None = None
+        for fields in todo.actions:
+            log.info("call %s: %s %s → %s", command.call_id, fields["Action"], fields.get("Channel"),
+                     fields.get("Context") or fields.get("Variable"))
+            try:
+                await self.ami.action(fields)
+            except AmiError as exc:
+                error = exc
+                break
+        if isinstance(error, ChannelGone) and todo.done != "desk_left":
+            log.info("call %s: the caller had left (%s)", command.call_id, error)
+            await self.hangups.record(command.call_id)
+        elif error is not None and todo.failed:
+            log.error("call %s: %s failed: %s", command.call_id, command.action, error)
+            await self.hold_step(command, todo.failed, str(error))
+        elif todo.skip and todo.failed:
+            await self.hold_step(command, todo.failed, todo.skip)
+        if todo.done and not isinstance(error, ChannelGone):
+            if error is not None:  # the caller stays where it is; the dispatcher's Redirect reaches it there
+                log.error("call %s: could not move the caller to wait (%s); queued all the same", command.call_id, error)
+            await self.hold_step(command, todo.done, command.result or "the desk's leg ended", by=todo.by)
+        elif todo.done:
+            await self.hangups.record(command.call_id)
+
+    async def getvar(self, channel: str, variable: str) -> str:
+        reply = await self.ami.action({"Action": "Getvar", "Channel": channel, "Variable": variable})
+        first = reply[0] if isinstance(reply, list) else reply
+        return str(first.get("Value") or "") if first is not None else ""
+
+    async def hold_step(self, command: Command, action: str, reason: str, by: str = "") -> None:
+        reply = await self.routing.call_hold(command.call_id, command.desk_id, action, by=by or "bridge",
+                                             reason=reason, wrap_up_ms=self.wrap_up_ms)
+        log.info("call %s: %s → %s (%s)", command.call_id, action, reply.get("result"), reply.get("reason") or reason)
 
     async def act(self, command: Command, todo: Plan) -> None:
         if todo.skip:

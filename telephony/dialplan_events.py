@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -17,7 +17,16 @@ from structlog.contextvars import bound_contextvars
 
 from queueing.routing import AsyncRouting
 from queueing.states import DeskState
-from telephony.ami_events import CallerLeft, DeskAnswered, DeskPhoneIdle, DialplanEvent, RingEnded, WentToFallback
+from telephony.ami_events import (
+    CallerLeft,
+    DeskAnswered,
+    DeskPhoneIdle,
+    DialplanEvent,
+    HeldDeskLeft,
+    ResumeFailed,
+    RingEnded,
+    WentToFallback,
+)
 from telephony.hangups import Hangups
 from telephony.recorder import Recorder
 
@@ -91,6 +100,14 @@ class DialplanEvents:
             if not await self.routing.call(event.call_id):
                 await self.routing.arrive(event.call_id, event.caller, event.channel)
             await self.routing.fallback(event.call_id, reason=event.reason)
+        elif isinstance(event, (HeldDeskLeft, ResumeFailed)):
+            # Acted on over AMI by one bridge's CallControl (telephony/call_control.py), as a command.
+            fields: dict[Any, Any] = {"action": "desk_left", "call_id": event.call_id, "desk_id": event.desk_id, "channel": "",
+                      "ms": str(self.routing.clock()), "result": ""}
+            if isinstance(event, ResumeFailed):
+                log.warning("call %s: resume at desk %s failed (%s)", event.call_id, event.desk_id, event.result)
+                fields.update(action="resume_failed", result=event.result)
+            await self.redis.xadd(self.routing.keys.call_commands(), fields, maxlen=10_000, approximate=True)
         elif isinstance(event, DeskPhoneIdle):
             if is_busy_outside(await self.routing.desk(event.desk_id)):
                 log.info("desk %s is free again after a call outside hotline", event.desk_id)

@@ -1,5 +1,6 @@
 """Actions on a call by the desk on it: ``POST /calls/{call_id}/transfer`` (and its consult steps),
-``GET /calls/{call_id}/transfer``, ``POST /calls/{call_id}/hangup``."""
+``GET /calls/{call_id}/transfer``, ``POST /calls/{call_id}/hold`` and ``/resume``,
+``POST /calls/{call_id}/hangup``."""
 
 from __future__ import annotations
 
@@ -61,5 +62,21 @@ def call_actions_router(access: Access, calls: CallService, actions: CallActionS
         desk_id = access.desk_on_call(principal, call_id, the_call(principal, call_id))
         log.info("hang-up of call %s asked by %s", call_id, principal)
         return actions.hang_up(call_id, desk_id, principal.name)
+
+    @router.post("/calls/{call_id}/hold", status_code=202, responses=REFUSED)
+    def hold(call_id: str, principal: Principal = Depends(access.operator)) -> dict[str, str]:
+        """The caller hears hold music and the desk waits on the line; the call stays the desk's
+        (``held`` on its record). 409 unless the desk is on the call, not held, with no transfer under way."""
+        desk_id = access.desk_on_call(principal, call_id, the_call(principal, call_id))
+        log.info("hold of call %s asked by %s", call_id, principal)
+        return actions.hold(call_id, desk_id, principal.name)
+
+    @router.post("/calls/{call_id}/resume", status_code=202, responses=REFUSED)
+    def resume(call_id: str, principal: Principal = Depends(access.operator)) -> dict[str, str]:
+        """The held caller and the desk talk again. 409 unless the call is held at the desk; if the
+        bridge cannot join them the caller stays on hold music (event ``call_resume_failed``)."""
+        desk_id = access.desk_on_call(principal, call_id, the_call(principal, call_id))
+        log.info("resume of call %s asked by %s", call_id, principal)
+        return actions.resume(call_id, desk_id, principal.name)
 
     return router

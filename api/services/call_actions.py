@@ -1,4 +1,4 @@
-"""Actions on a call from the desk on it: a blind transfer to another agency, hanging up.
+"""Actions on a call from the desk on it: a blind transfer to another agency, hold / resume, hanging up.
 
 The API never speaks to Asterisk: a Lua script records the change and writes a command on the
 ``call_commands`` stream, which one bridge carries out over AMI (telephony/call_control.py).
@@ -54,3 +54,12 @@ class CallActionService:
 
     def hang_up(self, call_id: str, desk_id: str, by: str) -> dict[str, str]:
         return self.routing.call_command(call_id, desk_id, "hangup", by=by)
+
+    def hold(self, call_id: str, desk_id: str, by: str) -> dict[str, str]:
+        """The caller to hold music, the desk waits (queueing/lua/call_hold.lua); 409 unless on a call
+        at ``desk_id``, not held, with no transfer under way."""
+        return self.routing.call_hold(call_id, desk_id, "hold", by=by)
+
+    def resume(self, call_id: str, desk_id: str, by: str) -> dict[str, str]:
+        """The held caller and the desk together again; 409 unless held at ``desk_id``."""
+        return self.routing.call_hold(call_id, desk_id, "resume", by=by)

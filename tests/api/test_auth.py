@@ -119,6 +119,8 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("post", "/calls/c-police/transfer", TRANSFER,   (401, 401, 409, 403, 403, 409, 403)),
     ("post", "/calls/c-police/transfer/cancel", None, (401, 401, 409, 403, 403, 409, 403)),
     ("post", "/calls/c-police/hangup", HANGUP,       (401, 401, 409, 403, 403, 409, 403)),
+    ("post", "/calls/c-police/hold", None,           (401, 401, 409, 403, 403, 409, 403)),
+    ("post", "/calls/c-police/resume", None,         (401, 401, 409, 403, 403, 409, 403)),
     # the lab city's dialer is off: 409 saying so, after the access check
     ("post", "/callbacks/cb-police/dial", None,      (401, 401, 409, 403, 409, 409, 403)),
     ("post", "/callbacks/cb-fire/dial", None,        (401, 401, 409, 403, 403, 403, 409)),

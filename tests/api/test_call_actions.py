@@ -126,3 +126,31 @@ def test_hang_up_needs_the_confirmation(client, routing, on_call):
     assert reply.status_code == 202
     assert [(c["action"], c["call_id"], c["channel"]) for c in commands(routing)] == [
         ("hangup", on_call, "PJSIP/citizens-0001")]
+
+
+def test_hold_and_resume_are_handed_to_the_bridge_and_recorded(client, routing, on_call):
+    reply = client.post(f"/calls/{on_call}/hold")
+    assert reply.status_code == 202, reply.text
+    assert (reply.json()["result"], reply.json()["held"]) == ("held", "1")
+    assert routing.call(on_call)["held"] == "1"
+    assert client.post(f"/calls/{on_call}/hold").status_code == 409  # already on hold
+    reply = client.post(f"/calls/{on_call}/resume")
+    assert reply.status_code == 202, reply.text
+    assert routing.call(on_call)["held"] == "0"
+    assert client.post(f"/calls/{on_call}/resume").status_code == 409  # not on hold
+    assert [(c["action"], c["call_id"], c["desk_id"]) for c in commands(routing)] == [
+        ("hold", on_call, DESK), ("resume", on_call, DESK)]
+    audit = [e["type"] for e in routing.events(50) if e["type"] in ("call_held", "call_resumed")]
+    assert audit == ["call_held", "call_resumed"]
+
+
+def test_hold_is_for_the_desk_on_the_call_only(client, routing, on_call):
+    assert client.post(f"/calls/{on_call}/hold", headers=bearer("viewer")).status_code == 403
+    assert client.post(f"/calls/{on_call}/hold", headers=bearer("fire")).status_code == 403
+    assert commands(routing) == [] and routing.call(on_call).get("held", "") == ""
+
+
+def test_no_hold_while_a_transfer_is_under_way(client, routing, on_call):
+    client.post(f"/calls/{on_call}/transfer", json={"agency": "fire"})
+    reply = client.post(f"/calls/{on_call}/hold")
+    assert reply.status_code == 409 and "under way" in reply.text

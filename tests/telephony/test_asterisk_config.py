@@ -185,7 +185,7 @@ def test_a_value_that_looks_like_a_placeholder_is_not_rendered_again():
 # --- modules.conf loads what the dialplan uses --------------------------------------------------
 
 # Applications built into Asterisk's core (pbx.c, pbx_builtins.c): no module to load.
-CORE_APPS = {"NoOp", "Answer", "Set", "GotoIf", "Goto", "Wait", "Hangup"}
+CORE_APPS = {"NoOp", "Answer", "Set", "GotoIf", "Goto", "Wait", "Hangup", "Bridge"}  # Bridge: builtin (main/features.c)
 APP_MODULES = {
     "Dial": "app_dial", "Playback": "app_playback", "Queue": "app_queue", "AGI": "res_agi",
     "UserEvent": "app_userevent", "MusicOnHold": "res_musiconhold", "StartMusicOnHold": "res_musiconhold",
@@ -193,7 +193,7 @@ APP_MODULES = {
 }
 FUNCTION_MODULES = {
     "CALLERID": "func_callerid", "CHANNEL": "func_channel", "DB": "func_db", "DEVICE_STATE": "func_devstate",
-    "IF": "func_logic", "LEN": "func_strings", "MATH": "func_math",
+    "IF": "func_logic", "IMPORT": "func_logic", "LEN": "func_strings", "MATH": "func_math",
 }
 DIALPLAN = TEMPLATES.joinpath("extensions.conf.tmpl").read_text()
 LOADED = set(re.findall(r"^load\s*=>?\s*(\w+)\.so", TEMPLATES.joinpath("modules.conf").read_text(), re.M))

@@ -20,10 +20,13 @@ from telephony.call_control import (
     Plan,
     StepArgs,
     hangup,
+    hold_actions,
+    hold_plan,
     outcome_event,
     parse_command,
     plan,
     redirect,
+    resume,
     set_label,
     transfer_step_for,
 )
@@ -311,3 +314,58 @@ def test_the_consumer_finds_its_group_again_after_redis_was_emptied(routing, red
 
     run_consumers(redis_url, scenario, ami)
     assert ami.sent == [hangup("PJSIP/citizens-9")]
+
+
+# --- hold / resume / a held caller's desk leg gone: the plan, given what Asterisk said ------------
+
+DESK_LEG = "PJSIP/desk-101-00000003"
+HELD = rec(ON_CALL, held="1")
+RESUMED = rec(ON_CALL, held="0")
+
+
+def cmd(action: str, **kw) -> Command:
+    return Command("2-0", action, "c-1", CHAN, kw.pop("desk_id", "p-1"), NOW - 100, result=kw.pop("result", ""))
+
+
+HOLD_PLANS = [
+    ("hold: bridged with the desk's leg → both out of the bridge with one Redirect", cmd("hold"), HELD, "ringing",
+     DESK_LEG, Plan(hold_actions("c-1", CHAN, DESK_LEG), failed="hold_failed")),
+    ("hold: not bridged to anything → hold_failed, nothing sent", cmd("hold"), HELD, "ringing", "",
+     Plan(skip="call c-1: the caller is not talking to a desk's leg (PJSIP/citizens-00000002, peer none)",
+          failed="hold_failed")),
+    ("hold: done already (read again after a restart)", cmd("hold"), HELD, "held", "",
+     Plan(skip="call c-1 is on hold already")),
+    ("hold: resumed before the bridge got to it", cmd("hold"), RESUMED, "ringing", DESK_LEG,
+     Plan(skip="call c-1 is no longer to be held (resumed meanwhile)")),
+    ("hold: the call moved on", cmd("hold"), rec(HELD, state="ended"), "", "",
+     Plan(skip="call c-1: ended at p-1, not on a call at desk p-1")),
+    ("resume: held in Asterisk → Redirect to hotline-resume", cmd("resume"), RESUMED, "held", "",
+     Plan((resume(CHAN),), failed="resume_failed")),
+    ("resume: never held in Asterisk → nothing (they are talking)", cmd("resume"), RESUMED, "ringing", "",
+     Plan(skip="call c-1: the caller is not on hold in Asterisk (ringing)")),
+    ("resume failed in the dialplan → back on hold, said", cmd("resume_failed", result="FAILURE"), RESUMED, "", "",
+     Plan(skip="call c-1: the resume failed (FAILURE)", failed="resume_failed")),
+    ("resume found the desk's leg gone → head of the queue", cmd("resume_failed", result="NONEXISTENT"), RESUMED,
+     "", "", Plan((redirect(CHAN),), done="desk_left", by="resume")),
+    ("desk left a held caller → hotline-wait, then the head of the queue", cmd("desk_left"), HELD, "", "",
+     Plan((redirect(CHAN),), done="desk_left")),
+    ("desk left after a resume → nothing: the call ends with the caller's line", cmd("desk_left"), RESUMED, "", "",
+     Plan(skip="call c-1 is not held: its desk's leg ending ends the call")),
+]
+
+
+@pytest.mark.parametrize(("name", "command", "call", "stage", "peer", "expected"), HOLD_PLANS,
+                         ids=[p[0] for p in HOLD_PLANS])
+def test_hold_plan(name, command, call, stage, peer, expected):
+    assert hold_plan(command, call, stage, peer) == expected
+
+
+def test_hold_actions_tell_each_leg_of_the_other_before_one_dual_redirect():
+    actions = hold_actions("c-1", CHAN, DESK_LEG)
+    assert [(a["Action"], a["Channel"], a.get("Variable")) for a in actions[:4]] == [
+        ("Setvar", DESK_LEG, "HOTLINE_HELD_CALL"), ("Setvar", DESK_LEG, "HOTLINE_HELD_CALLER"),
+        ("Setvar", CHAN, "HOTLINE_DESK_CHANNEL"), ("Setvar", CHAN, "HOTLINE_STAGE")]
+    assert actions[-1] == {"Action": "Redirect", "Channel": CHAN, "Context": "hotline-hold", "Exten": "s",
+                           "Priority": "1", "ExtraChannel": DESK_LEG, "ExtraContext": "hotline-desk-hold",
+                           "ExtraExten": "s", "ExtraPriority": "1"}
+    assert not any(a["Action"] == "Hangup" for a in actions)
