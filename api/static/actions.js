@@ -13,6 +13,11 @@ addStrings({
     actions_transfer_note: "Người gọi chờ ở đầu hàng đợi của lực lượng đó, giữ nguyên thời điểm gọi đến.",
     actions_transfer_state: "Chuyển sang {agency}: {state}",
     actions_hangup: "Kết thúc cuộc gọi",
+    actions_hold: "Giữ máy",
+    actions_resume: "Tiếp tục",
+    actions_on_hold: "ĐANG GIỮ MÁY",
+    actions_on_hold_note: "Người gọi đang nghe nhạc chờ.",
+    actions_key_hold: "Giữ máy / tiếp tục cuộc gọi",
     actions_hangup_title: "Kết thúc cuộc gọi với người gọi?",
     actions_hangup_note: "Chỉ làm khi người gọi đã được xử lý xong hoặc là cuộc gọi quấy rối.",
     actions_hangup_confirm: "Kết thúc",
@@ -43,6 +48,11 @@ addStrings({
     actions_transfer_note: "The caller waits at the head of that agency's queue, keeping the time they called.",
     actions_transfer_state: "Transfer to {agency}: {state}",
     actions_hangup: "Hang up",
+    actions_hold: "Hold",
+    actions_resume: "Resume",
+    actions_on_hold: "ON HOLD",
+    actions_on_hold_note: "The caller hears hold music.",
+    actions_key_hold: "Hold / resume the call",
     actions_hangup_title: "End the call with the caller?",
     actions_hangup_note: "Only when the caller has been helped, or for a prank call.",
     actions_hangup_confirm: "Hang up",
@@ -68,7 +78,7 @@ addStrings({
   },
 });
 
-addEventTypes(["transfer", "call_action"]);
+addEventTypes(["transfer", "call_action", "call_held", "call_resumed", "call_hold_failed", "call_resume_failed"]);
 
 const panel = { transfer: null, message: "", messageKind: "" };
 // A new transfer may not start in these (queueing/transfers.py UNDER_WAY).
@@ -173,6 +183,18 @@ function tick() {
   if (left && d.wrap_up_until_ms) left.textContent = t("actions_wrap_up_left", { time: clock(d.wrap_up_until_ms - serverNow()) });
 }
 
+// --- hold ----------------------------------------------------------------------------
+
+function held() {
+  return Boolean(view.call && view.call.call_id === view.callId && view.call.held === "1");
+}
+
+function toggleHold() {
+  if (!onCall()) return;
+  const step = held() ? "resume" : "hold";
+  act("POST", `/calls/${encodeURIComponent(view.callId)}/${step}`, undefined, () => say(""));
+}
+
 // --- drawing ----------------------------------------------------------------------------
 
 function keyButton(id, key, words, run, disabled) {
@@ -189,7 +211,13 @@ function render() {
   if (onCall()) {
     parts.push(h("div", { class: "action-row" },
       keyButton("transfer-button", "T", t("actions_transfer"), openTransfer, Boolean(panel.transfer && UNDER_WAY.includes(panel.transfer.transfer_state))),
+      keyButton("hold-button", "G", held() ? t("actions_resume") : t("actions_hold"), toggleHold, false),
       keyButton("hangup-button", "H", t("actions_hangup"), openHangup, false)));
+    if (held()) {
+      // Said in words and a symbol, not by colour alone.
+      parts.push(h("p", { id: "hold-state", class: "notice", role: "status" },
+        h("strong", {}, "⏸ ", t("actions_on_hold")), " ", t("actions_on_hold_note")));
+    }
   }
   if (panel.transfer) {
     const state = panel.transfer.transfer_state;
@@ -270,5 +298,6 @@ bus.addEventListener("session", () => { panel.transfer = null; panel.message = "
 dialogs();
 addKey("t", { label: "actions_key_transfer", run: openTransfer });
 addKey("h", { label: "actions_key_hangup", run: openHangup });
+addKey("g", { label: "actions_key_hold", run: toggleHold });
 addKey("e", { label: "actions_key_end", run: () => wrapUp("end") });
 addKey("x", { label: "actions_key_extend", run: () => wrapUp("extend") });
