@@ -8,7 +8,8 @@ A feature is a router (``api/routers/``: paths, tokens, status codes) over a ser
 errors and refusals are answered once, here, by ``api/errors.py``'s handlers.
 
 Every route but ``GET /health`` and ``POST /session`` needs a bearer token or the console's
-session cookie; what each role and agency may see and change is ``api/auth.py``'s.
+session cookie; what each role and agency may see and change is ``api/auth.py``'s. ``GET /metrics``
+(``api/metrics.py``) is Prometheus's: a metrics or supervisor token, or the loopback when allowed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 
 from api.auth import Access, tokens_for
 from api.errors import add_error_handlers
+from api.metrics import HotlineCollector, metrics_router
 from api.routers.call_actions import call_actions_router
 from api.routers.callback_dial import callback_dial_router
 from api.routers.callbacks import callbacks_router
@@ -65,12 +67,14 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     city = city or load_settings(runtime.city_file)
     routing = routing or Routing(redis_client(runtime.redis_url, decode_responses=True, socket_timeout=5))
     accounts = Accounts(routing.redis, prefix=routing.keys.prefix, clock=routing.clock)
-    access = Access(city, tokens if tokens is not None else tokens_for(runtime, city), accounts)
+    access = Access(city, tokens if tokens is not None else tokens_for(runtime, city), accounts,
+                    metrics_loopback=runtime.metrics_loopback)
     desks = DeskService(city, routing)
     events = events or _event_service(runtime, routing.keys.prefix)
     app = FastAPI(title="hotline", version="0.1.0")
     add_error_handlers(app)
     app.include_router(health_router(routing))
+    app.include_router(metrics_router(access, HotlineCollector(city, routing)))
     app.include_router(session_router(access, SessionService(city, accounts, desks),
                                       secure_cookies=runtime.api_secure_cookies))
     app.include_router(desks_router(access, desks))

@@ -15,6 +15,9 @@ anything (POST, PUT, PATCH, DELETE) with the cookie must also carry the session'
 * ``call_taker``: its own agency's desks, queue, calls and callbacks, and the general queue's;
   changes only its own desk's state when bound to one (``desk``), else its agency's desks;
   reports callback outcomes of its agency (and the general queue's).
+* ``metrics``: ``GET /metrics`` (Prometheus) and nothing else; a token only, never a console user.
+  ``GET /metrics`` is also a supervisor's, and, with HOTLINE_METRICS_LOOPBACK=true, anyone's
+  from 127.0.0.1 or ::1 without a token.
 
 A token is never logged (only its name is) and is compared by hash in constant time
 (:class:`api.tokens.TokenTable`).
@@ -40,7 +43,8 @@ from queueing.states import UserRole
 log = logging.getLogger("hotline.api.auth")
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
-                    description="A token from `hotline api-token add` (its role: call_taker, supervisor or viewer).")
+                    description="A token from `hotline api-token add` (its role: call_taker, supervisor, viewer or "
+                                "metrics).")
 
 SESSION_COOKIE = "hotline_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -50,6 +54,7 @@ session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name
 # Methods that change nothing: no CSRF token needed.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 NOT_SIGNED_IN = "not signed in or session expired"
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,12 @@ class Access:
 
     ``tokens`` None means HOTLINE_API_AUTH=off: every request is :data:`LAB_PRINCIPAL`."""
 
-    def __init__(self, city: CitySettings, tokens: TokenTable | None, accounts: Accounts | None = None) -> None:
+    def __init__(self, city: CitySettings, tokens: TokenTable | None, accounts: Accounts | None = None, *,
+                 metrics_loopback: bool = False) -> None:
         self.city = city
         self.tokens = tokens
         self.accounts = accounts  # None: no console sessions, the cookie is ignored
+        self.metrics_loopback = metrics_loopback  # GET /metrics from 127.0.0.1 / ::1 without a token
         self.idle_s = city.console.session_idle_min * 60
         self.desk_agency = {d.id: d.agency for d in city.desks}
         self.signed_in = self._session_dependency()  # the console's own session (GET and DELETE /session)
@@ -122,6 +129,7 @@ class Access:
         self.operator = self._role_dependency("call_taker", "supervisor")  # changes desks, reports callbacks
         self.overseer = self._role_dependency("supervisor", "viewer")  # reads across agencies
         self.supervisor = self._role_dependency("supervisor")
+        self.scraper = self._scraper_dependency()  # GET /metrics
 
     # --- dependencies -----------------------------------------------------------------
 
@@ -145,29 +153,51 @@ class Access:
         return signed_in
 
     def _principal_dependency(self) -> Callable[..., Principal]:
-        tokens = self.tokens
-
         def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer),
                       cookie: str | None = Security(session_cookie)) -> Principal:
-            if cookie and self.accounts is not None and (credentials is None or tokens is None):
-                session = self._session(request, cookie)
-                found: Principal = SessionPrincipal(session.user, session.role, session.agency, session.desk,
-                                                    session_id=session.session_id)
-                log.debug("request by user %s", found)
-                return found
-            if tokens is None:
-                return LAB_PRINCIPAL
-            if credentials is None:
-                raise _unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' "
-                                    "(an operator issues tokens with `hotline api-token add`; the console signs "
-                                    "in with POST /session)")
-            token_holder = tokens.authenticate(credentials.credentials)
-            if token_holder is None:
-                raise _unauthorized("invalid bearer token (unknown or revoked)", "invalid_token")
-            log.debug("request by token %s", token_holder)
-            return token_holder
+            found = self._authenticate(request, credentials, cookie)
+            if found.role == UserRole.METRICS:
+                raise _forbidden(found, "a metrics token reads GET /metrics and nothing else")
+            return found
 
         return principal
+
+    def _scraper_dependency(self) -> Callable[..., Principal | None]:
+        def scraper(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+                    cookie: str | None = Security(session_cookie)) -> Principal | None:
+            """None: a tokenless request from the loopback, with HOTLINE_METRICS_LOOPBACK=true."""
+            if self.metrics_loopback and credentials is None and request.client is not None \
+                    and request.client.host in LOOPBACK:
+                return None
+            found = self._authenticate(request, credentials, cookie)
+            if found.role not in (UserRole.METRICS, UserRole.SUPERVISOR):
+                raise _forbidden(found, f"a {found.role} token may not read the metrics: it needs a metrics or "
+                                        "supervisor token")
+            return found
+
+        return scraper
+
+    def _authenticate(self, request: Request, credentials: HTTPAuthorizationCredentials | None,
+                      cookie: str | None) -> Principal:
+        """The token's or the console session's principal, whatever its role; else 401."""
+        tokens = self.tokens
+        if cookie and self.accounts is not None and (credentials is None or tokens is None):
+            session = self._session(request, cookie)
+            found: Principal = SessionPrincipal(session.user, session.role, session.agency, session.desk,
+                                                session_id=session.session_id)
+            log.debug("request by user %s", found)
+            return found
+        if tokens is None:
+            return LAB_PRINCIPAL
+        if credentials is None:
+            raise _unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' "
+                                "(an operator issues tokens with `hotline api-token add`; the console signs "
+                                "in with POST /session)")
+        token_holder = tokens.authenticate(credentials.credentials)
+        if token_holder is None:
+            raise _unauthorized("invalid bearer token (unknown or revoked)", "invalid_token")
+        log.debug("request by token %s", token_holder)
+        return token_holder
 
     def _role_dependency(self, *roles: str) -> Callable[..., Principal]:
         def role(principal: Principal = Depends(self.principal)) -> Principal:

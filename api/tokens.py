@@ -6,7 +6,7 @@ tokens file (``HOTLINE_API_TOKENS_FILE``, JSON or TOML by its extension)::
     [[tokens]]
     sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     name = "desk-101 day shift"        # who holds it; the only thing about a token ever logged
-    role = "call_taker"                # call_taker, supervisor or viewer
+    role = "call_taker"                # call_taker, supervisor, viewer or metrics (GET /metrics only)
     agency = "police"                  # call_taker only: the agency whose desks and calls it sees
     desk = "desk-101"                  # optional, call_taker only: the one desk it may change
 

@@ -581,6 +581,10 @@ class RuntimeSettings(BaseSettings):
     # The console's session cookie is sent over HTTPS only (Secure): on wherever the API is behind
     # HTTPS; off for the lab's plain http://127.0.0.1.
     api_secure_cookies: bool = False
+    # GET /metrics without a token from 127.0.0.1 / ::1 (a Prometheus on the API's own host). Off: a
+    # metrics or supervisor token is needed. Behind a reverse proxy on the same host every request
+    # comes from 127.0.0.1: keep it off there.
+    metrics_loopback: bool = False
     # Where Asterisk's file system is seen from this process: "/" on Asterisk's own host; the lab's
     # chroot; a shared mount's folder elsewhere. [recording] dir is read under it.
     asterisk_root: Path = Path("/")

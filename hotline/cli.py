@@ -361,7 +361,7 @@ def api() -> None:
 
 @api_token_app.command("add")
 def api_token_add(name: str = typer.Option(..., help="who holds it, e.g. 'desk-101 day shift'; shown in the logs"),
-                  role: str = typer.Option(..., help="call_taker, supervisor or viewer"),
+                  role: str = typer.Option(..., help="call_taker, supervisor, viewer or metrics (a Prometheus scraper)"),
                   agency: str | None = typer.Option(None, help="call_taker: its agency (default: the desk's)"),
                   desk: str | None = typer.Option(None, help="call_taker: the one desk it may change"),
                   file: Path = typer.Option(..., help="the tokens file (.json or .toml), created if missing")) -> None:

@@ -72,7 +72,7 @@ def check_user(city: CitySettings, name: str, role: str, agency: str | None, des
                         "starting with a letter or digit")
     if role == UserRole.CALL_TAKER and agency is None and desk is not None:
         agency = next((d.agency for d in city.desks if d.id == desk), None)  # the desk says which agency
-    problems += [p.message for p in scope_problems(city, role, agency, desk)]
+    problems += [p.message for p in scope_problems(city, role, agency, desk, console=True)]
     if problems:
         raise AccountError("; ".join(problems))
     return User(name, UserRole(role), agency, desk)

@@ -28,7 +28,7 @@ from redis.exceptions import ResponseError
 
 from config.names import GENERAL_QUEUE
 from queueing.errors import RoutingRefused
-from queueing.keys import DEFAULT_PREFIX, Keys
+from queueing.keys import DEFAULT_PREFIX, PRIORITY_FACTOR, Keys
 from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed, WaitInfo
 from queueing.scripts import Scripts
 from queueing.states import CallState, DeskState, OfferFailedResult
@@ -394,6 +394,25 @@ class RoutingBase(Generic[ClientT]):
     def queue(self, queue: str) -> Steps[list[str]]:
         """Waiting call ids, next to be served first."""
         return _one(lambda: self.redis.zrange(self.keys.queue(queue), 0, -1), _texts)
+
+    @operation
+    def waiting_since(self, queue: str) -> Steps[list[tuple[str, int]]]:
+        """Waiting call ids with each one's arrival ms (from its queue score), next to be served first."""
+        return _one(lambda: self.redis.zrange(self.keys.queue(queue), 0, -1, withscores=True),
+                    lambda reply: [(_text(member), int(score) % PRIORITY_FACTOR) for member, score in reply])
+
+    @operation
+    def calls_since(self, since_ms: int, fields: Sequence[str]) -> Steps[list[dict[str, str]]]:
+        """``fields`` of every call that arrived at or after ``since_ms``, by arrival (missing fields: "")."""
+        call_ids = _texts((yield lambda: self.redis.zrangebyscore(self.keys.calls(), since_ms, "+inf")))
+        if not call_ids:
+            return []
+        pipeline = self.redis.pipeline(transaction=False)
+        for call_id in call_ids:
+            pipeline.hmget(self.keys.call(call_id), list(fields))
+        replies = yield pipeline.execute
+        return [{f: _text(v) if v is not None else "" for f, v in zip(fields, values, strict=True)}
+                for values in replies]
 
     @operation
     def callbacks(self, queue: str) -> Steps[list[str]]:

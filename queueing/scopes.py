@@ -1,7 +1,8 @@
 """Who may see what: the scope rules of a role, for API tokens and console users alike.
 
 A call-taker belongs to one agency and, optionally, one of its desks; a supervisor or a
-viewer sees every agency and works at no desk. Pure: the city file in, problems out.
+viewer sees every agency and works at no desk; a metrics token (a Prometheus scraper) has
+no agency nor desk either, and is never a console user. Pure: the city file in, problems out.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from config.names import GENERAL_QUEUE
 from config.settings import CitySettings
-from queueing.states import UserRole
+from queueing.states import TOKEN_ONLY_ROLES, UserRole
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,14 @@ class ScopeProblem:
     message: str
 
 
-def scope_problems(city: CitySettings, role: str, agency: str | None, desk: str | None) -> list[ScopeProblem]:
-    """Each way the role, agency and desk disagree with each other or with the city file."""
-    roles = [r.value for r in UserRole]
+def scope_problems(city: CitySettings, role: str, agency: str | None, desk: str | None, *,
+                   console: bool = False) -> list[ScopeProblem]:
+    """Each way the role, agency and desk disagree with each other or with the city file.
+    ``console``: a console user's, who may not have a token-only role (metrics)."""
+    roles = [r.value for r in UserRole if not (console and r in TOKEN_ONLY_ROLES)]
+    if console and role in TOKEN_ONLY_ROLES:
+        return [ScopeProblem("role", f"role {role!r} is for API tokens only (a Prometheus scraper's), not a "
+                                     f"console user: one of {', '.join(roles)}")]
     agencies = [a.id for a in city.agencies]
     desk_agency = {d.id: d.agency for d in city.desks}
     if role not in roles:

@@ -87,11 +87,17 @@ class DeskState(StrEnum):
 
 
 class UserRole(StrEnum):
-    """A console user's ``role`` (``user:{name}``): the API tokens' roles (api/tokens.py)."""
+    """An API token's role (api/tokens.py) and a console user's (``user:{name}``), but for
+    :data:`TOKEN_ONLY_ROLES`."""
 
     CALL_TAKER = "call_taker"  # its agency's desks, calls and callbacks, and the general queue's
     SUPERVISOR = "supervisor"  # everything
     VIEWER = "viewer"          # reads everything, changes nothing
+    METRICS = "metrics"        # a Prometheus scraper: GET /metrics and nothing else
+
+
+#: Roles of API tokens only: nobody signs in to the console as a scraper.
+TOKEN_ONLY_ROLES = frozenset({UserRole.METRICS})
 
 
 #: States a call-taker or supervisor may set (``desk_set_state``).

@@ -11,6 +11,7 @@ HOLDERS: dict[str, tuple[str, str, str | None, str | None]] = {
     "police": ("test-token-police-c4d1e0", "call_taker", "police", None),
     "police@desk-101": ("test-token-police-desk-101-9a2f6b", "call_taker", "police", "desk-101"),
     "fire": ("test-token-fire-5e7c13", "call_taker", "fire", None),
+    "metrics": ("test-token-metrics-3d6b08", "metrics", None, None),  # a Prometheus scraper: GET /metrics only
 }
 TOKENS = TokenTable([TokenEntry(sha256=token_hash(token), name=name, role=role, agency=agency, desk=desk)
                      for name, (token, role, agency, desk) in HOLDERS.items()])

@@ -59,7 +59,7 @@ def client(routing):
 
 # --- routes × holders -------------------------------------------------------------------
 
-HOLDER_COLUMNS = ("none", "bad", "supervisor", "viewer", "police", "police@desk-101", "fire")
+HOLDER_COLUMNS = ("none", "bad", "supervisor", "viewer", "police", "police@desk-101", "fire", "metrics")
 OUTCOME = {"outcome": "not_needed", "note": "checked"}
 POLICY = {"policy": "general_only", "set_by": "supervisor-1"}
 LOCATION = {"number": NUMBER, "lat": 21.0285, "lon": 105.8542, "radius_m": 30, "source": "aml"}
@@ -69,71 +69,73 @@ WRAP_UP = {"action": "end"}
 TRANSFER = {"agency": "fire"}
 HANGUP = {"confirm": True}
 
-# (method, path, body) → expected status for:   none  bad  sup  viewer police p@101 fire
+# (method, path, body) → expected status for:   none  bad  sup  viewer police p@101 fire metrics
 ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
-    ("get", "/health", None,                         (200, 200, 200, 200, 200, 200, 200)),
-    ("get", "/desks", None,                          (401, 401, 200, 200, 200, 200, 200)),
-    ("get", "/queues", None,                         (401, 401, 200, 200, 200, 200, 200)),
-    ("get", "/calls/c-police", None,                 (401, 401, 200, 200, 200, 200, 403)),
-    ("get", "/calls/c-fire", None,                   (401, 401, 200, 200, 403, 403, 200)),
-    ("get", "/calls/c-general", None,                (401, 401, 200, 200, 200, 200, 200)),
-    ("get", "/calls/cb-general", None,               (401, 401, 200, 200, 200, 200, 200)),  # never chose a queue
-    ("get", "/desks/desk-101", None,                 (401, 401, 200, 200, 200, 200, 403)),
-    ("get", "/desks/desk-201", None,                 (401, 401, 200, 200, 403, 403, 200)),
-    ("put", "/desks/desk-101/state", {"state": "ready"}, (401, 401, 200, 403, 200, 200, 403)),
-    ("put", "/desks/desk-102/state", {"state": "ready"}, (401, 401, 200, 403, 200, 403, 403)),
-    ("post", "/desks/desk-201/login", None,          (401, 401, 200, 403, 403, 403, 200)),
-    ("post", "/desks/desk-101/logout", None,         (401, 401, 200, 403, 200, 200, 403)),
-    ("get", "/callbacks/police", None,               (401, 401, 200, 200, 200, 200, 403)),
-    ("get", "/callbacks/fire", None,                 (401, 401, 200, 200, 403, 403, 200)),
-    ("get", "/callbacks/general", None,              (401, 401, 200, 200, 200, 200, 200)),
-    ("post", "/callbacks/cb-police/outcome", OUTCOME, (401, 401, 200, 403, 200, 200, 403)),
-    ("post", "/callbacks/cb-fire/outcome", OUTCOME,  (401, 401, 200, 403, 403, 403, 200)),
-    ("post", "/callbacks/cb-general/outcome", OUTCOME, (401, 401, 200, 403, 200, 200, 200)),
-    ("post", "/callbacks/cb-police/outcome", {**OUTCOME, "desk_id": "desk-102"}, (401, 401, 200, 403, 200, 403, 403)),
-    ("get", f"/numbers/{NUMBER}", None,              (401, 401, 200, 200, 403, 403, 403)),
-    ("put", f"/numbers/{NUMBER}/policy", POLICY,     (401, 401, 200, 403, 403, 403, 403)),
+    ("get", "/health", None,                         (200, 200, 200, 200, 200, 200, 200, 200)),
+    # Prometheus (tests/api/test_metrics.py): a metrics token reads it and nothing else; so does a supervisor
+    ("get", "/metrics", None,                        (401, 401, 200, 403, 403, 403, 403, 200)),
+    ("get", "/desks", None,                          (401, 401, 200, 200, 200, 200, 200, 403)),
+    ("get", "/queues", None,                         (401, 401, 200, 200, 200, 200, 200, 403)),
+    ("get", "/calls/c-police", None,                 (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("get", "/calls/c-fire", None,                   (401, 401, 200, 200, 403, 403, 200, 403)),
+    ("get", "/calls/c-general", None,                (401, 401, 200, 200, 200, 200, 200, 403)),
+    ("get", "/calls/cb-general", None,               (401, 401, 200, 200, 200, 200, 200, 403)),  # never chose a queue
+    ("get", "/desks/desk-101", None,                 (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("get", "/desks/desk-201", None,                 (401, 401, 200, 200, 403, 403, 200, 403)),
+    ("put", "/desks/desk-101/state", {"state": "ready"}, (401, 401, 200, 403, 200, 200, 403, 403)),
+    ("put", "/desks/desk-102/state", {"state": "ready"}, (401, 401, 200, 403, 200, 403, 403, 403)),
+    ("post", "/desks/desk-201/login", None,          (401, 401, 200, 403, 403, 403, 200, 403)),
+    ("post", "/desks/desk-101/logout", None,         (401, 401, 200, 403, 200, 200, 403, 403)),
+    ("get", "/callbacks/police", None,               (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("get", "/callbacks/fire", None,                 (401, 401, 200, 200, 403, 403, 200, 403)),
+    ("get", "/callbacks/general", None,              (401, 401, 200, 200, 200, 200, 200, 403)),
+    ("post", "/callbacks/cb-police/outcome", OUTCOME, (401, 401, 200, 403, 200, 200, 403, 403)),
+    ("post", "/callbacks/cb-fire/outcome", OUTCOME,  (401, 401, 200, 403, 403, 403, 200, 403)),
+    ("post", "/callbacks/cb-general/outcome", OUTCOME, (401, 401, 200, 403, 200, 200, 200, 403)),
+    ("post", "/callbacks/cb-police/outcome", {**OUTCOME, "desk_id": "desk-102"}, (401, 401, 200, 403, 200, 403, 403, 403)),
+    ("get", f"/numbers/{NUMBER}", None,              (401, 401, 200, 200, 403, 403, 403, 403)),
+    ("put", f"/numbers/{NUMBER}/policy", POLICY,     (401, 401, 200, 403, 403, 403, 403, 403)),
     # any token may follow the events (each sees its own; tests/api/test_events.py); a bad start id
     # ends the endless stream at once, after the token was checked
-    ("get", "/events?after=not-an-id", None,         (401, 401, 400, 400, 400, 400, 400)),
+    ("get", "/events?after=not-an-id", None,         (401, 401, 400, 400, 400, 400, 400, 403)),
     # the console's session: a bearer token is no session (tests/api/test_session.py signs in)
-    ("get", "/session", None,                        (401, 401, 401, 401, 401, 401, 401)),
-    ("delete", "/session", None,                     (401, 401, 401, 401, 401, 401, 401)),
-    ("post", "/session", {"user": "nobody", "password": "x", "desk": None}, (401, 401, 401, 401, 401, 401, 401)),
+    ("get", "/session", None,                        (401, 401, 401, 401, 401, 401, 401, 401)),
+    ("delete", "/session", None,                     (401, 401, 401, 401, 401, 401, 401, 401)),
+    ("post", "/session", {"user": "nobody", "password": "x", "desk": None}, (401, 401, 401, 401, 401, 401, 401, 401)),
     # the console's call panels (issue 9): reading follows GET /calls/{id}; acting needs the desk on the call,
     # and c-police is waiting, on no desk (409 for whoever may act at all)
-    ("get", "/calls/c-police/pop", None,             (401, 401, 200, 200, 200, 200, 403)),
-    ("get", "/calls/c-fire/pop", None,               (401, 401, 200, 200, 403, 403, 200)),
-    ("post", "/calls/c-police/pop-seen", {"desk_id": "desk-101"}, (401, 401, 200, 403, 200, 200, 403)),
-    ("post", "/calls/c-police/pop-seen", {"desk_id": "desk-102"}, (401, 401, 200, 403, 200, 403, 403)),
-    ("post", "/locations", LOCATION,                 (401, 401, 201, 403, 403, 403, 403)),
-    ("get", f"/calls/search?number={NUMBER}", None,  (401, 401, 200, 200, 200, 200, 200)),  # each sees its own
-    ("get", "/calls/c-police/incident", None,        (401, 401, 200, 200, 200, 200, 403)),
-    ("put", "/calls/c-police/incident", INCIDENT,    (401, 401, 200, 403, 200, 200, 403)),
-    ("put", "/calls/c-fire/incident", INCIDENT,      (401, 401, 200, 403, 403, 403, 200)),
-    ("post", "/calls/c-police/incident/notes", NOTE, (401, 401, 201, 403, 201, 201, 403)),
-    ("put", "/desks/desk-101/wrap-up", WRAP_UP,      (401, 401, 409, 403, 409, 409, 403)),  # not in wrap-up
-    ("put", "/desks/desk-102/wrap-up", WRAP_UP,      (401, 401, 409, 403, 409, 403, 403)),
-    ("get", "/calls/c-police/transfer", None,        (401, 401, 200, 200, 200, 200, 403)),
+    ("get", "/calls/c-police/pop", None,             (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("get", "/calls/c-fire/pop", None,               (401, 401, 200, 200, 403, 403, 200, 403)),
+    ("post", "/calls/c-police/pop-seen", {"desk_id": "desk-101"}, (401, 401, 200, 403, 200, 200, 403, 403)),
+    ("post", "/calls/c-police/pop-seen", {"desk_id": "desk-102"}, (401, 401, 200, 403, 200, 403, 403, 403)),
+    ("post", "/locations", LOCATION,                 (401, 401, 201, 403, 403, 403, 403, 403)),
+    ("get", f"/calls/search?number={NUMBER}", None,  (401, 401, 200, 200, 200, 200, 200, 403)),  # each sees its own
+    ("get", "/calls/c-police/incident", None,        (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("put", "/calls/c-police/incident", INCIDENT,    (401, 401, 200, 403, 200, 200, 403, 403)),
+    ("put", "/calls/c-fire/incident", INCIDENT,      (401, 401, 200, 403, 403, 403, 200, 403)),
+    ("post", "/calls/c-police/incident/notes", NOTE, (401, 401, 201, 403, 201, 201, 403, 403)),
+    ("put", "/desks/desk-101/wrap-up", WRAP_UP,      (401, 401, 409, 403, 409, 409, 403, 403)),  # not in wrap-up
+    ("put", "/desks/desk-102/wrap-up", WRAP_UP,      (401, 401, 409, 403, 409, 403, 403, 403)),
+    ("get", "/calls/c-police/transfer", None,        (401, 401, 200, 200, 200, 200, 403, 403)),
     # a call-taker bound to no desk acts on no call
-    ("post", "/calls/c-police/transfer", TRANSFER,   (401, 401, 409, 403, 403, 409, 403)),
-    ("post", "/calls/c-police/transfer/cancel", None, (401, 401, 409, 403, 403, 409, 403)),
-    ("post", "/calls/c-police/hangup", HANGUP,       (401, 401, 409, 403, 403, 409, 403)),
-    ("post", "/calls/c-police/hold", None,           (401, 401, 409, 403, 403, 409, 403)),
-    ("post", "/calls/c-police/resume", None,         (401, 401, 409, 403, 403, 409, 403)),
+    ("post", "/calls/c-police/transfer", TRANSFER,   (401, 401, 409, 403, 403, 409, 403, 403)),
+    ("post", "/calls/c-police/transfer/cancel", None, (401, 401, 409, 403, 403, 409, 403, 403)),
+    ("post", "/calls/c-police/hangup", HANGUP,       (401, 401, 409, 403, 403, 409, 403, 403)),
+    ("post", "/calls/c-police/hold", None,           (401, 401, 409, 403, 403, 409, 403, 403)),
+    ("post", "/calls/c-police/resume", None,         (401, 401, 409, 403, 403, 409, 403, 403)),
     # the lab city's dialer is off: 409 saying so, after the access check
-    ("post", "/callbacks/cb-police/dial", None,      (401, 401, 409, 403, 409, 409, 403)),
-    ("post", "/callbacks/cb-fire/dial", None,        (401, 401, 409, 403, 403, 403, 409)),
+    ("post", "/callbacks/cb-police/dial", None,      (401, 401, 409, 403, 409, 409, 403, 403)),
+    ("post", "/callbacks/cb-fire/dial", None,        (401, 401, 409, 403, 403, 403, 409, 403)),
     # the recording: call-takers of its agency and supervisors, never a viewer (none made here: 404)
-    ("get", "/calls/c-police/recording", None,       (401, 401, 404, 403, 404, 404, 403)),
-    ("get", "/calls/c-police/recording/recent", None, (401, 401, 404, 403, 404, 404, 403)),
-    ("get", "/calls/c-police/eido", None,            (401, 401, 200, 200, 200, 200, 403)),
-    ("get", "/calls/c-police/cad-push", None,        (401, 401, 200, 200, 200, 200, 403)),
-    ("post", "/calls/c-police/cad-push", None,       (401, 401, 409, 403, 409, 409, 403)),  # no webhook in the city
+    ("get", "/calls/c-police/recording", None,       (401, 401, 404, 403, 404, 404, 403, 403)),
+    ("get", "/calls/c-police/recording/recent", None, (401, 401, 404, 403, 404, 404, 403, 403)),
+    ("get", "/calls/c-police/eido", None,            (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("get", "/calls/c-police/cad-push", None,        (401, 401, 200, 200, 200, 200, 403, 403)),
+    ("post", "/calls/c-police/cad-push", None,       (401, 401, 409, 403, 409, 409, 403, 403)),  # no webhook in the city
     # the KPI reports (tests/api/test_reports.py): supervisors and viewers; the range is checked after the token
-    ("get", "/reports/kpis", None,                   (401, 401, 200, 200, 403, 403, 403)),
-    ("get", "/reports/kpis?from_ms=10&to_ms=5", None, (401, 401, 422, 422, 403, 403, 403)),
-    ("get", "/reports/calls.csv", None,              (401, 401, 200, 200, 403, 403, 403)),
+    ("get", "/reports/kpis", None,                   (401, 401, 200, 200, 403, 403, 403, 403)),
+    ("get", "/reports/kpis?from_ms=10&to_ms=5", None, (401, 401, 422, 422, 403, 403, 403, 403)),
+    ("get", "/reports/calls.csv", None,              (401, 401, 200, 200, 403, 403, 403, 403)),
 ]
 CASES = [pytest.param(method, path, body, holder, expected[i], id=f"{method.upper()} {path} {body or ''} as {holder}")
          for method, path, body, expected in ROUTES for i, holder in enumerate(HOLDER_COLUMNS)]
@@ -393,7 +395,7 @@ def test_api_token_add_keeps_the_files_comments(cli, tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--role", "admin"), "--role must be one of call_taker, supervisor, viewer, got 'admin'"),
+        (("--role", "admin"), "--role must be one of call_taker, supervisor, viewer, metrics, got 'admin'"),
         (("--role", "call_taker"), "tokens[1].agency (token 'new'): a call_taker needs an agency"),
         (("--role", "call_taker", "--agency", "navy"), "tokens[1].agency (token 'new'): agency 'navy' is not an agency of the city file"),
         (("--role", "call_taker", "--agency", "general"), "the general queue is every agency's"),
@@ -445,7 +447,7 @@ def entry(**fields) -> dict:
         ([entry(sha256=HASH.upper())], "tokens[0].sha256 (token 'ops'): must be the token's SHA-256"),
         ([{"sha256": HASH, "name": "ops"}], "tokens[0].role (token 'ops'): required key is missing"),
         ([entry(rol="viewer")], "tokens[0].rol (token 'ops'): unknown key"),
-        ([entry(role="admin")], "tokens[0].role (token 'ops'): must be 'call_taker', 'supervisor' or 'viewer', got 'admin'"),
+        ([entry(role="admin")], "tokens[0].role (token 'ops'): must be 'call_taker', 'supervisor', 'viewer' or 'metrics', got 'admin'"),
         ([entry(name="")], "tokens[0].name (token ''): must be 1-80 printable characters"),
         ([entry(role="call_taker")], "tokens[0].agency (token 'ops'): a call_taker needs an agency"),
         ([entry(role="call_taker", agency="navy")], "tokens[0].agency (token 'ops'): agency 'navy' is not an agency of the city file "

@@ -1,0 +1,158 @@
+"""``GET /metrics``: the line's state for Prometheus, read from Redis at each scrape.
+
+Nothing is counted in this process: :class:`HotlineCollector` reads the same records the rest of
+the API reads (``queueing.routing.Routing``'s readers) when Prometheus asks, so every API
+process answers the same and a restart loses nothing.
+
+* ``hotline_redis_up``: 1 when Redis answered the scrape; 0 when it did not, and then it is the
+  only hotline metric (the scrape is still a 200: Prometheus records the 0, not a failed scrape).
+* ``hotline_queue_callers{queue}``, ``hotline_queue_longest_wait_seconds{queue}``: callers
+  waiting now, and how long the one who arrived first has been on the line.
+* ``hotline_ivr_callers``, ``hotline_fallback_callers``: callers in the menu, and callers held
+  by Asterisk's own fallback queue (the bridge or Redis was down when they came).
+* ``hotline_desks{agency,state}``: the city file's desks by state (offline when never registered).
+* ``hotline_calls_total{outcome}``: calls that arrived since midnight (the server's local time)
+  and have ended, by outcome; Redis keeps no counter, so it is counted from the day's call
+  records and starts again from 0 at midnight (``_created`` says when; ``rate()`` takes it as a reset).
+* ``hotline_answer_wait_seconds{queue}``: a histogram of the wait from arrival to a desk's
+  answer, of the calls answered among those that arrived since midnight (the same records).
+
+Not here: the bridges' heartbeat, which they write to Asterisk's AstDB (the dialplan's watchdog
+reads it), never to Redis, and the API does not talk to Asterisk.
+
+Who may scrape: a ``metrics`` or ``supervisor`` token, or with HOTLINE_METRICS_LOOPBACK=true
+anyone from 127.0.0.1 / ::1 without a token (``api.auth.Access.scraper``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.auth import AUTH_RESPONSES, Access, Problem
+from api.tokens import Principal
+from config.names import GENERAL_QUEUE
+from config.settings import CitySettings
+from queueing.routing import Routing
+from queueing.states import CallOutcome, CallState, DeskState
+
+log = logging.getLogger("hotline.api.metrics")
+
+#: Upper bounds (seconds) of the answer-wait histogram's buckets.
+WAIT_BUCKETS_S = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0)
+DAY_FIELDS = ("queue", "outcome", "answered_ms", "wait_ms")
+
+
+def local_midnight_ms(now_ms: int) -> int:
+    """The start of ``now_ms``'s day in this process's local time, in epoch ms."""
+    day = datetime.fromtimestamp(now_ms / 1000).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(day.timestamp() * 1000)
+
+
+class HotlineCollector(Collector):
+    """Reads Redis at each scrape (``collect``); ``describe`` is empty so registering reads nothing."""
+
+    def __init__(self, city: CitySettings, routing: Routing) -> None:
+        self.routing = routing
+        self.queues = list(city.queues)
+        self.agencies = [a.id for a in city.agencies]
+        self.desks = [(d.id, d.agency) for d in city.desks]
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        now_ms = self.routing.clock()
+        try:
+            families = list(self._read(now_ms))
+        except redis.RedisError as exc:
+            log.warning("metrics: Redis unreachable: %s", exc)
+            families = []
+        up = GaugeMetricFamily("hotline_redis_up", "1 when Redis answered this scrape, 0 when it did not "
+                                                   "(then no other hotline metric is given)")
+        up.add_metric([], 1 if families else 0)
+        yield up
+        yield from families
+
+    def _read(self, now_ms: int) -> Iterator[Metric]:
+        callers = GaugeMetricFamily("hotline_queue_callers", "Callers waiting in the queue now", labels=["queue"])
+        longest = GaugeMetricFamily("hotline_queue_longest_wait_seconds",
+                                    "How long the waiting caller who arrived first has been on the line (0: nobody waits)",
+                                    labels=["queue"])
+        for queue in self.queues:
+            waiting = self.routing.waiting_since(queue)
+            callers.add_metric([queue], len(waiting))
+            first = min((arrived for _, arrived in waiting), default=now_ms)
+            longest.add_metric([queue], max(0, now_ms - first) / 1000)
+
+        states = Counter(record.get("state", "") for record in self.routing.active_calls())
+        ivr = GaugeMetricFamily("hotline_ivr_callers", "Callers in the menu now, before choosing a queue")
+        ivr.add_metric([], states[CallState.IVR])
+        fallback = GaugeMetricFamily("hotline_fallback_callers",
+                                     "Callers held by Asterisk's own fallback queue now (the bridge or Redis was down)")
+        fallback.add_metric([], states[CallState.FALLBACK])
+
+        desks = GaugeMetricFamily("hotline_desks", "The city file's desks, by agency and state",
+                                  labels=["agency", "state"])
+        by_state = Counter({(agency, str(state)): 0 for agency in self.agencies for state in DeskState})
+        for desk_id, agency in self.desks:
+            by_state[(agency, self.routing.desk(desk_id).get("state") or DeskState.OFFLINE)] += 1
+        for (agency, state), count in sorted(by_state.items()):
+            desks.add_metric([agency, state], count)
+
+        yield from (callers, longest, ivr, fallback, desks)
+        yield from self._today(now_ms)
+
+    def _today(self, now_ms: int) -> Iterator[Metric]:
+        """The counter and the histogram, from the records of the calls that arrived since midnight."""
+        midnight = local_midnight_ms(now_ms)
+        records = self.routing.calls_since(midnight, DAY_FIELDS)
+        calls = CounterMetricFamily("hotline_calls", "Calls that arrived since midnight (local time) and have ended, "
+                                                     "by outcome; starts again from 0 each midnight", labels=["outcome"])
+        outcomes = Counter(r["outcome"] for r in records if r["outcome"])
+        for outcome in CallOutcome:
+            calls.add_metric([outcome], outcomes[outcome], created=midnight / 1000)
+
+        waits: dict[str, list[float]] = {queue: [] for queue in self.queues}
+        for r in records:
+            if r["answered_ms"] and r["wait_ms"].isdigit():
+                waits.setdefault(r["queue"] or GENERAL_QUEUE, []).append(int(r["wait_ms"]) / 1000)
+        answer = HistogramMetricFamily("hotline_answer_wait_seconds",
+                                       "Wait from a caller's arrival to a desk's answer, of the calls answered among "
+                                       "those that arrived since midnight (local time)", labels=["queue"])
+        for queue, seconds in waits.items():
+            buckets = [(str(bound), sum(1 for s in seconds if s <= bound)) for bound in WAIT_BUCKETS_S]
+            answer.add_metric([queue], [*buckets, ("+Inf", len(seconds))], sum_value=sum(seconds))
+        yield calls
+        yield answer
+
+
+# The refusals are JSON as everywhere (a "model" would file them under the route's text/plain).
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"description": response["description"],
+             "content": {"application/json": {"schema": Problem.model_json_schema()}}}
+    for status, response in AUTH_RESPONSES.items()}
+
+
+def metrics_router(access: Access, collector: HotlineCollector) -> APIRouter:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    router = APIRouter(responses=REFUSALS)
+
+    @router.get("/metrics", response_class=PlainTextResponse)
+    def metrics(scraper: Principal | None = Depends(access.scraper)) -> Response:
+        """Prometheus's text format, read from Redis now: a metrics or supervisor token (or, with
+        HOTLINE_METRICS_LOOPBACK=true, none from 127.0.0.1 / ::1). Redis down: still 200, hotline_redis_up 0."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
