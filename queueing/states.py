@@ -56,6 +56,7 @@ class PriorityReason(StrEnum):
     POLICY = "policy"          # a supervisor's number policy lowered it (policy_applied)
     SUPERVISOR = "supervisor"  # a supervisor changed it while the caller waited (call_reprioritize)
     TRANSFER = "transfer"      # the caller was transferred from another agency's desk
+    REQUEUED = "requeued"      # its desk left it on hold: back at the head of its queue
 
 
 class LocationSource(StrEnum):

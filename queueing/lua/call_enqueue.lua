@@ -24,7 +24,8 @@ return run(function()
     local ok, steps = pcall(cjson.decode, ivr_path)
     if not ok or type(steps) ~= 'table' then refuse('ivr_path must be a JSON array, got ' .. string.sub(ivr_path, 1, 40)) end
   end
-  local PRIORITY_REASONS = { no_choice = true, chosen = true, policy = true, supervisor = true, transfer = true }
+  local PRIORITY_REASONS = { no_choice = true, chosen = true, policy = true, supervisor = true, transfer = true,
+    requeued = true }
   if priority_reason ~= '' and not PRIORITY_REASONS[priority_reason] then
     refuse('priority_reason ' .. string.format('%q', priority_reason) .. ' is not one of no_choice, chosen, policy, '
       .. 'supervisor, transfer')

@@ -85,7 +85,7 @@ return run(function()
   if not held and by ~= 'resume' then return noop('not on hold') end
   local queue = call.queue ~= '' and call.queue or GENERAL
   local score = int_str(tonumber(call.arrived_ms) or NOW)
-  redis.call('HSET', key, 'state', 'queued', 'queue', queue, 'priority', '0', 'priority_reason', 'desk left hold',
+  redis.call('HSET', key, 'state', 'queued', 'queue', queue, 'priority', '0', 'priority_reason', 'requeued',
     'queue_score', score, 'desk', '', 'held', '0', 'requeued_ms', now)
   redis.call('ZADD', queue_key(queue), score, call_id)
   local desk = load_desk(desk_id)

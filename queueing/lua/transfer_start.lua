@@ -2,8 +2,8 @@
 -- (queueing/transfers.py decides; this script makes the first step in Redis):
 --   blind: transfer_state moving, and a move_to_wait command for the bridges; the caller
 --          stays with the desk until the bridge's Redirect lands (transfer_step).
--- Refused (nothing written): the call is not on a call at that desk, a transfer of it is
--- already under way, the agency is the desk's own, or no desk of the agency is logged in
+-- Refused (nothing written): the call is not on a call at that desk, it is on hold, a transfer
+-- of it is already under way, the agency is the desk's own, or no desk of the agency is logged in
 -- (the caller would wait for nobody: the call-taker keeps the caller and chooses again).
 -- ARGV[3..] call_id, desk_id (the desk asking), agency (the target), kind (blind),
 --           label (what the target desk's phone shows)
@@ -28,6 +28,10 @@ return run(function()
   end
   if call.state ~= 'on_call' or call.desk ~= desk_id then
     refuse('call ' .. call_id .. ' is ' .. call.state .. ', not on a call at desk ' .. desk_id)
+  end
+  if call.held == '1' then
+    -- the bridge has the caller on hold music and the desk leg aside: resume first, then transfer
+    refuse('call ' .. call_id .. ' is on hold: resume it, then transfer')
   end
   local desk = load_desk(desk_id)
   if not desk or desk.state ~= 'on_call' or desk.call_id ~= call_id then

@@ -88,6 +88,23 @@ def test_refusals(routing, desk, agency, message):
     assert routing.transfer("c-1") == {} and commands(routing) == []
 
 
+def test_a_held_caller_is_not_transferred_until_resumed(routing):
+    routing.call_hold("c-1", "p-1", "hold", by="lan", now_ms=T0 + 20_000)
+    before = len(commands(routing))
+    with pytest.raises(RoutingRefused, match="call c-1 is on hold: resume it, then transfer"):
+        routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 21_000)
+    assert routing.transfer("c-1") == {} and len(commands(routing)) == before
+    routing.call_hold("c-1", "p-1", "resume", by="lan", now_ms=T0 + 22_000)
+    assert routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 23_000)["transfer_state"] == "moving"
+
+
+def test_a_caller_who_hangs_up_on_hold_ends_the_hold_with_the_call(routing):
+    routing.call_hold("c-1", "p-1", "hold", by="lan", now_ms=T0 + 20_000)
+    routing.hangup("c-1", WRAP_UP_MS, now_ms=T0 + 26_000)
+    call = routing.call("c-1")
+    assert (call["state"], call["held"], call["held_total_ms"]) == ("ended", "0", "6000")
+
+
 def test_a_late_step_changes_nothing(routing):
     routing.transfer_start("c-1", "p-1", "fire", "blind", now_ms=T0 + 20_000)
     routing.transfer_step("c-1", "moving", "cancelled", reason="AMI refused", now_ms=T0 + 20_100)
