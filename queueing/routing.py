@@ -301,6 +301,13 @@ class RoutingBase(Generic[ClientT]):
                             0 if wrap_up_ms is None else 1, wrap_up_ms or 0, reason, parse=_fields)
 
     @operation
+    def transfer_consult(self, call_id: str, desk_id: str, action: str, *, by: str = "",
+                         now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """The initiating desk completes or cancels its consultative transfer (``complete``/``cancel``):
+        a command for the bridges; returns the transfer record and ``command``."""
+        return self._script("transfer_consult", now_ms, call_id, desk_id, action, by, parse=_fields)
+
+    @operation
     def call_command(self, call_id: str, desk_id: str, action: str, *, by: str = "",
                      now_ms: int | None = None) -> Steps[dict[str, str]]:
         """Asks the bridges to act on the call the desk is on (``hangup``)."""

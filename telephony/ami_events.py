@@ -69,7 +69,26 @@ class ResumeFailed:
     result: str
 
 
-DialplanEvent = RingEnded | DeskAnswered | CallerLeft | WentToFallback | DeskPhoneIdle | HeldDeskLeft | ResumeFailed
+@dataclass(frozen=True)
+class ConsultAnswered:
+    """The target desk of a consultative transfer picked up (hotline-consult's Dial)."""
+
+    call_id: str
+    desk_id: str
+
+
+@dataclass(frozen=True)
+class ConsultEnded:
+    """hotline-consult's Dial of the target desk ended: DIALSTATUS (ANSWER: the target hung up
+    after talking; NOANSWER, BUSY, CHANUNAVAIL, CONGESTION: it never did)."""
+
+    call_id: str
+    desk_id: str
+    status: str
+
+
+DialplanEvent = (RingEnded | DeskAnswered | CallerLeft | WentToFallback | DeskPhoneIdle | HeldDeskLeft | ResumeFailed
+                 | ConsultAnswered | ConsultEnded)
 
 
 class MalformedEvent(ValueError):
@@ -105,6 +124,10 @@ def parse_user_event(message: Mapping[str, str]) -> DialplanEvent | None:
         return HeldDeskLeft(call_id, _get(message, "Desk"))
     if name == "HotlineResumeFailed":
         return ResumeFailed(call_id, _get(message, "Desk"), _get(message, "Result") or "UNKNOWN")
+    if name == "HotlineConsultAnswered":
+        return ConsultAnswered(call_id, _get(message, "Desk"))
+    if name == "HotlineConsultEnd":
+        return ConsultEnded(call_id, _get(message, "Desk"), _get(message, "Status") or "UNKNOWN")
     raise MalformedEvent(f"unknown hotline event {name}")
 
 

@@ -18,6 +18,17 @@ stream, read by the bridges' consumer group, so each command is done by one brid
 * ``desk_left`` / ``resume_failed`` (written by telephony/dialplan_events.py from the dialplan's
   HotlineDeskLeft / HotlineResumeFailed): a held caller whose desk's leg is gone is Redirected to
   ``hotline-wait`` and put at the head of its queue, the desk to wrap-up.
+* ``consult`` (a consultative transfer, transfer_start.lua): as a hold, but the desk's leg goes to
+  ``hotline-consult`` (exten = the target desk), which dials the target desk; the dialplan's
+  HotlineConsultAnswered / HotlineConsultEnd come back as ``consult_answered`` /
+  ``consult_ended`` and step the transfer (answered; or no answer, busy, the target hung up: the
+  caller Redirected to ``hotline-resume``, with its desk again, ``cancelled``).
+  ``consult_cancel`` does the same on the initiator's word (hanging the target's leg up once it
+  answered); ``consult_complete`` Redirects the caller to ``hotline-resume`` with
+  HOTLINE_DESK_CHANNEL = the target's leg (the initiator's leg's BRIDGEPEER), then hangs the
+  initiator's leg up once the two are bridged (``completed``: the call is the target desk's).
+  A consultation that cannot be started leaves the caller with its desk (``cancelled``); a
+  caller that cannot be given back is put at the head of its own queue (``requeued``).
 
 :func:`plan` (what to send) and :func:`transfer_step_for` (what the outcome does to the
 transfer) are pure; :class:`CallControl` reads the stream, sends, steps and acks. An entry is
@@ -34,7 +45,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -71,6 +82,22 @@ class Action(StrEnum):
     RESUME = "resume"
     DESK_LEFT = "desk_left"          # the dialplan: a held caller's desk leg ended
     RESUME_FAILED = "resume_failed"  # the dialplan: hotline-resume could not Bridge (``result``)
+    CONSULT = "consult"                    # transfer_start: hold the caller, the desk's leg dials the target
+    CONSULT_ANSWERED = "consult_answered"  # the dialplan: the target desk picked up
+    CONSULT_ENDED = "consult_ended"        # the dialplan: the target's Dial ended (``result``: DIALSTATUS)
+    CONSULT_CANCEL = "consult_cancel"      # transfer_consult: the caller back with the initiator
+    CONSULT_COMPLETE = "consult_complete"  # transfer_consult: the caller to the target desk
+
+
+CONSULT_ACTIONS = frozenset({Action.CONSULT, Action.CONSULT_ANSWERED, Action.CONSULT_ENDED, Action.CONSULT_CANCEL,
+                             Action.CONSULT_COMPLETE})
+CONSULT_CONTEXT = "hotline-consult"
+#: Set on the initiator's leg before the caller is taken from it: no HotlineConsultEnd /
+#: HotlineDeskLeft (a cancel: the leg waits for its caller); the leg is hung up (a completion).
+CONSULT_QUIET, CONSULT_DONE = "HOTLINE_CONSULT_QUIET", "HOTLINE_CONSULT_DONE"
+#: How long the bridge waits for the caller to be bridged with the target before hanging the
+#: initiator's leg up (hanging it up earlier would end the target's leg with it).
+COMPLETE_WAIT_S = 5.0
 
 
 HOLD_CONTEXT, DESK_HOLD_CONTEXT, RESUME_CONTEXT = "hotline-hold", "hotline-desk-hold", "hotline-resume"
@@ -89,7 +116,8 @@ class Command:
     desk_id: str = ""
     ms: int = 0
     label: str = ""  # move_to_wait: what the target agency's desk phones show (HOTLINE_LABEL)
-    result: str = ""  # resume_failed: the dialplan's BRIDGERESULT
+    result: str = ""  # resume_failed: the dialplan's BRIDGERESULT; consult_ended: DIALSTATUS
+    target_desk: str = ""  # consult commands: the desk consulted
 
 
 def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
@@ -98,7 +126,8 @@ def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
     except ValueError:
         ms = 0
     return Command(entry_id, fields.get("action", ""), fields.get("call_id", ""), fields.get("channel", ""),
-                   fields.get("desk_id", ""), ms, fields.get("label", ""), fields.get("result", ""))
+                   fields.get("desk_id", ""), ms, fields.get("label", ""), fields.get("result", ""),
+                   fields.get("target_desk", ""))
 
 
 @dataclass(frozen=True)
@@ -162,6 +191,8 @@ def plan(command: Command, call: Mapping[str, str], transfer: Mapping[str, str],
         return Plan((hangup(channel),))
     if command.action in (Action.HOLD, Action.RESUME, Action.DESK_LEFT, Action.RESUME_FAILED):
         return Plan(skip=f"call command {command.action} needs what Asterisk says first (hold_plan)")
+    if command.action in CONSULT_ACTIONS:
+        return Plan(skip=f"call command {command.action} needs what Asterisk says first (consult_plan)")
     return Plan(skip=f"unknown call command {command.action!r}")
 
 
@@ -277,6 +308,91 @@ def transfer_step_for(record: Mapping[str, str], event: TransferEvent, reason: s
     return StepArgs(transfer.state.value, step.transfer.state.value, requeue, wrap_up, reason)
 
 
+# --- consultative transfers ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsultPlan:
+    """What to do for one consult command: AMI ``actions`` in order, then the transfer ``event``
+    (stepped by :func:`transfer_step_for`); ``failed``: the step when the actions fail (``cancelled``:
+    the caller is still with its desk; ``requeued``: it could not be given back);
+    ``hang_up_after``: (channel, target leg): hang ``channel`` up once the target leg's
+    BRIDGEPEER is the caller; ``skip``: why nothing is sent."""
+
+    actions: tuple[dict[str, str], ...] = ()
+    event: TransferEvent | None = None
+    failed: str = ""
+    hang_up_after: tuple[str, str] = ("", "")
+    skip: str = ""
+
+
+#: DIALSTATUS of hotline-consult's Dial → the transfer event it is.
+DIAL_EVENTS = {"NOANSWER": TransferEvent.TARGET_NO_ANSWER, "ANSWER": TransferEvent.TARGET_HUNG_UP}
+
+
+def dial_event(status: str, transfer_state: str) -> TransferEvent:
+    if status == "ANSWER" and transfer_state == TransferState.RINGBACK:
+        return TransferEvent.TARGET_HUNG_UP  # answered and gone before we heard of the answer
+    return DIAL_EVENTS.get(status, TransferEvent.TARGET_BUSY)
+
+
+def _setvar(channel: str, name: str, value: str) -> dict[str, str]:
+    return {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+
+
+def consult_actions(call_id: str, caller: str, desk_leg: str, target_desk: str) -> tuple[dict[str, str], ...]:
+    """As :func:`hold_actions`, but the desk's leg goes to dial the target desk."""
+    *before, redirect_both = hold_actions(call_id, caller, desk_leg)
+    return (*before, _setvar(desk_leg, CONSULT_QUIET, ""), _setvar(desk_leg, CONSULT_DONE, ""),
+            {**redirect_both, "ExtraContext": CONSULT_CONTEXT, "ExtraExten": target_desk})
+
+
+def consult_plan(command: Command, call: Mapping[str, str], transfer: Mapping[str, str], *, peer: str = "",
+                 initiator: str = "", target_leg: str = "") -> ConsultPlan:
+    """What to send for a consult command, given the call's and the transfer's records and what
+    Asterisk said just before: ``peer`` (consult: the caller's BRIDGEPEER, the desk's leg),
+    ``initiator`` (the caller's HOTLINE_DESK_CHANNEL) and ``target_leg`` (its BRIDGEPEER)."""
+    cid = command.call_id
+    state = transfer.get("transfer_state", "")
+    if not call or not transfer or transfer.get("kind") != TransferKind.CONSULT:
+        return ConsultPlan(skip=f"call {cid} has no consultative transfer")
+    if _gone(call):
+        return ConsultPlan(event=TransferEvent.CALLER_HUNG_UP, skip=f"call {cid} is {call.get('state')}")
+    channel = call.get("channel") or command.channel
+    target = transfer.get("target_desk", "")
+    if command.action == Action.CONSULT:
+        if state != TransferState.RINGBACK:
+            return ConsultPlan(skip=f"the transfer of call {cid} is {state}, not ringback")
+        if not channel or not peer or not target:
+            return ConsultPlan(skip=f"call {cid}: the caller is not talking to a desk's leg "
+                                    f"({channel or 'no channel'}, peer {peer or 'none'})", failed="cancelled")
+        return ConsultPlan(consult_actions(cid, channel, peer, target), failed="cancelled")
+    if command.action == Action.CONSULT_ANSWERED:
+        return ConsultPlan(event=TransferEvent.TARGET_ANSWERED)
+    if command.action == Action.CONSULT_ENDED:
+        event = dial_event(command.result, state)
+        if state not in (TransferState.RINGBACK, TransferState.ANSWERED):
+            return ConsultPlan(skip=f"the transfer of call {cid} is {state}: {command.result} changes nothing")
+        return ConsultPlan((resume(channel),), event=event, failed="requeued")
+    if command.action == Action.CONSULT_CANCEL:
+        if state not in (TransferState.RINGBACK, TransferState.ANSWERED):
+            return ConsultPlan(skip=f"the transfer of call {cid} is {state}: nothing to cancel")
+        quiet = (_setvar(initiator, CONSULT_QUIET, "1"),) if initiator else ()
+        drop = (hangup(target_leg),) if state == TransferState.ANSWERED and target_leg else ()
+        return ConsultPlan((*quiet, *drop, resume(channel)), event=TransferEvent.CANCEL, failed="requeued")
+    # complete
+    if state != TransferState.ANSWERED:
+        return ConsultPlan(skip=f"the transfer of call {cid} is {state}, not answered")
+    if not initiator or not target_leg:
+        # The two desks are not talking any more: the caller back with its desk.
+        return ConsultPlan((resume(channel),), event=TransferEvent.TARGET_HUNG_UP, failed="requeued",
+                           skip=f"call {cid}: no target leg to hand the caller to ({initiator or 'no initiator'}, "
+                                f"peer {target_leg or 'none'})")
+    return ConsultPlan((_setvar(initiator, CONSULT_DONE, "1"), _setvar(channel, "HOTLINE_DESK_CHANNEL", target_leg),
+                        _setvar(channel, "HOTLINE_DESK", target), resume(channel)),
+                       event=TransferEvent.COMPLETE, failed="cancelled", hang_up_after=(initiator, target_leg))
+
+
 # --- the consumer --------------------------------------------------------------------------
 
 
@@ -384,6 +500,10 @@ class CallControl:
                 try:
                     if command.action in (Action.HOLD, Action.RESUME, Action.DESK_LEFT, Action.RESUME_FAILED):
                         await self.act_hold(command, call)
+                        if command.action == Action.DESK_LEFT and transfer.get("kind") == TransferKind.CONSULT:
+                            await self.consult_desk_left(command.call_id)
+                    elif command.action in CONSULT_ACTIONS:
+                        await self.act_consult(command, call, transfer)
                     else:
                         await self.act(command, plan(command, call, transfer, wall_clock_ms()))
                 except RedisError:
@@ -439,6 +559,124 @@ class CallControl:
             await self.hold_step(command, todo.done, command.result or "the desk's leg ended", by=todo.by)
         elif todo.done:
             await self.hangups.record(command.call_id)
+
+    async def act_consult(self, command: Command, call: Mapping[str, str], transfer: Mapping[str, str]) -> None:
+        """A consultative transfer's command: what Asterisk says first, then the plan, then the step."""
+        channel = call.get("channel") or command.channel
+        peer = initiator = target_leg = ""
+        if channel and not _gone(call):
+            try:
+                if command.action == Action.CONSULT:
+                    peer = await self.getvar(channel, "BRIDGEPEER")
+                elif command.action in (Action.CONSULT_CANCEL, Action.CONSULT_COMPLETE):
+                    initiator = await self.getvar(channel, "HOTLINE_DESK_CHANNEL")
+                    if initiator:
+                        try:
+                            target_leg = await self.getvar(initiator, "BRIDGEPEER")
+                        except ChannelGone:
+                            initiator = ""
+            except ChannelGone as exc:
+                log.info("call %s: the caller had left (%s)", command.call_id, exc)
+                await self.hangups.record(command.call_id)
+                await self.step(command.call_id, TransferEvent.CALLER_HUNG_UP, str(exc))
+                return
+            except AmiError as exc:
+                log.error("call %s: %s: Asterisk did not say where the channels are (%s)", command.call_id,
+                          command.action, exc)
+                if command.action == Action.CONSULT:
+                    await self.consult_failed(command, transfer, "cancelled", str(exc))
+                    return
+        todo = consult_plan(command, call, transfer, peer=peer, initiator=initiator, target_leg=target_leg)
+        if todo.skip:
+            log.info("call command %s %s: %s", command.action, command.id, todo.skip)
+        if todo.event is not None and transfer_step_for(transfer, todo.event) is None:
+            log.warning("call %s: the transfer is %s; %s changes nothing", command.call_id,
+                        transfer.get("transfer_state") or "gone", todo.event.value)
+            return
+        if not todo.actions and todo.failed:
+            await self.consult_failed(command, transfer, todo.failed, todo.skip)
+            return
+        error = await self.send(command, todo.actions)
+        if isinstance(error, ChannelGone):
+            log.info("call %s: the caller had left (%s)", command.call_id, error)
+            await self.hangups.record(command.call_id)
+            await self.step(command.call_id, TransferEvent.CALLER_HUNG_UP, str(error))
+            return
+        if error is not None:
+            log.error("call %s: %s failed: %s", command.call_id, command.action, error)
+            if command.action == Action.CONSULT_COMPLETE:
+                # The caller was not handed over: back with its desk (the target's leg hung up).
+                await self.send(command, (_setvar(initiator, CONSULT_DONE, ""),))
+                todo = consult_plan(replace(command, action=Action.CONSULT_CANCEL), call, transfer,
+                                    initiator=initiator, target_leg=target_leg)
+                if await self.send(command, todo.actions) is None:
+                    await self.step(command.call_id, TransferEvent.CANCEL, str(error))
+                    return
+            await self.consult_failed(command, transfer, todo.failed or "requeued", str(error))
+            return
+        leg, target_leg = todo.hang_up_after
+        if leg:
+            await self.hang_up_when_bridged(command.call_id, channel, leg, target_leg)
+        if todo.event is not None:
+            await self.step(command.call_id, todo.event, todo.skip or command.result)
+
+    async def send(self, command: Command, actions: tuple[dict[str, str], ...]) -> AmiError | None:
+        for fields in actions:
+            log.info("call %s: %s %s → %s", command.call_id, fields["Action"], fields.get("Channel"),
+                     fields.get("Context") or fields.get("Variable") or "")
+            try:
+                await self.ami.action(fields)
+            except AmiError as exc:
+                return exc
+        return None
+
+    async def hang_up_when_bridged(self, call_id: str, caller: str, leg: str, target_leg: str) -> None:
+        """Hang ``leg`` (the initiator's) up once the caller is bridged with ``target_leg``: earlier,
+        the Dial bridge it shares with the target would end the target's leg with it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMPLETE_WAIT_S
+        while loop.time() < deadline:
+            try:
+                if await self.getvar(target_leg, "BRIDGEPEER") == caller:
+                    break
+            except AmiError:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            log.warning("call %s: the caller is not bridged with %s yet; hanging %s up all the same",
+                        call_id, target_leg, leg)
+        try:
+            await self.ami.action(hangup(leg))
+        except AmiError as exc:
+            log.info("call %s: the initiator's leg %s: %s", call_id, leg, exc)
+
+    async def consult_failed(self, command: Command, transfer: Mapping[str, str], outcome: str, reason: str) -> None:
+        """``cancelled``: the caller is still with its desk. ``requeued``: it could not be given back to
+        its desk: to the waiting music, at the head of its own queue, the desk to wrap-up."""
+        state = transfer.get("transfer_state", "")
+        if outcome == "requeued":
+            call = await self.routing.call(command.call_id)
+            channel = call.get("channel") or command.channel
+            if channel and await self.send(command, (redirect(channel),)) is not None:
+                log.error("call %s: could not move the caller to wait; queued all the same", command.call_id)
+            queue = transfer.get("own_queue", "")
+        else:
+            queue = ""
+        try:
+            after = await self.routing.transfer_step(command.call_id, state, outcome, requeue_queue=queue,
+                                                     wrap_up_ms=self.wrap_up_ms if queue else None, reason=reason)
+            log.info("call %s: transfer %s → %s (%s)", command.call_id, state, after.get("transfer_state"), reason)
+        except RoutingRefused as exc:
+            log.warning("call %s: %s", command.call_id, exc)
+
+    async def consult_desk_left(self, call_id: str) -> None:
+        """The initiator's leg ended during a consultation: call_hold put the caller at the head of
+        its queue; the transfer ends (requeued), and its target desk is free again."""
+        record = await self.routing.transfer(call_id)
+        state = record.get("transfer_state", "")
+        if state in (TransferState.RINGBACK, TransferState.ANSWERED):
+            await self.routing.transfer_step(call_id, state, TransferState.REQUEUED.value,
+                                             reason="the initiating desk left")
 
     async def getvar(self, channel: str, variable: str) -> str:
         reply = await self.ami.action({"Action": "Getvar", "Channel": channel, "Variable": variable})

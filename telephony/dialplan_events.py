@@ -19,6 +19,8 @@ from queueing.routing import AsyncRouting
 from queueing.states import DeskState
 from telephony.ami_events import (
     CallerLeft,
+    ConsultAnswered,
+    ConsultEnded,
     DeskAnswered,
     DeskPhoneIdle,
     DialplanEvent,
@@ -108,6 +110,16 @@ class DialplanEvents:
                 log.warning("call %s: resume at desk %s failed (%s)", event.call_id, event.desk_id, event.result)
                 fields.update(action="resume_failed", result=event.result)
             await self.redis.xadd(self.routing.keys.call_commands(), fields, maxlen=10_000, approximate=True)
+        elif isinstance(event, (ConsultAnswered, ConsultEnded)):
+            # A consultative transfer's target desk: one bridge's CallControl steps the transfer.
+            status = event.status if isinstance(event, ConsultEnded) else "ANSWER"
+            log.info("call %s: consulted desk %s %s", event.call_id, event.desk_id,
+                     "answered" if isinstance(event, ConsultAnswered) else f"ended ({status})")
+            command: dict[Any, Any] = {
+                "action": "consult_answered" if isinstance(event, ConsultAnswered) else "consult_ended",
+                "call_id": event.call_id, "desk_id": "", "target_desk": event.desk_id, "channel": "",
+                "ms": str(self.routing.clock()), "result": status}
+            await self.redis.xadd(self.routing.keys.call_commands(), command, maxlen=10_000, approximate=True)
         elif isinstance(event, DeskPhoneIdle):
             if is_busy_outside(await self.routing.desk(event.desk_id)):
                 log.info("desk %s is free again after a call outside hotline", event.desk_id)

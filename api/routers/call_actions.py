@@ -42,8 +42,10 @@ def call_actions_router(access: Access, calls: CallService, actions: CallActionS
     @router.post("/calls/{call_id}/transfer", responses={**REFUSED, **INVALID})
     def transfer(call_id: str, body: TransferRequest, principal: Principal = Depends(access.operator)) -> dict[str, str]:
         """Blind: the caller waits at the head of the agency's queue with its original arrival time, and
-        the desk wraps up. 409 while a transfer is under way or when no desk of the agency is logged in;
-        422 for an agency that does not exist."""
+        the desk wraps up. Consult: the caller on hold music while the agency's desk ready longest rings
+        and talks with this desk; then ``/transfer/complete`` or ``/transfer/cancel``. 409 while a
+        transfer is under way or when no desk of the agency is logged in (consult: ready); 422 for an
+        agency that does not exist."""
         desk_id = access.desk_on_call(principal, call_id, the_call(principal, call_id))
         log.info("transfer of call %s to %s (%s) asked by %s", call_id, body.agency, body.mode, principal)
         return actions.transfer(call_id, desk_id, body.agency, body.mode)
@@ -51,9 +53,12 @@ def call_actions_router(access: Access, calls: CallService, actions: CallActionS
     @router.post("/calls/{call_id}/transfer/{step}", responses=REFUSED)
     def consult_step(call_id: str, step: Literal["complete", "conference", "cancel"],
                      principal: Principal = Depends(access.operator)) -> dict[str, str]:
-        """A consultative transfer's next step; 409 with the reason when the transfer is not in a state for it."""
-        access.desk_on_call(principal, call_id, the_call(principal, call_id))
-        return actions.consult_step(call_id, CONSULT_STEPS[step])
+        """A consultative transfer's next step: complete (once the target desk answered: the caller talks
+        with it, this desk wraps up) or cancel (the caller back with this desk); 409 with the reason when
+        the transfer is not in a state for it, and for conference (not available yet)."""
+        desk_id = access.desk_on_call(principal, call_id, the_call(principal, call_id))
+        log.info("consult %s of call %s asked by %s", step, call_id, principal)
+        return actions.consult_step(call_id, CONSULT_STEPS[step], desk_id, principal.name)
 
     @router.post("/calls/{call_id}/hangup", status_code=202, responses={**REFUSED, **INVALID})
     def hang_up(call_id: str, body: HangupRequest, principal: Principal = Depends(access.operator)) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Actions on a call from the desk on it: a blind transfer to another agency, hold / resume, hanging up.
+"""Actions on a call from the desk on it: a blind or consultative transfer to another agency, hold / resume, hanging up.
 
 The API never speaks to Asterisk: a Lua script records the change and writes a command on the
 ``call_commands`` stream, which one bridge carries out over AMI (telephony/call_control.py).
@@ -35,22 +35,23 @@ class CallActionService:
         of it is already under way, or no desk of ``agency`` is logged in."""
         if agency not in self.agencies:
             raise InvalidInput(f"agency {agency!r} does not exist: transfer to one of {', '.join(self.agencies)}")
-        if mode != TransferKind.BLIND:
-            raise RoutingRefused("a consultative transfer is not available on this server yet: transfer blind "
-                                 "(the caller waits at the head of the agency's queue)")
-        return self.routing.transfer_start(call_id, desk_id, agency, TransferKind.BLIND,
-                                           label=self.agencies[agency].label)
+        kind = TransferKind.CONSULT if mode == TransferKind.CONSULT else TransferKind.BLIND
+        return self.routing.transfer_start(call_id, desk_id, agency, kind, label=self.agencies[agency].label)
 
     def state(self, call_id: str) -> dict[str, str]:
         """The call's latest transfer; ``transfer_state`` ready when it never had one."""
         return self.routing.transfer(call_id) or {"call_id": call_id, "transfer_state": TransferState.READY}
 
-    def consult_step(self, call_id: str, event: TransferEvent) -> dict[str, str]:
-        """complete, conference or cancel a consultative transfer: refused unless the state machine allows it."""
+    def consult_step(self, call_id: str, event: TransferEvent, desk_id: str = "", by: str = "") -> dict[str, str]:
+        """complete or cancel a consultative transfer (the bridge carries it out: transfer_consult.lua);
+        refused unless the state machine allows it. A conference is not carried out on this server yet."""
         step = decide(transfer_of(self.routing.transfer(call_id)), event)
         if step.refused:
             raise RoutingRefused(f"call {call_id}: {step.refused}")
-        raise RoutingRefused(f"call {call_id}: consultative transfers are not carried out on this server yet")
+        if event == TransferEvent.CONFERENCE:
+            raise RoutingRefused(f"call {call_id}: a three-way conference is not available on this server yet: "
+                                 "complete or cancel the transfer")
+        return self.routing.transfer_consult(call_id, desk_id, event.value, by=by)
 
     def hang_up(self, call_id: str, desk_id: str, by: str) -> dict[str, str]:
         return self.routing.call_command(call_id, desk_id, "hangup", by=by)

@@ -5,6 +5,11 @@
 --                  record says transferred_from, and visible_to lets that agency open the call.
 --                  A caller who hung up meanwhile is not requeued (the transfer ends).
 --   wrap_up:       the initiating desk is done with the call: wrap-up for wrap_up_ms.
+-- A consultative transfer's target desk and hold follow its state: answered, the target desk is
+-- on_call (with this call, still the initiator's); completed, the call is the target desk's
+-- (desk, held 0) and the target desk on_call; cancelled, the caller talks to the initiator again
+-- (held 0; requeued too); cancelled, requeued or ended, a target desk still ringing or consulting for this call
+-- is ready again.
 -- ARGV[3..] call_id, expected transfer_state, new transfer_state, requeue_queue ('' for none),
 --           wrap_up (1/0), wrap_up_ms, reason
 -- Reply: the transfer record's fields after the step
@@ -34,6 +39,43 @@ return run(function()
   local gone = call.state == 'ended' or call.state == 'abandoned'
   if gone then next_state = 'ended' end
   local queue = call.queue
+  local target = transfer.target_desk or ''
+  if transfer.kind == 'consult' and target ~= '' then
+    local t = load_desk(target)
+    local ours = t and (t.state == 'ringing' or t.state == 'on_call') and t.call_id == call_id
+    local function unhold()
+      if call.held == '1' then
+        local total = (tonumber(call.held_total_ms) or 0) + math.max(0, NOW - (tonumber(call.held_ms) or NOW))
+        redis.call('HSET', call_key(call_id), 'held', '0', 'held_total_ms', int_str(total))
+      end
+    end
+    if next_state == 'answered' then
+      if ours and t.state == 'ringing' then
+        redis.call('HSET', desk_key(target), 'state', 'on_call', 'since_ms', now)
+        emit('desk_state', 'desk_id', target, 'agency', t.agency, 'state', 'on_call', 'previous', 'ringing',
+          'reason', 'consulted by ' .. transfer.from_desk)
+      end
+    elseif next_state == 'completed' then
+      unhold()
+      redis.call('HSET', call_key(call_id), 'desk', target, 'transferred_from', transfer.from_desk,
+        'transferred_ms', now)
+      local previous = t and t.state or 'offline'
+      redis.call('ZREM', ready_key(t and t.agency or transfer.target_agency), target)
+      redis.call('HSET', desk_key(target), 'state', 'on_call', 'call_id', call_id, 'since_ms', now)
+      if previous ~= 'on_call' then
+        emit('desk_state', 'desk_id', target, 'agency', t and t.agency or transfer.target_agency, 'state', 'on_call',
+          'previous', previous, 'reason', 'transferred from ' .. transfer.from_desk)
+      end
+    else
+      if (next_state == 'cancelled' or next_state == 'requeued') and not gone then unhold() end
+      if ours then
+        make_desk_ready(target, t.agency)
+        emit('desk_state', 'desk_id', target, 'agency', t.agency, 'state', 'ready', 'previous', t.state,
+          'reason', 'consultation ' .. next_state)
+        wake('desk_ready')
+      end
+    end
+  end
   if requeue ~= '' and not gone then
     queue = requeue
     local score = int_str(tonumber(call.arrived_ms))

@@ -86,13 +86,37 @@ def test_no_desk_of_the_agency_logged_in_is_refused_up_front(client, routing, on
     assert commands(routing) == []
 
 
-def test_consult_is_refused_plainly(client, routing, on_call):
-    reply = client.post(f"/calls/{on_call}/transfer", json={"agency": "fire", "mode": "consult"})
-    assert reply.status_code == 409 and "consultative transfer is not available" in reply.json()["detail"]
+def test_consult_steps_before_any_transfer_are_409(client, routing, on_call):
     for step in ("complete", "conference", "cancel"):
         reply = client.post(f"/calls/{on_call}/transfer/{step}")
         assert reply.status_code == 409 and "while the transfer is ready" in reply.json()["detail"], step
     assert commands(routing) == []
+
+
+def test_a_consult_with_no_ready_desk_is_409(client, routing, on_call):
+    reply = client.post(f"/calls/{on_call}/transfer", json={"agency": "fire", "mode": "consult"})
+    assert reply.status_code == 409 and "no fire desk is ready to take a consultation" in reply.json()["detail"]
+    assert commands(routing) == [] and routing.transfer(on_call) == {}
+
+
+def test_a_consult_rings_a_ready_desk_then_complete_and_cancel_go_to_the_bridge(client, routing, on_call):
+    routing.set_desk_state("desk-201", "ready")
+    reply = client.post(f"/calls/{on_call}/transfer", json={"agency": "fire", "mode": "consult"})
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["transfer_state"], reply.json()["target_desk"]) == ("ringback", "desk-201")
+    assert commands(routing)[-1]["action"] == "consult" and routing.desk("desk-201")["state"] == "ringing"
+    # Ringing: complete is refused, conference is not available, cancel goes to the bridge.
+    early = client.post(f"/calls/{on_call}/transfer/complete")
+    assert early.status_code == 409 and "cannot complete while the transfer is ringback" in early.json()["detail"]
+    routing.transfer_step(on_call, "ringback", "answered")
+    conference = client.post(f"/calls/{on_call}/transfer/conference")
+    assert conference.status_code == 409 and "conference is not available" in conference.json()["detail"]
+    done = client.post(f"/calls/{on_call}/transfer/complete")
+    assert done.status_code == 200, done.text
+    assert done.json()["transfer_state"] == "answered" and done.json()["command"]
+    assert commands(routing)[-1]["action"] == "consult_complete"
+    assert client.post(f"/calls/{on_call}/transfer/cancel").status_code == 200
+    assert commands(routing)[-1]["action"] == "consult_cancel"
 
 
 def test_only_the_desk_on_the_call_acts(client, routing, on_call):

@@ -131,3 +131,76 @@ def test_hang_up_asks_the_bridge_and_is_on_the_audit_trail(routing):
     assert (event["type"], event["call_id"], event["desk_id"], event["by"]) == ("call_action", "c-1", "p-1", "lan")
     with pytest.raises(RoutingRefused, match="not on a call at desk f-1"):
         routing.call_command("c-1", "f-1", "hangup", now_ms=T0 + 20_000)
+
+
+# --- consultative transfers ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def consult(routing):
+    routing.register_desk("f-2", "fire", now_ms=T0)
+    routing.set_desk_state("f-2", "ready", now_ms=T0 + 1_000)
+    routing.set_desk_state("f-1", "ready", now_ms=T0 + 2_000)
+    return routing
+
+
+def test_a_consult_rings_the_fire_desk_ready_longest_and_holds_the_caller(consult):
+    record = consult.transfer_start("c-1", "p-1", "fire", "consult", label="FIRE", now_ms=T0 + 20_000)
+    assert (record["transfer_state"], record["kind"], record["target_desk"]) == ("ringback", "consult", "f-2")
+    assert commands(consult)[-1] == {"action": "consult", "call_id": "c-1", "channel": "PJSIP/trunk-1", "label": "FIRE",
+                                     "desk_id": "p-1", "target_desk": "f-2", "ms": str(T0 + 20_000)}
+    call = consult.call("c-1")
+    assert (call["state"], call["desk"], call["held"]) == ("on_call", "p-1", "1")
+    desk = consult.desk("f-2")
+    assert (desk["state"], desk["call_id"]) == ("ringing", "c-1")
+    # Nobody else is offered to the consulted desk: a new fire caller goes to f-1.
+    consult.arrive("c-9", "+15550109", "PJSIP/trunk-9", now_ms=T0 + 21_000)
+    consult.enqueue("c-9", "fire", 1, now_ms=T0 + 21_000)
+    assert consult.claim_next(["fire"], 20_000, now_ms=T0 + 21_000).desk_id == "f-1"
+
+
+def test_a_consult_needs_a_ready_desk(routing):
+    with pytest.raises(RoutingRefused, match="no fire desk is ready to take a consultation"):
+        routing.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    assert routing.transfer("c-1") == {} and commands(routing) == [] and routing.call("c-1").get("held") != "1"
+
+
+def test_no_answer_gives_the_caller_back_to_its_desk_and_frees_the_target(consult):
+    consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    after = consult.transfer_step("c-1", "ringback", "cancelled", reason="NOANSWER", now_ms=T0 + 26_000)
+    assert after["transfer_state"] == "cancelled"
+    call = consult.call("c-1")
+    assert (call["state"], call["desk"], call["held"], call["held_total_ms"]) == ("on_call", "p-1", "0", "6000")
+    assert consult.desk("f-2")["state"] == "ready" and consult.desk("p-1")["state"] == "on_call"
+    # The desk may transfer again.
+    assert consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 30_000)["transfer_state"] == "ringback"
+
+
+def test_answered_then_completed_makes_the_call_the_target_desks(consult):
+    consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    consult.transfer_step("c-1", "ringback", "answered", now_ms=T0 + 22_000)
+    assert consult.desk("f-2")["state"] == "on_call" and consult.call("c-1")["desk"] == "p-1"
+    with pytest.raises(RoutingRefused, match="is desk p-1's, not desk f-2's"):
+        consult.transfer_consult("c-1", "f-2", "complete", now_ms=T0 + 23_000)
+    asked = consult.transfer_consult("c-1", "p-1", "complete", by="lan", now_ms=T0 + 25_000)
+    assert asked["transfer_state"] == "answered" and asked["command"]
+    assert commands(consult)[-1]["action"] == "consult_complete"
+    consult.transfer_step("c-1", "answered", "completed", wrap_up_ms=WRAP_UP_MS, now_ms=T0 + 25_500)
+    call = consult.call("c-1")
+    assert (call["state"], call["desk"], call["held"], call["transferred_from"]) == ("on_call", "f-2", "0", "p-1")
+    assert (consult.desk("f-2")["state"], consult.desk("f-2")["call_id"]) == ("on_call", "c-1")
+    assert consult.desk("p-1")["state"] == "wrap_up"
+    # The caller hangs up later: the call ends answered at the target desk.
+    consult.hangup("c-1", WRAP_UP_MS, now_ms=T0 + 40_000)
+    assert (consult.call("c-1")["state"], consult.call("c-1")["desk"]) == ("ended", "f-2")
+    assert consult.desk("f-2")["state"] == "wrap_up"
+
+
+def test_consult_steps_are_refused_out_of_turn(consult):
+    with pytest.raises(RoutingRefused, match="has no consultative transfer"):
+        consult.transfer_consult("c-1", "p-1", "cancel", now_ms=T0 + 20_000)
+    consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    with pytest.raises(RoutingRefused, match="cannot complete while the transfer is ringback"):
+        consult.transfer_consult("c-1", "p-1", "complete", now_ms=T0 + 21_000)
+    assert consult.transfer_consult("c-1", "p-1", "cancel", now_ms=T0 + 21_000)["transfer_state"] == "ringback"
+    assert commands(consult)[-1]["action"] == "consult_cancel"
