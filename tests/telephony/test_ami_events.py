@@ -8,6 +8,8 @@ from panoramisk.message import Message
 from telephony.ami_events import (
     HOTLINE_CONTEXTS,
     CallerLeft,
+    ConsultAnswered,
+    ConsultEnded,
     DeskAnswered,
     LiveChannel,
     MalformedEvent,
@@ -157,3 +159,11 @@ def test_row_without_bridge_id_key_is_not_bridged():
 
 def test_hotline_contexts_are_the_dialplans():
     assert set(HOTLINE_CONTEXTS) == {"hotline-inbound", "hotline-wait", "hotline-deliver", "hotline-fallback"}
+
+
+def test_a_consultation_answered_and_ended_as_the_dialplan_raises_them():
+    answered = {"UserEvent": "HotlineConsultAnswered", "CallId": "c-1", "Desk": "desk-201"}
+    ended = {"UserEvent": "HotlineConsultEnd", "CallId": "c-1", "Desk": "desk-201", "Status": "NOANSWER"}
+    assert parse_user_event(answered) == ConsultAnswered("c-1", "desk-201")
+    assert parse_user_event(ended) == ConsultEnded("c-1", "desk-201", "NOANSWER")
+    assert parse_user_event({**ended, "Status": ""}) == ConsultEnded("c-1", "desk-201", "UNKNOWN")

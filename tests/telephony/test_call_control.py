@@ -14,11 +14,17 @@ from queueing.routing import AsyncRouting, wall_clock_ms
 from queueing.transfers import TransferEvent
 from telephony.ami import AmiError, refused
 from telephony.call_control import (
+    CONSULT_DONE,
+    CONSULT_QUIET,
     STALE_HANGUP_MS,
     CallControl,
     Command,
+    ConsultPlan,
     Plan,
     StepArgs,
+    consult_actions,
+    consult_plan,
+    dial_event,
     hangup,
     hold_actions,
     hold_plan,
@@ -369,3 +375,94 @@ def test_hold_actions_tell_each_leg_of_the_other_before_one_dual_redirect():
                            "Priority": "1", "ExtraChannel": DESK_LEG, "ExtraContext": "hotline-desk-hold",
                            "ExtraExten": "s", "ExtraPriority": "1"}
     assert not any(a["Action"] == "Hangup" for a in actions)
+
+
+# --- consultative transfers: what the bridge sends for each consult command --------------------
+
+DESK_LEG, TARGET_LEG = "PJSIP/desk-101-00000003", "PJSIP/desk-201-00000004"
+RINGBACK = {**MOVING, "transfer_state": "ringback", "kind": "consult", "target_desk": "f-1"}
+ANSWERED = {**RINGBACK, "transfer_state": "answered"}
+HELD = rec(ON_CALL, held="1")
+
+
+def consult_cmd(action: str, result: str = "") -> Command:
+    return Command("1-0", action, "c-1", CHAN, "p-1", NOW - 100, result=result, target_desk="f-1")
+
+
+def setvar(channel: str, name: str, value: str) -> dict:
+    return {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+
+
+CONSULT_PLANS = [
+    ("consult: hold the caller, the desk's leg dials the target", consult_cmd("consult"), HELD, RINGBACK,
+     {"peer": DESK_LEG}, ConsultPlan(consult_actions("c-1", CHAN, DESK_LEG, "f-1"), failed="cancelled")),
+    ("consult: no desk's leg: the caller stays with its desk", consult_cmd("consult"), HELD, RINGBACK, {},
+     ConsultPlan(skip=f"call c-1: the caller is not talking to a desk's leg ({CHAN}, peer none)", failed="cancelled")),
+    ("consult: done already", consult_cmd("consult"), HELD, ANSWERED, {"peer": DESK_LEG},
+     ConsultPlan(skip="the transfer of call c-1 is answered, not ringback")),
+    ("consult: the caller hung up", consult_cmd("consult"), rec(HELD, state="ended"), RINGBACK, {"peer": DESK_LEG},
+     ConsultPlan(event=TransferEvent.CALLER_HUNG_UP, skip="call c-1 is ended")),
+    ("consult: a blind transfer is no consultation", consult_cmd("consult"), HELD, MOVING, {},
+     ConsultPlan(skip="call c-1 has no consultative transfer")),
+    ("answered: the two desks talk", consult_cmd("consult_answered"), HELD, RINGBACK, {},
+     ConsultPlan(event=TransferEvent.TARGET_ANSWERED)),
+    ("ended, no answer: back with the initiator", consult_cmd("consult_ended", "NOANSWER"), HELD, RINGBACK, {},
+     ConsultPlan((resume(CHAN),), event=TransferEvent.TARGET_NO_ANSWER, failed="requeued")),
+    ("ended, busy: back with the initiator", consult_cmd("consult_ended", "BUSY"), HELD, RINGBACK, {},
+     ConsultPlan((resume(CHAN),), event=TransferEvent.TARGET_BUSY, failed="requeued")),
+    ("ended after talking: the target hung up", consult_cmd("consult_ended", "ANSWER"), HELD, ANSWERED, {},
+     ConsultPlan((resume(CHAN),), event=TransferEvent.TARGET_HUNG_UP, failed="requeued")),
+    ("ended after the transfer ended: nothing", consult_cmd("consult_ended", "ANSWER"), HELD,
+     rec(ANSWERED, transfer_state="completed"), {},
+     ConsultPlan(skip="the transfer of call c-1 is completed: ANSWER changes nothing")),
+    ("cancel while ringing: the caller takes the desk's leg out of its Dial", consult_cmd("consult_cancel"), HELD,
+     RINGBACK, {"initiator": DESK_LEG},
+     ConsultPlan((setvar(DESK_LEG, CONSULT_QUIET, "1"), resume(CHAN)), event=TransferEvent.CANCEL, failed="requeued")),
+    ("cancel once answered: the target's leg hung up", consult_cmd("consult_cancel"), HELD, ANSWERED,
+     {"initiator": DESK_LEG, "target_leg": TARGET_LEG},
+     ConsultPlan((setvar(DESK_LEG, CONSULT_QUIET, "1"), hangup(TARGET_LEG), resume(CHAN)), event=TransferEvent.CANCEL,
+                 failed="requeued")),
+    ("complete: the caller to the target's leg, the initiator's hung up once bridged", consult_cmd("consult_complete"),
+     HELD, ANSWERED, {"initiator": DESK_LEG, "target_leg": TARGET_LEG},
+     ConsultPlan((setvar(DESK_LEG, CONSULT_DONE, "1"), setvar(CHAN, "HOTLINE_DESK_CHANNEL", TARGET_LEG),
+                  setvar(CHAN, "HOTLINE_DESK", "f-1"), resume(CHAN)), event=TransferEvent.COMPLETE, failed="cancelled",
+                 hang_up_after=(DESK_LEG, TARGET_LEG))),
+    ("complete with no target leg: back with the initiator", consult_cmd("consult_complete"), HELD, ANSWERED,
+     {"initiator": DESK_LEG},
+     ConsultPlan((resume(CHAN),), event=TransferEvent.TARGET_HUNG_UP, failed="requeued",
+                 skip=f"call c-1: no target leg to hand the caller to ({DESK_LEG}, peer none)")),
+    ("complete while ringing: nothing", consult_cmd("consult_complete"), HELD, RINGBACK, {},
+     ConsultPlan(skip="the transfer of call c-1 is ringback, not answered")),
+]
+
+
+@pytest.mark.parametrize(("name", "command", "call", "transfer", "seen", "expected"), CONSULT_PLANS,
+                         ids=[p[0] for p in CONSULT_PLANS])
+def test_consult_plan(name, command, call, transfer, seen, expected):
+    assert consult_plan(command, call, transfer, **seen) == expected
+
+
+def test_the_consult_redirect_holds_the_caller_and_sends_the_desks_leg_to_dial():
+    *_, redirect_both = consult_actions("c-1", CHAN, DESK_LEG, "f-1")
+    assert (redirect_both["Channel"], redirect_both["Context"], redirect_both["ExtraChannel"],
+            redirect_both["ExtraContext"], redirect_both["ExtraExten"]) == (
+        CHAN, "hotline-hold", DESK_LEG, "hotline-consult", "f-1")
+    assert setvar(DESK_LEG, CONSULT_QUIET, "") in consult_actions("c-1", CHAN, DESK_LEG, "f-1")
+
+
+@pytest.mark.parametrize(("status", "state", "event"), [
+    ("NOANSWER", "ringback", TransferEvent.TARGET_NO_ANSWER),
+    ("BUSY", "ringback", TransferEvent.TARGET_BUSY),
+    ("CHANUNAVAIL", "ringback", TransferEvent.TARGET_BUSY),
+    ("CONGESTION", "ringback", TransferEvent.TARGET_BUSY),
+    ("ANSWER", "answered", TransferEvent.TARGET_HUNG_UP),
+    ("ANSWER", "ringback", TransferEvent.TARGET_HUNG_UP),
+])
+def test_dial_status_to_transfer_event(status, state, event):
+    assert dial_event(status, state) == event
+
+
+def test_a_consult_entry_as_written_by_transfer_start_is_parsed():
+    fields = {"action": "consult", "call_id": "c-1", "channel": CHAN, "label": "FIRE", "desk_id": "p-1",
+              "target_desk": "f-1", "ms": str(NOW)}
+    assert parse_command("5-0", fields) == Command("5-0", "consult", "c-1", CHAN, "p-1", NOW, "FIRE", "", "f-1")
