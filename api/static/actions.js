@@ -1,6 +1,7 @@
 // Actions on the call at this desk (slot-actions): transfer the caller to another agency
 // (blind: the caller waits at the head of that agency's queue with its original arrival time,
-// never dropped), hang up (only after a confirmation), and the wrap-up that follows a call with
+// never dropped; consult, C in the dialog: the caller on hold music while a desk of that agency
+// rings, then O completes or Q cancels), hang up (only after a confirmation), and the wrap-up that follows a call with
 // its clock: end it now, or extend it once.
 
 import { $, h, city, view, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, serverNow, agencyName } from "./kit.js";
@@ -12,6 +13,13 @@ addStrings({
     actions_transfer_title: "Chuyển người gọi sang lực lượng",
     actions_transfer_note: "Người gọi chờ ở đầu hàng đợi của lực lượng đó, giữ nguyên thời điểm gọi đến.",
     actions_transfer_state: "Chuyển sang {agency}: {state}",
+    actions_transfer_mode_blind: "Chuyển thẳng: người gọi chờ ở đầu hàng đợi.",
+    actions_transfer_mode_consult: "Hỏi ý kiến trước: người gọi nghe nhạc chờ, máy của lực lượng đó đổ chuông để bạn nói chuyện trước.",
+    actions_transfer_toggle: "Chuyển thẳng / hỏi ý kiến trước",
+    actions_consult_complete: "Hoàn tất chuyển",
+    actions_consult_cancel: "Hủy, quay lại người gọi",
+    actions_key_consult_complete: "Hoàn tất chuyển (sau khi bên kia đã nghe)",
+    actions_key_consult_cancel: "Hủy chuyển, quay lại người gọi",
     actions_hangup: "Kết thúc cuộc gọi",
     actions_hold: "Giữ máy",
     actions_resume: "Tiếp tục",
@@ -47,6 +55,13 @@ addStrings({
     actions_transfer_title: "Transfer the caller to an agency",
     actions_transfer_note: "The caller waits at the head of that agency's queue, keeping the time they called.",
     actions_transfer_state: "Transfer to {agency}: {state}",
+    actions_transfer_mode_blind: "Blind: the caller waits at the head of the queue.",
+    actions_transfer_mode_consult: "Consult first: the caller hears hold music while a desk of that agency rings for you to talk to.",
+    actions_transfer_toggle: "Blind / consult first",
+    actions_consult_complete: "Complete the transfer",
+    actions_consult_cancel: "Cancel, back to the caller",
+    actions_key_consult_complete: "Complete the transfer (once the other desk answered)",
+    actions_key_consult_cancel: "Cancel the transfer, back to the caller",
     actions_hangup: "Hang up",
     actions_hold: "Hold",
     actions_resume: "Resume",
@@ -80,7 +95,7 @@ addStrings({
 
 addEventTypes(["transfer", "call_action", "call_held", "call_resumed", "call_hold_failed", "call_resume_failed"]);
 
-const panel = { transfer: null, message: "", messageKind: "" };
+const panel = { transfer: null, message: "", messageKind: "", consult: false };
 // A new transfer may not start in these (queueing/transfers.py UNDER_WAY).
 const UNDER_WAY = ["moving", "ringback", "answered", "conferenced"];
 
@@ -124,6 +139,8 @@ function openTransfer() {
   if (!onCall()) return;
   const dialog = $("transfer-dialog");
   const list = dialog.querySelector("ol");
+  panel.consult = false;
+  showMode();
   list.replaceChildren(...transferTargets().map((id) => h("li", {}, h("button", {
     type: "button", class: "key-button reason", dataset: { agency: id }, onclick: () => transfer(id) },
   h("kbd", {}, city.agencies[id].digit), " ", agencyName(id), " ", h("span", { class: "quiet" }, city.agencies[id].label)))));
@@ -132,10 +149,20 @@ function openTransfer() {
   if (first) first.focus();
 }
 
+/** The dialog says which kind of transfer a digit starts (C switches). */
+function showMode() {
+  const mode = $("transfer-mode");
+  const key = panel.consult ? "actions_transfer_mode_consult" : "actions_transfer_mode_blind";
+  mode.dataset.t = key;
+  mode.dataset.mode = panel.consult ? "consult" : "blind";
+  mode.textContent = t(key);
+}
+
 function transfer(agency) {
   $("transfer-dialog").close();
   const callId = view.callId;
-  act("POST", `/calls/${encodeURIComponent(callId)}/transfer`, { agency, mode: "blind" }, (reply) => {
+  const mode = panel.consult ? "consult" : "blind";
+  act("POST", `/calls/${encodeURIComponent(callId)}/transfer`, { agency, mode }, (reply) => {
     panel.transfer = reply;
     say("");
   });
@@ -151,6 +178,18 @@ async function loadTransfer(callId) {
   } catch {
     // the line stays as it was
   }
+}
+
+/** A consultative transfer under way (ringing or the two desks talking). */
+function consulting() {
+  const tr = panel.transfer;
+  return Boolean(onCall() && tr && tr.kind === "consult" && ["ringback", "answered"].includes(tr.transfer_state));
+}
+
+function consultStep(step) {
+  if (!consulting()) return;
+  if (step === "complete" && panel.transfer.transfer_state !== "answered") return;
+  act("POST", `/calls/${encodeURIComponent(view.callId)}/transfer/${step}`, undefined, () => say(""));
 }
 
 // --- hang up ----------------------------------------------------------------------------
@@ -224,6 +263,12 @@ function render() {
     parts.push(h("p", { id: "transfer-state", class: "notice", dataset: { state } }, t("actions_transfer_state", {
       agency: agencyName(panel.transfer.target_agency || ""), state: t(`transfer_state_${state}`) })));
   }
+  if (consulting()) {
+    parts.push(h("div", { class: "action-row", id: "consult-actions" },
+      keyButton("consult-complete", "O", t("actions_consult_complete"), () => consultStep("complete"),
+        panel.transfer.transfer_state !== "answered"),
+      keyButton("consult-cancel", "Q", t("actions_consult_cancel"), () => consultStep("cancel"), false)));
+  }
   if (wrappingUp()) {
     const d = desk();
     parts.push(h("div", { class: "wrap-up", id: "wrap-up" },
@@ -242,9 +287,18 @@ function dialogs() {
   const transferDialog = h("dialog", { id: "transfer-dialog", "aria-labelledby": "transfer-title" },
     h("h2", { id: "transfer-title", "data-t": "actions_transfer_title" }, t("actions_transfer_title")),
     h("p", { class: "quiet", "data-t": "actions_transfer_note" }, t("actions_transfer_note")),
+    h("p", { id: "transfer-mode", role: "status", dataset: { mode: "blind" } }),
     h("ol", { class: "reasons" }),
-    h("p", { class: "quiet" }, h("kbd", {}, "Esc"), " ", h("span", { "data-t": "cancel" }, t("cancel"))));
+    h("p", { class: "quiet" }, h("kbd", {}, "C"), " ", h("span", { "data-t": "actions_transfer_toggle" }, t("actions_transfer_toggle")),
+      " · ", h("kbd", {}, "Esc"), " ", h("span", { "data-t": "cancel" }, t("cancel"))));
   transferDialog.addEventListener("keydown", (e) => {
+    if (e.key.toLowerCase() === "c" && !e.ctrlKey && !e.altKey) {
+      e.preventDefault();
+      e.stopPropagation();
+      panel.consult = !panel.consult;
+      showMode();
+      return;
+    }
     const button = [...transferDialog.querySelectorAll("button[data-agency]")]
       .find((b) => city.agencies[b.dataset.agency].digit === e.key);
     if (button) {
@@ -301,3 +355,5 @@ addKey("h", { label: "actions_key_hangup", run: openHangup });
 addKey("g", { label: "actions_key_hold", run: toggleHold });
 addKey("e", { label: "actions_key_end", run: () => wrapUp("end") });
 addKey("x", { label: "actions_key_extend", run: () => wrapUp("extend") });
+addKey("o", { label: "actions_key_consult_complete", run: () => consultStep("complete") });
+addKey("q", { label: "actions_key_consult_cancel", run: () => consultStep("cancel") });
