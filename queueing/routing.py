@@ -303,7 +303,8 @@ class RoutingBase(Generic[ClientT]):
     @operation
     def transfer_consult(self, call_id: str, desk_id: str, action: str, *, by: str = "",
                          now_ms: int | None = None) -> Steps[dict[str, str]]:
-        """The initiating desk completes or cancels its consultative transfer (``complete``/``cancel``):
+        """The initiating desk completes, conferences or cancels its consultative transfer
+        (``complete``/``conference``/``cancel``):
         a command for the bridges; returns the transfer record and ``command``."""
         return self._script("transfer_consult", now_ms, call_id, desk_id, action, by, parse=_fields)
 

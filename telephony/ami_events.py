@@ -87,8 +87,16 @@ class ConsultEnded:
     status: str
 
 
+@dataclass(frozen=True)
+class ConferenceLeft:
+    """A desk's leg left the three-way conference of a consultative transfer (hotline-conference)."""
+
+    call_id: str
+    desk_id: str
+
+
 DialplanEvent = (RingEnded | DeskAnswered | CallerLeft | WentToFallback | DeskPhoneIdle | HeldDeskLeft | ResumeFailed
-                 | ConsultAnswered | ConsultEnded)
+                 | ConsultAnswered | ConsultEnded | ConferenceLeft)
 
 
 class MalformedEvent(ValueError):
@@ -128,6 +136,8 @@ def parse_user_event(message: Mapping[str, str]) -> DialplanEvent | None:
         return ConsultAnswered(call_id, _get(message, "Desk"))
     if name == "HotlineConsultEnd":
         return ConsultEnded(call_id, _get(message, "Desk"), _get(message, "Status") or "UNKNOWN")
+    if name == "HotlineConferenceLeft":
+        return ConferenceLeft(call_id, _get(message, "Desk"))
     raise MalformedEvent(f"unknown hotline event {name}")
 
 

@@ -20,7 +20,7 @@ TEMPLATES = files(asterisk_conf)
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 # Files an existing installation includes from its own configuration.
-INCLUDABLE = ("pjsip.conf", "extensions.conf", "queues.conf", "manager.conf", "musiconhold.conf")
+INCLUDABLE = ("pjsip.conf", "extensions.conf", "queues.conf", "manager.conf", "musiconhold.conf", "confbridge.conf")
 
 
 # Copied as they are into a full instance; an existing installation keeps its own.
@@ -124,6 +124,8 @@ def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = Tru
         "queues.conf": render_template("queues.conf.tmpl", _template("queues.conf.tmpl"), values),
         "manager.conf": render_template("manager.conf.tmpl", _template("manager.conf.tmpl"), values),
         "musiconhold.conf": render_template("musiconhold.conf.tmpl", _template("musiconhold.conf.tmpl"), values),
+        # The conference's profiles (no placeholders): hotline-conference needs them anywhere.
+        "confbridge.conf": _template("confbridge.conf"),
     }
     if full_instance:
         out["asterisk.conf"] = render_template("asterisk.conf.tmpl", _template("asterisk.conf.tmpl"), values)

@@ -29,6 +29,15 @@ stream, read by the bridges' consumer group, so each command is done by one brid
   initiator's leg up once the two are bridged (``completed``: the call is the target desk's).
   A consultation that cannot be started leaves the caller with its desk (``cancelled``); a
   caller that cannot be given back is put at the head of its own queue (``requeued``).
+* ``consult_conference`` (transfer_consult.lua, once the target answered): HOTLINE_CONFERENCE =
+  the call id on the three channels, the caller Redirected to ``hotline-conference`` (exten
+  caller), then the initiator's leg with the target's leg (exten desk, one Redirect): one
+  ConfBridge room (``conferenced``; the call still the initiator's). If that fails, the caller is
+  given back to the initiator as by a cancel (``cancelled``). ``conference_left`` (the dialplan's
+  HotlineConferenceLeft: a desk's leg hung up) steps it: the initiator gone, the call is the
+  target desk's (``completed``, the initiator wraps up); the target gone, the initiator's again
+  (``cancelled``). The caller's ConfBridge ends when no desk is left (end_marked) and the call
+  ends as after any answered call; the caller hanging up kicks the desks (ConfKick).
 
 :func:`plan` (what to send) and :func:`transfer_step_for` (what the outcome does to the
 transfer) are pure; :class:`CallControl` reads the stream, sends, steps and acks. An entry is
@@ -87,10 +96,12 @@ class Action(StrEnum):
     CONSULT_ENDED = "consult_ended"        # the dialplan: the target's Dial ended (``result``: DIALSTATUS)
     CONSULT_CANCEL = "consult_cancel"      # transfer_consult: the caller back with the initiator
     CONSULT_COMPLETE = "consult_complete"  # transfer_consult: the caller to the target desk
+    CONSULT_CONFERENCE = "consult_conference"  # transfer_consult: caller and both desks in one ConfBridge
+    CONFERENCE_LEFT = "conference_left"    # the dialplan: a desk's leg left the conference (``desk_id``)
 
 
 CONSULT_ACTIONS = frozenset({Action.CONSULT, Action.CONSULT_ANSWERED, Action.CONSULT_ENDED, Action.CONSULT_CANCEL,
-                             Action.CONSULT_COMPLETE})
+                             Action.CONSULT_COMPLETE, Action.CONSULT_CONFERENCE, Action.CONFERENCE_LEFT})
 CONSULT_CONTEXT = "hotline-consult"
 #: Set on the initiator's leg before the caller is taken from it: no HotlineConsultEnd /
 #: HotlineDeskLeft (a cancel: the leg waits for its caller); the leg is hung up (a completion).
@@ -98,6 +109,11 @@ CONSULT_QUIET, CONSULT_DONE = "HOTLINE_CONSULT_QUIET", "HOTLINE_CONSULT_DONE"
 #: How long the bridge waits for the caller to be bridged with the target before hanging the
 #: initiator's leg up (hanging it up earlier would end the target's leg with it).
 COMPLETE_WAIT_S = 5.0
+#: How long complete / conference wait for the just-answered target leg to be bridged with the initiator's.
+PEER_WAIT_S = 2.0
+#: The three-way conference (asterisk_conf/confbridge.conf, hotline-conference): the room is named
+#: by HOTLINE_CONFERENCE (the call id), set on the three channels before they are Redirected.
+CONFERENCE_CONTEXT, CONFERENCE_ROOM = "hotline-conference", "HOTLINE_CONFERENCE"
 
 
 HOLD_CONTEXT, DESK_HOLD_CONTEXT, RESUME_CONTEXT = "hotline-hold", "hotline-desk-hold", "hotline-resume"
@@ -380,17 +396,42 @@ def consult_plan(command: Command, call: Mapping[str, str], transfer: Mapping[st
         quiet = (_setvar(initiator, CONSULT_QUIET, "1"),) if initiator else ()
         drop = (hangup(target_leg),) if state == TransferState.ANSWERED and target_leg else ()
         return ConsultPlan((*quiet, *drop, resume(channel)), event=TransferEvent.CANCEL, failed="requeued")
-    # complete
+    if command.action == Action.CONFERENCE_LEFT:
+        if state != TransferState.CONFERENCED:
+            return ConsultPlan(skip=f"the transfer of call {cid} is {state}: desk {command.desk_id} leaving "
+                                    "the conference changes nothing")
+        if command.desk_id == transfer.get("from_desk"):
+            return ConsultPlan(event=TransferEvent.INITIATOR_HUNG_UP)
+        if command.desk_id == target:
+            return ConsultPlan(event=TransferEvent.TARGET_HUNG_UP)
+        return ConsultPlan(skip=f"call {cid}: desk {command.desk_id} is not in its conference")
+    # complete, conference
+    verb = "hand the caller to" if command.action == Action.CONSULT_COMPLETE else "conference with"
     if state != TransferState.ANSWERED:
         return ConsultPlan(skip=f"the transfer of call {cid} is {state}, not answered")
     if not initiator or not target_leg:
         # The two desks are not talking any more: the caller back with its desk.
         return ConsultPlan((resume(channel),), event=TransferEvent.TARGET_HUNG_UP, failed="requeued",
-                           skip=f"call {cid}: no target leg to hand the caller to ({initiator or 'no initiator'}, "
+                           skip=f"call {cid}: no target leg to {verb} ({initiator or 'no initiator'}, "
                                 f"peer {target_leg or 'none'})")
+    if command.action == Action.CONSULT_CONFERENCE:
+        return ConsultPlan(conference_actions(cid, channel, initiator, target_leg), event=TransferEvent.CONFERENCE,
+                           failed="cancelled")
     return ConsultPlan((_setvar(initiator, CONSULT_DONE, "1"), _setvar(channel, "HOTLINE_DESK_CHANNEL", target_leg),
                         _setvar(channel, "HOTLINE_DESK", target), resume(channel)),
                        event=TransferEvent.COMPLETE, failed="cancelled", hang_up_after=(initiator, target_leg))
+
+
+def conference_actions(call_id: str, caller: str, initiator: str, target_leg: str) -> tuple[dict[str, str], ...]:
+    """The three channels into one ConfBridge room named by the call id: the caller first (it waits
+    there, with music, for a desk), then both desk legs with one Redirect (neither is hung up)."""
+    room = tuple(_setvar(channel, CONFERENCE_ROOM, call_id) for channel in (caller, initiator, target_leg))
+    return (*room, _setvar(initiator, CONSULT_QUIET, "1"),
+            {"Action": "Redirect", "Channel": caller, "Context": CONFERENCE_CONTEXT, "Exten": "caller",
+             "Priority": "1"},
+            {"Action": "Redirect", "Channel": initiator, "Context": CONFERENCE_CONTEXT, "Exten": "desk",
+             "Priority": "1", "ExtraChannel": target_leg, "ExtraContext": CONFERENCE_CONTEXT, "ExtraExten": "desk",
+             "ExtraPriority": "1"})
 
 
 # --- the consumer --------------------------------------------------------------------------
@@ -568,11 +609,18 @@ class CallControl:
             try:
                 if command.action == Action.CONSULT:
                     peer = await self.getvar(channel, "BRIDGEPEER")
-                elif command.action in (Action.CONSULT_CANCEL, Action.CONSULT_COMPLETE):
+                elif command.action in (Action.CONSULT_CANCEL, Action.CONSULT_COMPLETE, Action.CONSULT_CONFERENCE):
                     initiator = await self.getvar(channel, "HOTLINE_DESK_CHANNEL")
                     if initiator:
                         try:
                             target_leg = await self.getvar(initiator, "BRIDGEPEER")
+                            # Just answered: the two legs may not be bridged yet (the dialplan says
+                            # answered before Dial bridges them): a moment's grace.
+                            for _ in range(int(PEER_WAIT_S / 0.1)):
+                                if target_leg or transfer.get("transfer_state") != TransferState.ANSWERED:
+                                    break
+                                await asyncio.sleep(0.1)
+                                target_leg = await self.getvar(initiator, "BRIDGEPEER")
                         except ChannelGone:
                             initiator = ""
             except ChannelGone as exc:
@@ -597,6 +645,9 @@ class CallControl:
             await self.consult_failed(command, transfer, todo.failed, todo.skip)
             return
         error = await self.send(command, todo.actions)
+        if isinstance(error, ChannelGone) and command.action == Action.CONSULT_CONFERENCE \
+                and await self.caller_here(channel):
+            error = AmiError(f"a desk's leg is gone: {error}")  # not the caller: given back, as a failure
         if isinstance(error, ChannelGone):
             log.info("call %s: the caller had left (%s)", command.call_id, error)
             await self.hangups.record(command.call_id)
@@ -604,9 +655,10 @@ class CallControl:
             return
         if error is not None:
             log.error("call %s: %s failed: %s", command.call_id, command.action, error)
-            if command.action == Action.CONSULT_COMPLETE:
+            if command.action in (Action.CONSULT_COMPLETE, Action.CONSULT_CONFERENCE):
                 # The caller was not handed over: back with its desk (the target's leg hung up).
-                await self.send(command, (_setvar(initiator, CONSULT_DONE, ""),))
+                if command.action == Action.CONSULT_COMPLETE:
+                    await self.send(command, (_setvar(initiator, CONSULT_DONE, ""),))
                 todo = consult_plan(replace(command, action=Action.CONSULT_CANCEL), call, transfer,
                                     initiator=initiator, target_leg=target_leg)
                 if await self.send(command, todo.actions) is None:
@@ -619,6 +671,16 @@ class CallControl:
             await self.hang_up_when_bridged(command.call_id, channel, leg, target_leg)
         if todo.event is not None:
             await self.step(command.call_id, todo.event, todo.skip or command.result)
+
+    async def caller_here(self, channel: str) -> bool:
+        """The caller's channel still exists (a ChannelGone was about another channel)."""
+        try:
+            await self.getvar(channel, "HOTLINE_STAGE")
+        except ChannelGone:
+            return False
+        except AmiError:
+            return True
+        return True
 
     async def send(self, command: Command, actions: tuple[dict[str, str], ...]) -> AmiError | None:
         for fields in actions:

@@ -19,6 +19,7 @@ from queueing.routing import AsyncRouting
 from queueing.states import DeskState
 from telephony.ami_events import (
     CallerLeft,
+    ConferenceLeft,
     ConsultAnswered,
     ConsultEnded,
     DeskAnswered,
@@ -120,6 +121,12 @@ class DialplanEvents:
                 "call_id": event.call_id, "desk_id": "", "target_desk": event.desk_id, "channel": "",
                 "ms": str(self.routing.clock()), "result": status}
             await self.redis.xadd(self.routing.keys.call_commands(), command, maxlen=10_000, approximate=True)
+        elif isinstance(event, ConferenceLeft):
+            # A desk hung up in a three-way conference: one bridge's CallControl steps the transfer.
+            log.info("call %s: desk %s left the conference", event.call_id, event.desk_id)
+            left: dict[Any, Any] = {"action": "conference_left", "call_id": event.call_id, "desk_id": event.desk_id,
+                                    "channel": "", "ms": str(self.routing.clock()), "result": ""}
+            await self.redis.xadd(self.routing.keys.call_commands(), left, maxlen=10_000, approximate=True)
         elif isinstance(event, DeskPhoneIdle):
             if is_busy_outside(await self.routing.desk(event.desk_id)):
                 log.info("desk %s is free again after a call outside hotline", event.desk_id)

@@ -76,7 +76,8 @@ def find_drift(calls: Sequence[Mapping[str, str]], live: Mapping[str, LiveChanne
             continue
         its_call = by_id.get(desk.get("call_id", ""))
         # A desk busy with a live call is freed by that call's own repair (or its end).
-        if (its_call is None or its_call.get("desk") != desk.get("desk_id")
+        # A three-way conference's other desk (conference_desk) is busy with the call too.
+        if (its_call is None or desk.get("desk_id") not in (its_call.get("desk"), its_call.get("conference_desk"))
                 or its_call.get("state") not in (CallState.RINGING, CallState.ON_CALL)):
             drift.append(Drift(DriftKind.DESK_STUCK, desk.get("call_id", ""), desk.get("desk_id", ""), state=desk["state"],
                                detail="its call is over or elsewhere"))

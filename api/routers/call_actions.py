@@ -54,8 +54,9 @@ def call_actions_router(access: Access, calls: CallService, actions: CallActionS
     def consult_step(call_id: str, step: Literal["complete", "conference", "cancel"],
                      principal: Principal = Depends(access.operator)) -> dict[str, str]:
         """A consultative transfer's next step: complete (once the target desk answered: the caller talks
-        with it, this desk wraps up) or cancel (the caller back with this desk); 409 with the reason when
-        the transfer is not in a state for it, and for conference (not available yet)."""
+        with it, this desk wraps up), conference (once it answered: the caller and both desks in one
+        room; whichever desk hangs up, the caller stays with the other) or cancel (the caller back with
+        this desk); 409 with the reason when the transfer is not in a state for it."""
         desk_id = access.desk_on_call(principal, call_id, the_call(principal, call_id))
         log.info("consult %s of call %s asked by %s", step, call_id, principal)
         return actions.consult_step(call_id, CONSULT_STEPS[step], desk_id, principal.name)

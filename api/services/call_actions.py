@@ -43,14 +43,11 @@ class CallActionService:
         return self.routing.transfer(call_id) or {"call_id": call_id, "transfer_state": TransferState.READY}
 
     def consult_step(self, call_id: str, event: TransferEvent, desk_id: str = "", by: str = "") -> dict[str, str]:
-        """complete or cancel a consultative transfer (the bridge carries it out: transfer_consult.lua);
-        refused unless the state machine allows it. A conference is not carried out on this server yet."""
+        """complete, conference or cancel a consultative transfer (the bridge carries it out:
+        transfer_consult.lua); refused unless the state machine allows it."""
         step = decide(transfer_of(self.routing.transfer(call_id)), event)
         if step.refused:
             raise RoutingRefused(f"call {call_id}: {step.refused}")
-        if event == TransferEvent.CONFERENCE:
-            raise RoutingRefused(f"call {call_id}: a three-way conference is not available on this server yet: "
-                                 "complete or cancel the transfer")
         return self.routing.transfer_consult(call_id, desk_id, event.value, by=by)
 
     def hang_up(self, call_id: str, desk_id: str, by: str) -> dict[str, str]:

@@ -6,7 +6,9 @@
 --                  A caller who hung up meanwhile is not requeued (the transfer ends).
 --   wrap_up:       the initiating desk is done with the call: wrap-up for wrap_up_ms.
 -- A consultative transfer's target desk and hold follow its state: answered, the target desk is
--- on_call (with this call, still the initiator's); completed, the call is the target desk's
+-- on_call (with this call, still the initiator's); conferenced, the caller is off hold, the call
+-- still the initiator's and conference_desk the target desk (on_call); completed (the initiator
+-- left the conference too), the call is the target desk's
 -- (desk, held 0) and the target desk on_call; cancelled, the caller talks to the initiator again
 -- (held 0; requeued too); cancelled, requeued or ended, a target desk still ringing or consulting for this call
 -- is ready again.
@@ -55,10 +57,15 @@ return run(function()
         emit('desk_state', 'desk_id', target, 'agency', t.agency, 'state', 'on_call', 'previous', 'ringing',
           'reason', 'consulted by ' .. transfer.from_desk)
       end
+    elseif next_state == 'conferenced' then
+      -- Caller, initiator and target in one room: off hold; the call is still the initiator's,
+      -- conference_desk names the other desk in it; the target desk stays on_call with it.
+      unhold()
+      redis.call('HSET', call_key(call_id), 'conference_desk', target, 'conference_ms', now)
     elseif next_state == 'completed' then
       unhold()
       redis.call('HSET', call_key(call_id), 'desk', target, 'transferred_from', transfer.from_desk,
-        'transferred_ms', now)
+        'transferred_ms', now, 'conference_desk', '')
       local previous = t and t.state or 'offline'
       redis.call('ZREM', ready_key(t and t.agency or transfer.target_agency), target)
       redis.call('HSET', desk_key(target), 'state', 'on_call', 'call_id', call_id, 'since_ms', now)
@@ -68,6 +75,9 @@ return run(function()
       end
     else
       if (next_state == 'cancelled' or next_state == 'requeued') and not gone then unhold() end
+      if call.conference_desk and call.conference_desk ~= '' then
+        redis.call('HSET', call_key(call_id), 'conference_desk', '')
+      end
       if ours then
         make_desk_ready(target, t.agency)
         emit('desk_state', 'desk_id', target, 'agency', t.agency, 'state', 'ready', 'previous', t.state,

@@ -105,12 +105,15 @@ def test_a_consult_rings_a_ready_desk_then_complete_and_cancel_go_to_the_bridge(
     assert reply.status_code == 200, reply.text
     assert (reply.json()["transfer_state"], reply.json()["target_desk"]) == ("ringback", "desk-201")
     assert commands(routing)[-1]["action"] == "consult" and routing.desk("desk-201")["state"] == "ringing"
-    # Ringing: complete is refused, conference is not available, cancel goes to the bridge.
+    # Ringing: complete and conference are refused; answered, each goes to the bridge.
     early = client.post(f"/calls/{on_call}/transfer/complete")
     assert early.status_code == 409 and "cannot complete while the transfer is ringback" in early.json()["detail"]
+    early = client.post(f"/calls/{on_call}/transfer/conference")
+    assert early.status_code == 409 and "cannot conference while the transfer is ringback" in early.json()["detail"]
     routing.transfer_step(on_call, "ringback", "answered")
     conference = client.post(f"/calls/{on_call}/transfer/conference")
-    assert conference.status_code == 409 and "conference is not available" in conference.json()["detail"]
+    assert conference.status_code == 200, conference.text
+    assert commands(routing)[-1]["action"] == "consult_conference"
     done = client.post(f"/calls/{on_call}/transfer/complete")
     assert done.status_code == 200, done.text
     assert done.json()["transfer_state"] == "answered" and done.json()["command"]

@@ -173,7 +173,7 @@ def test_asterisk_conf_writes_the_files(cli, tmp_path, passwords):
     result = cli("asterisk-conf", "--out", str(out), "--desk-passwords", str(passwords), "--agi-port", "4600",
                  HOTLINE_AMI_SECRET="cli-secret")
     assert result.exit_code == 0, result.output
-    names = ["pjsip.conf", "extensions.conf", "queues.conf", "manager.conf", "musiconhold.conf"]
+    names = ["pjsip.conf", "extensions.conf", "queues.conf", "manager.conf", "musiconhold.conf", "confbridge.conf"]
     assert result.stdout.splitlines() == [f"wrote {out / n}" for n in names]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     assert "secret = cli-secret" in (out / "manager.conf").read_text()

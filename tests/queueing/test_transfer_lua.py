@@ -196,6 +196,36 @@ def test_answered_then_completed_makes_the_call_the_target_desks(consult):
     assert consult.desk("f-2")["state"] == "wrap_up"
 
 
+def test_a_conference_keeps_both_desks_on_the_call_and_the_one_left_takes_it(consult):
+    consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    with pytest.raises(RoutingRefused, match="cannot conference while the transfer is ringback"):
+        consult.transfer_consult("c-1", "p-1", "conference", now_ms=T0 + 21_000)
+    consult.transfer_step("c-1", "ringback", "answered", now_ms=T0 + 22_000)
+    asked = consult.transfer_consult("c-1", "p-1", "conference", by="lan", now_ms=T0 + 23_000)
+    assert asked["command"] and commands(consult)[-1]["action"] == "consult_conference"
+    consult.transfer_step("c-1", "answered", "conferenced", now_ms=T0 + 24_000)
+    call = consult.call("c-1")
+    assert (call["state"], call["desk"], call["held"], call["conference_desk"]) == ("on_call", "p-1", "0", "f-2")
+    assert (consult.desk("f-2")["state"], consult.desk("f-2")["call_id"]) == ("on_call", "c-1")
+    assert consult.desk("p-1")["state"] == "on_call"
+    # The fire desk leaves: the caller is the police desk's again, the fire desk free.
+    consult.transfer_step("c-1", "conferenced", "cancelled", now_ms=T0 + 30_000)
+    call = consult.call("c-1")
+    assert (call["desk"], call["conference_desk"]) == ("p-1", "")
+    assert consult.desk("f-2")["state"] == "ready" and consult.desk("p-1")["state"] == "on_call"
+
+
+def test_the_initiator_leaving_a_conference_gives_the_call_to_the_target(consult):
+    consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    consult.transfer_step("c-1", "ringback", "answered", now_ms=T0 + 22_000)
+    consult.transfer_step("c-1", "answered", "conferenced", now_ms=T0 + 24_000)
+    consult.transfer_step("c-1", "conferenced", "completed", wrap_up_ms=WRAP_UP_MS, now_ms=T0 + 30_000)
+    call = consult.call("c-1")
+    assert (call["desk"], call["transferred_from"], call["conference_desk"]) == ("f-2", "p-1", "")
+    assert (consult.desk("f-2")["state"], consult.desk("f-2")["call_id"]) == ("on_call", "c-1")
+    assert consult.desk("p-1")["state"] == "wrap_up"
+
+
 def test_consult_steps_are_refused_out_of_turn(consult):
     with pytest.raises(RoutingRefused, match="has no consultative transfer"):
         consult.transfer_consult("c-1", "p-1", "cancel", now_ms=T0 + 20_000)

@@ -8,6 +8,7 @@ from panoramisk.message import Message
 from telephony.ami_events import (
     HOTLINE_CONTEXTS,
     CallerLeft,
+    ConferenceLeft,
     ConsultAnswered,
     ConsultEnded,
     DeskAnswered,
@@ -167,3 +168,8 @@ def test_a_consultation_answered_and_ended_as_the_dialplan_raises_them():
     assert parse_user_event(answered) == ConsultAnswered("c-1", "desk-201")
     assert parse_user_event(ended) == ConsultEnded("c-1", "desk-201", "NOANSWER")
     assert parse_user_event({**ended, "Status": ""}) == ConsultEnded("c-1", "desk-201", "UNKNOWN")
+
+
+def test_a_desk_leaving_the_conference_as_the_dialplan_raises_it():
+    left = {"UserEvent": "HotlineConferenceLeft", "CallId": "c-1", "Desk": "desk-101"}
+    assert parse_user_event(left) == ConferenceLeft("c-1", "desk-101")

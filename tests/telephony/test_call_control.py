@@ -5,6 +5,7 @@ real Lua scripts and an AMI link whose errors are Asterisk 22's recorded replies
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,6 +23,7 @@ from telephony.call_control import (
     ConsultPlan,
     Plan,
     StepArgs,
+    conference_actions,
     consult_actions,
     consult_plan,
     dial_event,
@@ -433,6 +435,24 @@ CONSULT_PLANS = [
                  skip=f"call c-1: no target leg to hand the caller to ({DESK_LEG}, peer none)")),
     ("complete while ringing: nothing", consult_cmd("consult_complete"), HELD, RINGBACK, {},
      ConsultPlan(skip="the transfer of call c-1 is ringback, not answered")),
+    ("conference: the three channels into the call's room", consult_cmd("consult_conference"), HELD, ANSWERED,
+     {"initiator": DESK_LEG, "target_leg": TARGET_LEG},
+     ConsultPlan(conference_actions("c-1", CHAN, DESK_LEG, TARGET_LEG), event=TransferEvent.CONFERENCE,
+                 failed="cancelled")),
+    ("conference with no target leg: back with the initiator", consult_cmd("consult_conference"), HELD, ANSWERED,
+     {"initiator": DESK_LEG},
+     ConsultPlan((resume(CHAN),), event=TransferEvent.TARGET_HUNG_UP, failed="requeued",
+                 skip=f"call c-1: no target leg to conference with ({DESK_LEG}, peer none)")),
+    ("conference while ringing: nothing", consult_cmd("consult_conference"), HELD, RINGBACK, {},
+     ConsultPlan(skip="the transfer of call c-1 is ringback, not answered")),
+    ("the initiator leaves the conference: the call is the target's", consult_cmd("conference_left"), ON_CALL,
+     rec(ANSWERED, transfer_state="conferenced"), {}, ConsultPlan(event=TransferEvent.INITIATOR_HUNG_UP)),
+    ("the target leaves the conference: the initiator's again",
+     replace(consult_cmd("conference_left"), desk_id="f-1"), ON_CALL, rec(ANSWERED, transfer_state="conferenced"), {},
+     ConsultPlan(event=TransferEvent.TARGET_HUNG_UP)),
+    ("a desk leaving once the conference is over: nothing", consult_cmd("conference_left"), ON_CALL,
+     rec(ANSWERED, transfer_state="completed"), {},
+     ConsultPlan(skip="the transfer of call c-1 is completed: desk p-1 leaving the conference changes nothing")),
 ]
 
 
@@ -440,6 +460,17 @@ CONSULT_PLANS = [
                          ids=[p[0] for p in CONSULT_PLANS])
 def test_consult_plan(name, command, call, transfer, seen, expected):
     assert consult_plan(command, call, transfer, **seen) == expected
+
+
+def test_the_conference_names_the_room_and_moves_the_caller_before_both_desk_legs():
+    actions = conference_actions("c-1", CHAN, DESK_LEG, TARGET_LEG)
+    assert [a for a in actions if a["Action"] == "Setvar" and a["Variable"] == "HOTLINE_CONFERENCE"] == [
+        setvar(CHAN, "HOTLINE_CONFERENCE", "c-1"), setvar(DESK_LEG, "HOTLINE_CONFERENCE", "c-1"),
+        setvar(TARGET_LEG, "HOTLINE_CONFERENCE", "c-1")]
+    caller, desks = actions[-2:]
+    assert (caller["Channel"], caller["Context"], caller["Exten"]) == (CHAN, "hotline-conference", "caller")
+    assert (desks["Channel"], desks["Exten"], desks["ExtraChannel"], desks["ExtraContext"], desks["ExtraExten"]) == (
+        DESK_LEG, "desk", TARGET_LEG, "hotline-conference", "desk")
 
 
 def test_the_consult_redirect_holds_the_caller_and_sends_the_desks_leg_to_dial():
