@@ -1,7 +1,7 @@
 // Actions on the call at this desk (slot-actions): transfer the caller to another agency
 // (blind: the caller waits at the head of that agency's queue with its original arrival time,
 // never dropped; consult, C in the dialog: the caller on hold music while a desk of that agency
-// rings, then O completes or Q cancels), hang up (only after a confirmation), and the wrap-up that follows a call with
+// rings, then O completes, K joins all three or Q cancels), hang up (only after a confirmation), and the wrap-up that follows a call with
 // its clock: end it now, or extend it once.
 
 import { $, h, city, view, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, serverNow, agencyName } from "./kit.js";
@@ -18,6 +18,8 @@ addStrings({
     actions_transfer_toggle: "Chuyển thẳng / hỏi ý kiến trước",
     actions_consult_complete: "Hoàn tất chuyển",
     actions_consult_cancel: "Hủy, quay lại người gọi",
+    actions_consult_conference: "Họp ba bên",
+    actions_key_consult_conference: "Họp ba bên: người gọi, bạn và bàn kia (sau khi bên kia đã nghe)",
     actions_key_consult_complete: "Hoàn tất chuyển (sau khi bên kia đã nghe)",
     actions_key_consult_cancel: "Hủy chuyển, quay lại người gọi",
     actions_hangup: "Kết thúc cuộc gọi",
@@ -60,6 +62,8 @@ addStrings({
     actions_transfer_toggle: "Blind / consult first",
     actions_consult_complete: "Complete the transfer",
     actions_consult_cancel: "Cancel, back to the caller",
+    actions_consult_conference: "Three-way call",
+    actions_key_consult_conference: "Three-way call: the caller, you and the other desk (once it answered)",
     actions_key_consult_complete: "Complete the transfer (once the other desk answered)",
     actions_key_consult_cancel: "Cancel the transfer, back to the caller",
     actions_hangup: "Hang up",
@@ -188,7 +192,8 @@ function consulting() {
 
 function consultStep(step) {
   if (!consulting()) return;
-  if (step === "complete" && panel.transfer.transfer_state !== "answered") return;
+  // Completing or joining all three needs the other desk on the line.
+  if (step !== "cancel" && panel.transfer.transfer_state !== "answered") return;
   act("POST", `/calls/${encodeURIComponent(view.callId)}/transfer/${step}`, undefined, () => say(""));
 }
 
@@ -266,6 +271,8 @@ function render() {
   if (consulting()) {
     parts.push(h("div", { class: "action-row", id: "consult-actions" },
       keyButton("consult-complete", "O", t("actions_consult_complete"), () => consultStep("complete"),
+        panel.transfer.transfer_state !== "answered"),
+      keyButton("consult-conference", "K", t("actions_consult_conference"), () => consultStep("conference"),
         panel.transfer.transfer_state !== "answered"),
       keyButton("consult-cancel", "Q", t("actions_consult_cancel"), () => consultStep("cancel"), false)));
   }
@@ -357,3 +364,4 @@ addKey("e", { label: "actions_key_end", run: () => wrapUp("end") });
 addKey("x", { label: "actions_key_extend", run: () => wrapUp("extend") });
 addKey("o", { label: "actions_key_consult_complete", run: () => consultStep("complete") });
 addKey("q", { label: "actions_key_consult_cancel", run: () => consultStep("cancel") });
+addKey("k", { label: "actions_key_consult_conference", run: () => consultStep("conference") });

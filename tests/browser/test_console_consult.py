@@ -33,12 +33,18 @@ def test_c_switches_to_consult_then_o_completes_and_q_cancels(page: Page, shots:
     assert server.routing.transfer("c-consult")["target_desk"] == "desk-201"
     complete = page.locator("#consult-complete")
     expect(complete).to_be_disabled(timeout=LIVE_WAIT_MS)  # the fire desk has not answered yet
+    expect(page.locator("#consult-conference")).to_be_disabled()
 
     server.routing.transfer_step("c-consult", "ringback", "answered")  # what the bridge does on the answer
     expect(complete).to_be_enabled(timeout=LIVE_WAIT_MS)
     shots.take("consulting")
+    conference = page.locator("#consult-conference")
+    expect(conference).to_be_enabled()
+    page.keyboard.press("k")
+    assert wait_for(lambda: [c[1]["action"] for c in server.client.xrange(COMMANDS)][-1:] == ["consult_conference"])
     page.keyboard.press("o")
     assert wait_for(lambda: [c[1]["action"] for c in server.client.xrange(COMMANDS)][-1:] == ["consult_complete"])
     page.keyboard.press("q")
     assert wait_for(lambda: [c[1]["action"] for c in server.client.xrange(COMMANDS)][-1:] == ["consult_cancel"])
-    assert [c[1]["action"] for c in server.client.xrange(COMMANDS)] == ["consult", "consult_complete", "consult_cancel"]
+    assert [c[1]["action"] for c in server.client.xrange(COMMANDS)] == [
+        "consult", "consult_conference", "consult_complete", "consult_cancel"]
