@@ -7,7 +7,7 @@ export HOTLINE_CACHE="${HOTLINE_CACHE:-/var/cache/hotline}"
 VENV="${HOTLINE_VENV:-$HOTLINE_ROOT/.venv}"
 
 # chromium: the console's browser tests (tests/browser) drive Debian's own build through playwright.
-APT_PACKAGES=(redis-server sip-tester espeak-ng sox debootstrap python3-venv python3-pip ca-certificates chromium)
+APT_PACKAGES=(redis-server sip-tester espeak-ng sox tcpdump debootstrap python3-venv python3-pip ca-certificates chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

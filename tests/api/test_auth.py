@@ -27,11 +27,12 @@ CITY = load_settings(E2E_CITY)
 NUMBER = "0912345678"
 
 
-def seed(routing: Routing) -> None:
-    """Desks registered; a police, a fire and a general caller waiting; a callback task each."""
+def seed(routing: Routing, now: int | None = None) -> None:
+    """Desks registered; a police, a fire and a general caller waiting; a callback task each.
+    ``now``: the moment they are seeded around (default: the wall clock)."""
     for d in CITY.desks:
         routing.register_desk(d.id, d.agency, cross_trained=d.cross_trained)
-    now = wall_clock_ms()
+    now = wall_clock_ms() if now is None else now
     for i, (call_id, queue) in enumerate((("c-police", "police"), ("c-fire", "fire"), ("c-general", "general"))):
         routing.arrive(call_id, f"090000000{i}", f"PJSIP/citizens-{call_id}", now_ms=now - 10_000)
         routing.enqueue(call_id, queue, 1, now_ms=now - 9_000)
