@@ -197,6 +197,34 @@ local function end_sessions_of(name, reason)
 end
 
 
+-- --- what the API asks the bridges to do to a call (telephony/call_control.py) ---------------
+local function transfer_key(call_id) return PREFIX .. 'transfer:' .. call_id end
+-- A transfer in these states is still open (queueing/transfers.py UNDER_WAY).
+local under_way = { moving = true, ringback = true, answered = true, conferenced = true }
+
+-- A hold, a hang-up or a second transfer waits for the open transfer of the call to end.
+local function refuse_while_transferring(call_id)
+  local transfer = load_hash(transfer_key(call_id))
+  if transfer and under_way[transfer.transfer_state] then
+    refuse('a transfer of call ' .. call_id .. ' is under way (' .. transfer.transfer_state .. ')')
+  end
+end
+
+-- One entry of the call_commands stream, read once by the bridges' consumer group; its id.
+-- ...: more field, value pairs (label, target_desk).
+local function add_call_command(action, call_id, channel, desk_id, ...)
+  return redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', action,
+    'call_id', call_id, 'channel', channel, 'desk_id', desk_id, 'ms', int_str(NOW), ...)
+end
+
+-- A held caller's hold ends now: held 0, and its time added to held_total_ms.
+local function end_hold(call_id, call)
+  if call.held ~= '1' then return end
+  local total = (tonumber(call.held_total_ms) or 0) + math.max(0, NOW - (tonumber(call.held_ms) or NOW))
+  redis.call('HSET', call_key(call_id), 'held', '0', 'held_total_ms', int_str(total))
+end
+
+
 -- --- incidents (queueing/incidents.py) -------------------------------------------------------
 -- The agency an incident belongs to: that of the desk that took the call, else the call's queue.
 local function owning_agency(call)

@@ -15,13 +15,8 @@ return run(function()
   if call.state ~= 'on_call' or call.desk ~= desk_id then
     refuse('call ' .. call_id .. ' is ' .. call.state .. ', not on a call at desk ' .. desk_id)
   end
-  local transfer = load_hash(PREFIX .. 'transfer:' .. call_id)
-  local under_way = { moving = true, ringback = true, answered = true, conferenced = true }
-  if transfer and under_way[transfer.transfer_state] then
-    refuse('a transfer of call ' .. call_id .. ' is under way (' .. transfer.transfer_state .. ')')
-  end
-  local id = redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', action,
-    'call_id', call_id, 'channel', call.channel, 'desk_id', desk_id, 'ms', int_str(NOW))
+  refuse_while_transferring(call_id)
+  local id = add_call_command(action, call_id, call.channel, desk_id)
   emit('call_action', 'call_id', call_id, 'queue', call.queue, 'desk_id', desk_id, 'action', action, 'by', by)
   return { 'call_id', call_id, 'action', action, 'command', id }
 end)

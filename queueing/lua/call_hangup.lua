@@ -73,11 +73,7 @@ return run(function()
     redis.call('ZADD', callbacks_key(callback_queue), now, call_id)
   end
   redis.call('SREM', K_ACTIVE, call_id)
-  if call.held == '1' then
-    -- hung up on hold music: the hold ends with the call, and its time counts
-    local total = (tonumber(call.held_total_ms) or 0) + math.max(0, NOW - (tonumber(call.held_ms) or NOW))
-    redis.call('HSET', call_key(call_id), 'held', '0', 'held_total_ms', int_str(total))
-  end
+  end_hold(call_id, call)  -- hung up on hold music: the hold ends with the call, and its time counts
 
   emit('call_' .. result, 'call_id', call_id, 'state', state, 'previous', previous,
     'outcome', outcome, 'abandon_stage', stage, 'desk_id', desk_id, 'desk_state', desk_state)

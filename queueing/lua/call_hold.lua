@@ -36,31 +36,22 @@ return run(function()
   local function noop(why)
     return { 'result', 'noop', 'call_id', call_id, 'held', held and '1' or '0', 'command', '', 'reason', why }
   end
-  local function command(name)
-    return redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', name,
-      'call_id', call_id, 'channel', call.channel, 'desk_id', desk_id, 'ms', now)
-  end
 
   if action == 'hold' or action == 'resume' then
     if not at_desk then
       refuse('call ' .. call_id .. ' is ' .. call.state .. ', not on a call at desk ' .. desk_id)
     end
-    local transfer = load_hash(PREFIX .. 'transfer:' .. call_id)
-    local under_way = { moving = true, ringback = true, answered = true, conferenced = true }
-    if transfer and under_way[transfer.transfer_state] then
-      refuse('a transfer of call ' .. call_id .. ' is under way (' .. transfer.transfer_state .. ')')
-    end
+    refuse_while_transferring(call_id)
     if action == 'hold' then
       if held then refuse('call ' .. call_id .. ' is already on hold') end
       redis.call('HSET', key, 'held', '1', 'held_ms', now)
-      local id = command('hold')
+      local id = add_call_command('hold', call_id, call.channel, desk_id)
       emit('call_held', 'call_id', call_id, 'queue', call.queue, 'desk_id', desk_id, 'by', by)
       return { 'result', 'held', 'call_id', call_id, 'held', '1', 'command', id, 'reason', '' }
     end
     if not held then refuse('call ' .. call_id .. ' is not on hold') end
-    local total = (tonumber(call.held_total_ms) or 0) + math.max(0, NOW - (tonumber(call.held_ms) or NOW))
-    redis.call('HSET', key, 'held', '0', 'held_total_ms', int_str(total))
-    local id = command('resume')
+    end_hold(call_id, call)
+    local id = add_call_command('resume', call_id, call.channel, desk_id)
     emit('call_resumed', 'call_id', call_id, 'queue', call.queue, 'desk_id', desk_id, 'by', by)
     return { 'result', 'resumed', 'call_id', call_id, 'held', '0', 'command', id, 'reason', '' }
   end

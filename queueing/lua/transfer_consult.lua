@@ -11,7 +11,7 @@ return run(function()
   local action = ARGV[5]
   local by = arg_text(6)
   if action ~= 'complete' and action ~= 'cancel' and action ~= 'conference' then refuse('unknown consult action ' .. tostring(action)) end
-  local transfer = load_hash(PREFIX .. 'transfer:' .. call_id)
+  local transfer = load_hash(transfer_key(call_id))
   if not transfer or transfer.kind ~= 'consult' then refuse('call ' .. call_id .. ' has no consultative transfer') end
   if transfer.from_desk ~= desk_id then
     refuse('the transfer of call ' .. call_id .. ' is desk ' .. transfer.from_desk .. "'s, not desk " .. desk_id .. "'s")
@@ -25,13 +25,11 @@ return run(function()
   end
   local call = load_call(call_id)
   if not call then refuse('unknown call ' .. call_id) end
-  local now = int_str(NOW)
-  local id = redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', 'consult_' .. action,
-    'call_id', call_id, 'channel', call.channel, 'desk_id', desk_id, 'target_desk', transfer.target_desk or '',
-    'ms', now)
+  local id = add_call_command('consult_' .. action, call_id, call.channel, desk_id,
+    'target_desk', transfer.target_desk or '')
   emit('call_action', 'call_id', call_id, 'queue', call.queue, 'desk_id', desk_id, 'action', 'consult_' .. action,
     'by', by)
-  local flat = redis.call('HGETALL', PREFIX .. 'transfer:' .. call_id)
+  local flat = redis.call('HGETALL', transfer_key(call_id))
   table.insert(flat, 'command')
   table.insert(flat, id)
   return flat

@@ -26,9 +26,8 @@ return run(function()
 
   local call = load_call(call_id)
   if not call then refuse('unknown call ' .. call_id) end
-  local tkey = PREFIX .. 'transfer:' .. call_id
+  local tkey = transfer_key(call_id)
   local current = load_hash(tkey)
-  local under_way = { moving = true, ringback = true, answered = true, conferenced = true }
   if current and under_way[current.transfer_state] then
     refuse('a transfer is already under way: call ' .. call_id .. ' is being transferred to '
       .. current.target_agency .. ' (' .. current.transfer_state .. ')')
@@ -82,12 +81,9 @@ return run(function()
   redis.call('DEL', tkey)
   redis.call('HSET', tkey, unpack(record))
   if kind == 'consult' then
-    redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', action,
-      'call_id', call_id, 'channel', call.channel, 'label', label, 'desk_id', desk_id, 'target_desk', target,
-      'ms', now)
+    add_call_command(action, call_id, call.channel, desk_id, 'label', label, 'target_desk', target)
   else
-    redis.call('XADD', PREFIX .. 'call_commands', 'MAXLEN', '~', '10000', '*', 'action', action,
-      'call_id', call_id, 'channel', call.channel, 'label', label, 'desk_id', desk_id, 'ms', now)
+    add_call_command(action, call_id, call.channel, desk_id, 'label', label)
   end
   emit('transfer', 'call_id', call_id, 'queue', call.queue, 'desk_id', desk_id, 'from_agency', desk.agency,
     'to_agency', agency, 'kind', kind, 'transfer_state', transfer_state)

@@ -28,7 +28,7 @@ return run(function()
   if not transfer_states[next_state] then refuse('unknown transfer state ' .. tostring(next_state)) end
   if requeue ~= '' then check_id(requeue, 'requeue_queue') end
 
-  local tkey = PREFIX .. 'transfer:' .. call_id
+  local tkey = transfer_key(call_id)
   local transfer = load_hash(tkey)
   if not transfer then refuse('no transfer of call ' .. call_id) end
   if transfer.transfer_state ~= expected then
@@ -45,12 +45,7 @@ return run(function()
   if transfer.kind == 'consult' and target ~= '' then
     local t = load_desk(target)
     local ours = t and (t.state == 'ringing' or t.state == 'on_call') and t.call_id == call_id
-    local function unhold()
-      if call.held == '1' then
-        local total = (tonumber(call.held_total_ms) or 0) + math.max(0, NOW - (tonumber(call.held_ms) or NOW))
-        redis.call('HSET', call_key(call_id), 'held', '0', 'held_total_ms', int_str(total))
-      end
-    end
+    local function unhold() end_hold(call_id, call) end
     if next_state == 'answered' then
       if ours and t.state == 'ringing' then
         redis.call('HSET', desk_key(target), 'state', 'on_call', 'since_ms', now)
