@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,18 +96,27 @@ class Server:
         assert not self.thread.is_alive(), f"uvicorn on {self.url} did not stop"
 
 
-@pytest.fixture
-def server(redis_client: redis.Redis, redis_url: str) -> Iterator[Server]:
-    """The API over a flushed test Redis, with the e2e city's desks registered."""
-    srv = Server(redis_url)
-    for desk in CITY.desks:
-        srv.routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
+@contextmanager
+def serving(redis_url: str, *, register_desks: bool = True, asterisk_root: Path | None = None) -> Iterator[Server]:
+    """A started Server (the e2e city's desks registered unless the caller's Redis has them),
+    stopped and its client closed at the end."""
+    srv = Server(redis_url, asterisk_root=asterisk_root)
+    if register_desks:
+        for desk in CITY.desks:
+            srv.routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
     srv.start()
     try:
         yield srv
     finally:
         srv.stop()
         srv.client.close()
+
+
+@pytest.fixture
+def server(redis_client: redis.Redis, redis_url: str) -> Iterator[Server]:
+    """The API over a flushed test Redis, with the e2e city's desks registered."""
+    with serving(redis_url) as srv:
+        yield srv
 
 
 @dataclass

@@ -21,7 +21,7 @@ from queueing.recording_files import CallRecording, host_folder
 from queueing.recordings import Recordings
 from queueing.routing import Routing, wall_clock_ms
 from queueing.states import RecordingStatus
-from tests.browser.conftest import CITY, Server, Shots
+from tests.browser.conftest import CITY, Server, Shots, serving
 from tests.browser.test_console import DESK, LIVE_WAIT_MS, signed_in, user, wait_for  # noqa: F401 (user: a fixture)
 from tests.browser.test_console_call import answered
 from tests.queueing.test_recordings import sox_wav
@@ -36,15 +36,8 @@ POLICE_NUMBER, GENERAL_NUMBER, FIRE_NUMBER, LATER_NUMBER = "0911000001", "092200
 @pytest.fixture
 def server(redis_client: redis.Redis, redis_url: str, tmp_path: Path) -> Iterator[Server]:
     """conftest's server, reading recordings under tmp_path (the [recording] dir below it)."""
-    srv = Server(redis_url, asterisk_root=tmp_path)
-    for desk in CITY.desks:
-        srv.routing.register_desk(desk.id, desk.agency, cross_trained=desk.cross_trained)
-    srv.start()
-    try:
+    with serving(redis_url, asterisk_root=tmp_path) as srv:
         yield srv
-    finally:
-        srv.stop()
-        srv.client.close()
 
 
 def abandoned(routing: Routing, call_id: str, number: str, queue: str, *, ago_ms: int = 120_000) -> None:

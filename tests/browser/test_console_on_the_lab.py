@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from hotline.lab.lab import Lab
 from queueing.accounts import Accounts, check_user
 from queueing.incidents import Incidents
-from tests.browser.conftest import CITY, Server, Shots
+from tests.browser.conftest import CITY, Server, Shots, serving
 from tests.browser.test_console import DESK, PASSWORD, USER, wait_for
 from tests.lab_fixtures import Phones, wait_call
 
@@ -26,14 +26,10 @@ CALLER = "0933000001"
 
 @pytest.fixture
 def lab_server(hotline: Lab) -> Iterator[Server]:
-    """The API over the lab's Redis (the bridge's), with the police call-taker's account."""
-    server = Server(hotline.started_redis_url()).start()
-    Accounts(server.client).add_user(check_user(CITY, USER, "call_taker", "police", None), PASSWORD)
-    try:
+    """The API over the lab's Redis (the bridge's, its desks registered), with the police call-taker's account."""
+    with serving(hotline.started_redis_url(), register_desks=False) as server:
+        Accounts(server.client).add_user(check_user(CITY, USER, "call_taker", "police", None), PASSWORD)
         yield server
-    finally:
-        server.stop()
-        server.client.close()
 
 
 @pytest.fixture
