@@ -162,7 +162,8 @@ async function logOut() {
 
 // --- the desk ---------------------------------------------------------------------------
 
-async function refreshDesk() {
+/** ``callBeingRead``: a call whose record is already being read (an offer): not read twice. */
+async function refreshDesk(callBeingRead = "") {
   if (!view.session) return;
   const asked = ++view.deskRequest;
   let mine = null;
@@ -184,7 +185,7 @@ async function refreshDesk() {
     view.call = null;
     renderPop();
   }
-  if (callId) refreshCall(callId);
+  if (callId && callId !== callBeingRead) refreshCall(callId);
 }
 
 async function setState(state, reason = "") {
@@ -392,8 +393,10 @@ function onEvent(message) {
       view.callId = data.call_id;
       view.call = null;
       refreshCall(data.call_id);
+      refreshDesk(data.call_id);
+    } else {
+      refreshDesk();
     }
-    refreshDesk();
   } else if (view.callId && data.call_id === view.callId) {
     refreshCall(view.callId);
   }
