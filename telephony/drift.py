@@ -40,6 +40,11 @@ class Drift:
     detail: str = ""
 
 
+def desks_of_call(call: Mapping[str, str]) -> set[str]:
+    """Every desk the call record names as busy with it: its own, and a consulted one."""
+    return {d for d in (call.get("desk"), call.get("consult_desk"), call.get("conference_desk")) if d}
+
+
 def find_drift(calls: Sequence[Mapping[str, str]], live: Mapping[str, LiveChannel],
                desks: Sequence[Mapping[str, str]], now_ms: int) -> list[Drift]:
     """Every difference, in the order to repair them (calls before the desks they free)."""
@@ -76,8 +81,9 @@ def find_drift(calls: Sequence[Mapping[str, str]], live: Mapping[str, LiveChanne
             continue
         its_call = by_id.get(desk.get("call_id", ""))
         # A desk busy with a live call is freed by that call's own repair (or its end).
-        # A three-way conference's other desk (conference_desk) is busy with the call too.
-        if (its_call is None or desk.get("desk_id") not in (its_call.get("desk"), its_call.get("conference_desk"))
+        # A consulted desk (consult_desk: ringing, talking, or in the three-way conference,
+        # conference_desk) is busy with the call too.
+        if (its_call is None or desk.get("desk_id") not in desks_of_call(its_call)
                 or its_call.get("state") not in (CallState.RINGING, CallState.ON_CALL)):
             drift.append(Drift(DriftKind.DESK_STUCK, desk.get("call_id", ""), desk.get("desk_id", ""), state=desk["state"],
                                detail="its call is over or elsewhere"))

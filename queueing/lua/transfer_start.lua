@@ -4,7 +4,7 @@
 --          stays with the desk until the bridge's Redirect lands (transfer_step).
 --   consult: transfer_state ringback; the agency's desk ready longest is the target_desk, made
 --          ringing with this call (no caller is offered to it meanwhile); the call held (held=1,
---          held_ms) while it stays on a call at the desk; a consult command for the bridges (the
+--          held_ms) while it stays on a call at the desk, consult_desk the target; a consult command for the bridges (the
 --          caller to hold music, the desk's leg dials the target desk). Refused when no desk of
 --          the agency is ready (blind waits for one; a consultation needs one now).
 -- Refused (nothing written): the call is not on a call at that desk, it is on hold, a transfer
@@ -73,7 +73,9 @@ return run(function()
     redis.call('HSET', desk_key(target), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
     emit('desk_state', 'desk_id', target, 'agency', agency, 'state', 'ringing', 'previous', 'ready',
       'reason', 'consulted by ' .. desk_id)
-    redis.call('HSET', call_key(call_id), 'held', '1', 'held_ms', now)
+    -- consult_desk: the call names the desk it is ringing or talking to, so the drift check
+    -- counts that desk busy with this call until the consultation ends
+    redis.call('HSET', call_key(call_id), 'held', '1', 'held_ms', now, 'consult_desk', target)
   end
   local record = { 'call_id', call_id, 'transfer_state', transfer_state, 'kind', kind, 'from_desk', desk_id,
     'from_agency', desk.agency, 'target_agency', agency, 'own_queue', call.queue, 'target_desk', target,

@@ -11,7 +11,8 @@
 -- left the conference too), the call is the target desk's
 -- (desk, held 0) and the target desk on_call; cancelled, the caller talks to the initiator again
 -- (held 0; requeued too); cancelled, requeued or ended, a target desk still ringing or consulting for this call
--- is ready again.
+-- is ready again. consult_desk (set by transfer_start) names the target until completed, cancelled,
+-- requeued or ended.
 -- ARGV[3..] call_id, expected transfer_state, new transfer_state, requeue_queue ('' for none),
 --           wrap_up (1/0), wrap_up_ms, reason
 -- Reply: the transfer record's fields after the step
@@ -60,7 +61,7 @@ return run(function()
     elseif next_state == 'completed' then
       unhold()
       redis.call('HSET', call_key(call_id), 'desk', target, 'transferred_from', transfer.from_desk,
-        'transferred_ms', now, 'conference_desk', '')
+        'transferred_ms', now, 'conference_desk', '', 'consult_desk', '')
       local previous = t and t.state or 'offline'
       redis.call('ZREM', ready_key(t and t.agency or transfer.target_agency), target)
       redis.call('HSET', desk_key(target), 'state', 'on_call', 'call_id', call_id, 'since_ms', now)
@@ -70,9 +71,7 @@ return run(function()
       end
     else
       if (next_state == 'cancelled' or next_state == 'requeued') and not gone then unhold() end
-      if call.conference_desk and call.conference_desk ~= '' then
-        redis.call('HSET', call_key(call_id), 'conference_desk', '')
-      end
+      redis.call('HSET', call_key(call_id), 'conference_desk', '', 'consult_desk', '')
       if ours then
         make_desk_ready(target, t.agency)
         emit('desk_state', 'desk_id', target, 'agency', t.agency, 'state', 'ready', 'previous', t.state,

@@ -150,7 +150,7 @@ def test_a_consult_rings_the_fire_desk_ready_longest_and_holds_the_caller(consul
     assert commands(consult)[-1] == {"action": "consult", "call_id": "c-1", "channel": "PJSIP/trunk-1", "label": "FIRE",
                                      "desk_id": "p-1", "target_desk": "f-2", "ms": str(T0 + 20_000)}
     call = consult.call("c-1")
-    assert (call["state"], call["desk"], call["held"]) == ("on_call", "p-1", "1")
+    assert (call["state"], call["desk"], call["held"], call["consult_desk"]) == ("on_call", "p-1", "1", "f-2")
     desk = consult.desk("f-2")
     assert (desk["state"], desk["call_id"]) == ("ringing", "c-1")
     # Nobody else is offered to the consulted desk: a new fire caller goes to f-1.
@@ -170,7 +170,8 @@ def test_no_answer_gives_the_caller_back_to_its_desk_and_frees_the_target(consul
     after = consult.transfer_step("c-1", "ringback", "cancelled", reason="NOANSWER", now_ms=T0 + 26_000)
     assert after["transfer_state"] == "cancelled"
     call = consult.call("c-1")
-    assert (call["state"], call["desk"], call["held"], call["held_total_ms"]) == ("on_call", "p-1", "0", "6000")
+    assert (call["state"], call["desk"], call["held"], call["held_total_ms"], call["consult_desk"]) == (
+        "on_call", "p-1", "0", "6000", "")
     assert consult.desk("f-2")["state"] == "ready" and consult.desk("p-1")["state"] == "on_call"
     # The desk may transfer again.
     assert consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 30_000)["transfer_state"] == "ringback"
@@ -180,6 +181,7 @@ def test_answered_then_completed_makes_the_call_the_target_desks(consult):
     consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
     consult.transfer_step("c-1", "ringback", "answered", now_ms=T0 + 22_000)
     assert consult.desk("f-2")["state"] == "on_call" and consult.call("c-1")["desk"] == "p-1"
+    assert consult.call("c-1")["consult_desk"] == "f-2"
     with pytest.raises(RoutingRefused, match="is desk p-1's, not desk f-2's"):
         consult.transfer_consult("c-1", "f-2", "complete", now_ms=T0 + 23_000)
     asked = consult.transfer_consult("c-1", "p-1", "complete", by="lan", now_ms=T0 + 25_000)
@@ -187,7 +189,8 @@ def test_answered_then_completed_makes_the_call_the_target_desks(consult):
     assert commands(consult)[-1]["action"] == "consult_complete"
     consult.transfer_step("c-1", "answered", "completed", wrap_up_ms=WRAP_UP_MS, now_ms=T0 + 25_500)
     call = consult.call("c-1")
-    assert (call["state"], call["desk"], call["held"], call["transferred_from"]) == ("on_call", "f-2", "0", "p-1")
+    assert (call["state"], call["desk"], call["held"], call["transferred_from"], call["consult_desk"]) == (
+        "on_call", "f-2", "0", "p-1", "")
     assert (consult.desk("f-2")["state"], consult.desk("f-2")["call_id"]) == ("on_call", "c-1")
     assert consult.desk("p-1")["state"] == "wrap_up"
     # The caller hangs up later: the call ends answered at the target desk.
@@ -211,7 +214,7 @@ def test_a_conference_keeps_both_desks_on_the_call_and_the_one_left_takes_it(con
     # The fire desk leaves: the caller is the police desk's again, the fire desk free.
     consult.transfer_step("c-1", "conferenced", "cancelled", now_ms=T0 + 30_000)
     call = consult.call("c-1")
-    assert (call["desk"], call["conference_desk"]) == ("p-1", "")
+    assert (call["desk"], call["conference_desk"], call["consult_desk"]) == ("p-1", "", "")
     assert consult.desk("f-2")["state"] == "ready" and consult.desk("p-1")["state"] == "on_call"
 
 

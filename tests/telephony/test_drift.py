@@ -56,6 +56,19 @@ CASES = [
     ("a desk on a call that another desk has",
      [call("c", "on_call", "d-2")], [chan("c", "hotline-deliver", "Dial", bridged=True)],
      [desk("d-1", "on_call", "c"), desk("d-2", "on_call", "c")], [("desk_stuck", "d-1")]),
+    ("a consulted desk ringing for a held caller: busy with it",
+     [{**call("c", "on_call", "d-1"), "consult_desk": "d-2"}], [chan("c", "hotline-hold", "MusicOnHold")],
+     [desk("d-1", "on_call", "c"), desk("d-2", "ringing", "c")], []),
+    ("a consulted desk that answered, the caller still held: busy with it",
+     [{**call("c", "on_call", "d-1"), "consult_desk": "d-2"}], [chan("c", "hotline-hold", "MusicOnHold")],
+     [desk("d-1", "on_call", "c"), desk("d-2", "on_call", "c")], []),
+    ("the three desks' conference: the other desk is busy with it",
+     [{**call("c", "on_call", "d-1"), "consult_desk": "d-2", "conference_desk": "d-2"}],
+     [chan("c", "hotline-conference", "ConfBridge", bridged=True)],
+     [desk("d-1", "on_call", "c"), desk("d-2", "on_call", "c")], []),
+    ("the consultation over (consult_desk cleared), the desk still on the call: stuck",
+     [{**call("c", "on_call", "d-1"), "consult_desk": ""}], [chan("c", "hotline-deliver", "Dial", bridged=True)],
+     [desk("d-1", "on_call", "c"), desk("d-2", "on_call", "c")], [("desk_stuck", "d-2")]),
 ]
 
 
