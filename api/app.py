@@ -91,7 +91,7 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(callback_dial_router(access, CallbackDialService(city, routing)))
     app.include_router(eido_router(access, eido))
     app.include_router(recordings_router(access, CallService(routing), RecordingService(city, runtime)))
-    app.include_router(reports_router(access, ReportService(routing)))
+    app.include_router(reports_router(access, ReportService(routing, city.supervision)))
     app.include_router(events_router(access, events))
     add_console(app, city)
     return app

@@ -365,6 +365,53 @@ class RecordingSettings(_Table):
     min_rms: float = Field(default=0.001, gt=0, lt=1)
 
 
+#: NENA-STA-020 (9-1-1 call processing): 90 % of calls answered within 15 s, 95 % within 20 s.
+NENA_SERVICE_LEVELS: tuple[tuple[int, float], ...] = ((15, 90.0), (20, 95.0))
+_SHIFT_START = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+
+
+class ServiceLevelTarget(_Table):
+    """One service-level target: ``percent`` of the answered calls answered within ``within_s``."""
+
+    within_s: int = Field(ge=1, le=600)
+    percent: float = Field(gt=0, le=100)
+
+
+class SupervisionSettings(_Table):
+    """[supervision] — the supervisors' wallboard and reports (optional table)."""
+
+    # Default NENA-STA-020; None = the city file sets none (reports say so).
+    service_levels: Annotated[list[ServiceLevelTarget], Field(min_length=1, max_length=4)] | None = None
+    # An abandon shorter than this (arrival to hang-up) is a short abandon: shown apart, still counted.
+    short_abandon_s: int = Field(default=5, ge=0, le=60)
+    # Local times ("HH:MM") shifts start at; the current shift began at the latest one passed.
+    shift_starts: Annotated[list[Annotated[str, AfterValidator(_matches(_SHIFT_START, "must be a local time like \"07:00\""))]],
+                            Field(min_length=1, max_length=24)] = Field(default_factory=lambda: ["07:00", "19:00"])
+
+    @field_validator("shift_starts")
+    @classmethod
+    def _unique_starts(cls, starts: list[str]) -> list[str]:
+        repeated = sorted({s for s in starts if starts.count(s) > 1})
+        if repeated:
+            raise ValueError(f"shift starts must be listed once each, repeated: {', '.join(repeated)}")
+        return starts
+
+    @field_validator("service_levels")
+    @classmethod
+    def _unique_targets(cls, targets: list[ServiceLevelTarget] | None) -> list[ServiceLevelTarget] | None:
+        seconds = [t.within_s for t in targets or []]
+        if len(set(seconds)) != len(seconds):
+            raise ValueError("service levels must each have their own within_s")
+        return targets
+
+    @property
+    def targets(self) -> tuple[tuple[int, float], ...]:
+        """(within_s, percent) of each target: the city's, else NENA-STA-020's."""
+        if self.service_levels is None:
+            return NENA_SERVICE_LEVELS
+        return tuple((t.within_s, t.percent) for t in self.service_levels)
+
+
 class Desk(_Table):
     """[[desks]]"""
 
@@ -384,6 +431,7 @@ class CitySettings(_Table):
     numbers: NumberSettings = Field(default_factory=NumberSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     agencies: Annotated[list[Agency], Field(min_length=1)]
     prompts: dict[str, Prompts]
     desks: Annotated[list[Desk], Field(min_length=1)]

@@ -31,14 +31,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from config.settings import NENA_SERVICE_LEVELS
 from queueing.states import AbandonStage, CallbackStatus, CallOutcome, Disposition
 
 #: Answer-time histogram: upper bounds in seconds (inclusive); the last bucket is "> 40".
 ANSWER_BUCKETS_S = (5, 10, 15, 20, 40)
 BUCKET_LABELS = ("0-5", "5-10", "10-15", "15-20", "20-40", ">40")
-#: Service-level targets (seconds, % of answered calls) of NENA-STA-020: the city file has no
-#: targets of its own, so these are the module's.
-SERVICE_LEVEL_TARGETS: tuple[tuple[int, float], ...] = ((15, 90.0), (20, 95.0))
+#: Service-level targets (seconds, % of answered calls) of NENA-STA-020: used when the city file
+#: sets none ([supervision] service_levels).
+SERVICE_LEVEL_TARGETS: tuple[tuple[int, float], ...] = NENA_SERVICE_LEVELS
 #: EU 112 indicator: % of calls answered within this many seconds.
 EU_FAST_ANSWER_S = 10
 #: EU 112 indicator: the average of this share of the answer times, the slowest ones.
@@ -308,10 +309,11 @@ def transfer_figures(calls: Sequence[Mapping[str, str]]) -> TransferFigures:
 def kpi_report(calls: Iterable[Mapping[str, str]], *, from_ms: int, to_ms: int,
                callbacks: Iterable[Mapping[str, str]] = (), transfers: Mapping[str, Mapping[str, str]] | None = None,
                short_abandon_s: int = SHORT_ABANDON_S,
-               service_levels: Sequence[tuple[int, float]] = SERVICE_LEVEL_TARGETS) -> KpiReport:
+               service_levels: Sequence[tuple[int, float]] | None = None) -> KpiReport:
     """The report of the calls that arrived in ``[from_ms, to_ms)`` (others are left out);
     ``callbacks``: the callback tasks (those of calls outside the range are left out);
-    ``transfers``: call id → transfer record, for the transferred calls' agency."""
+    ``transfers``: call id → transfer record, for the transferred calls' agency;
+    ``service_levels``: the city file's targets (None: it sets none, NENA-STA-020's apply)."""
     if to_ms <= from_ms:
         raise ValueError(f"to_ms ({to_ms}) must be after from_ms ({from_ms})")
     transfers = transfers or {}
@@ -323,8 +325,10 @@ def kpi_report(calls: Iterable[Mapping[str, str]], *, from_ms: int, to_ms: int,
     for c in in_range:
         by_agency.setdefault(agency_of(c, transfers.get(c.get("call_id", ""))), []).append(c)
 
+    targets = SERVICE_LEVEL_TARGETS if service_levels is None else tuple(service_levels)
+
     def of(group: Sequence[Mapping[str, str]]) -> Figures:
-        return figures(group, from_ms=from_ms, hours=hours, short_abandon_s=short_abandon_s, service_levels=service_levels)
+        return figures(group, from_ms=from_ms, hours=hours, short_abandon_s=short_abandon_s, service_levels=targets)
 
     return KpiReport(
         from_ms=from_ms, to_ms=to_ms, short_abandon_s=short_abandon_s, hours=hours,
@@ -334,5 +338,6 @@ def kpi_report(calls: Iterable[Mapping[str, str]], *, from_ms: int, to_ms: int,
         callbacks=callback_figures([t for t in callbacks if t.get("call_id") in ids]),
         transfers=transfer_figures(in_range),
         notes=["service-level targets: NENA-STA-020 (90 % within 15 s, 95 % within 20 s); the city file sets none"
-               if tuple(service_levels) == SERVICE_LEVEL_TARGETS else "service-level targets: given by the caller"],
+               if service_levels is None else "service-level targets: the city file's ("
+               + ", ".join(f"{percent:g} % within {within_s} s" for within_s, percent in targets) + ")"],
     )

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from api.errors import InvalidInput
+from config.settings import SupervisionSettings
 from queueing.kpis import SHORT_ABANDON_S, kpi_report
 from queueing.routing import Routing, _fields, _text
 from queueing.states import CallOutcome
@@ -38,9 +39,11 @@ def local_midnight_ms(now_ms: int, days_later: int = 0) -> int:
 
 
 class ReportService:
-    def __init__(self, routing: Routing, *, short_abandon_s: int = SHORT_ABANDON_S) -> None:
+    def __init__(self, routing: Routing, supervision: SupervisionSettings | None = None) -> None:
         self.routing = routing
-        self.short_abandon_s = short_abandon_s
+        self.short_abandon_s = supervision.short_abandon_s if supervision else SHORT_ABANDON_S
+        # None: the city file sets no targets (the report says NENA-STA-020's apply)
+        self.service_levels = supervision.targets if supervision and supervision.service_levels is not None else None
 
     def range(self, from_ms: int | None, to_ms: int | None) -> tuple[int, int]:
         """The range asked for; by default today, from local midnight to the next. InvalidInput (422) when
@@ -89,7 +92,7 @@ class ReportService:
         transfers = {c: t for c, t in zip(transferred, self._hashes([keys.transfer(c) for c in transferred]), strict=True)
                      if t}
         report = kpi_report(calls, from_ms=from_ms, to_ms=to_ms, callbacks=callbacks, transfers=transfers,
-                            short_abandon_s=self.short_abandon_s)
+                            short_abandon_s=self.short_abandon_s, service_levels=self.service_levels)
         return asdict(report)
 
     def csv_lines(self, call_ids: list[str]) -> Iterator[str]:

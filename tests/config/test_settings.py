@@ -232,6 +232,18 @@ BAD = [
     ("speech too slow", changed("tts", {"speed_wpm": 20}), "tts.speed_wpm: must be greater than or equal to 80, got 20"),
     ("voice for an unknown language", changed("tts", {"voices": {"fr": "fr"}}), "tts.voices.fr: 'fr' is not in hotline.languages"),
     ("voice name", changed("tts", {"voices": {"en": "en us"}}), "tts.voices.en: must be an espeak-ng voice name"),
+    # [supervision]
+    ("service level over 100 %", changed("supervision", {"service_levels": [{"within_s": 10, "percent": 101}]}),
+     "supervision.service_levels[0].percent: must be less than or equal to 100, got 101"),
+    ("service level without seconds", changed("supervision", {"service_levels": [{"percent": 90}]}),
+     "supervision.service_levels[0].within_s: required key is missing"),
+    ("two targets of the same seconds", changed("supervision", {"service_levels": [{"within_s": 10, "percent": 90},
+                                                                                  {"within_s": 10, "percent": 95}]}),
+     "supervision.service_levels: service levels must each have their own within_s"),
+    ("short abandon as text", changed("supervision", {"short_abandon_s": "5"}), "supervision.short_abandon_s: must be a valid integer"),
+    ("shift start not HH:MM", changed("supervision", {"shift_starts": ["07:00", "7pm"]}),
+     "supervision.shift_starts[1]: must be a local time like \"07:00\", got '7pm'"),
+    ("unknown supervision key", changed("supervision", {"service_level": []}), "supervision.service_level: unknown key"),
 ]
 
 
@@ -374,3 +386,12 @@ def test_announcement_templates_become_one_prompt_per_place_and_minute():
     assert en["wait_12"] == "About 12 minutes."
     assert len(en) == len(PROMPT_KEYS) + MAX_ANNOUNCED_POSITION + MAX_ANNOUNCED_WAIT_MIN
     assert set(vi) == set(PROMPT_KEYS)  # no templates for vi: stay_on_line only
+
+
+def test_supervision_defaults_to_nena_and_takes_nfpa_in_one_edit():
+    city = parse_settings(_apply(), "hotline.toml")  # the test city has no [supervision]
+    assert city.supervision.service_levels is None
+    assert city.supervision.targets == ((15, 90.0), (20, 95.0))
+    assert (city.supervision.short_abandon_s, city.supervision.shift_starts) == (5, ["07:00", "19:00"])
+    nfpa = parse_settings(_apply(changed("supervision", {"service_levels": [{"within_s": 10, "percent": 90}]})), "hotline.toml")
+    assert nfpa.supervision.targets == ((10, 90.0),)

@@ -253,7 +253,7 @@ def test_a_part_day_range_and_own_targets():
     assert (r.hours, r.overall.calls, r.overall.calls_per_hour, list(r.agencies)) == (2, 5, [3, 2], ["police"])
     assert [asdict(s) for s in r.overall.service_levels] == [
         {"within_s": 10, "target_percent": 80.0, "answered_within": 2, "percent": 50.0, "met": False}]
-    assert r.notes == ["service-level targets: given by the caller"]
+    assert r.notes == ["service-level targets: the city file's (80 % within 10 s)"]
     # without the transfer records P5 counts for its queue now, fire
     assert list(kpi_report(CALLS, from_ms=at("08:00:00"), to_ms=at("10:00:00")).agencies) == ["fire", "police"]
 
