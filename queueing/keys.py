@@ -109,6 +109,9 @@ SCHEMA: tuple[KeySpec, ...] = (
             ".sent_ms, .retrying`; the document stays after it is sent", "cad_push"),
     KeySpec("cad_pushes:open", "zset", "call ids with a CAD push not yet sent, score = first queued ms",
             "cad_pushes_open"),
+    KeySpec("bridges", "hash",
+            "each bridge's last heartbeat, field = bridge id, value = JSON `bridge_id, heartbeat_ms, ami_up, "
+            "ami_since_ms, loop_lag_ms`; a bridge silent for a day is dropped", "bridges"),
     KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
 )
 
@@ -148,6 +151,9 @@ class Keys:
 
     def desks(self) -> str:
         return f"{self.prefix}desks"
+
+    def bridges(self) -> str:
+        return f"{self.prefix}bridges"
 
     def desks_of(self, agency: str) -> str:
         """Set of every desk of an agency, whatever its state."""

@@ -17,6 +17,7 @@ propagate unchanged.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -351,6 +352,15 @@ class RoutingBase(Generic[ClientT]):
         """wrap-up -> ready for desks whose wrap-up has ended; returns their ids."""
         return self._script("wrapups_release", now_ms, parse=_texts)
 
+    # -- bridges -----------------------------------------------------------------------
+
+    @operation
+    def bridge_heartbeat(self, bridge_id: str, ami_up: bool, loop_lag_ms: int, *,
+                         now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """A bridge is alive, its AMI link up or down, its event loop this late (``bridges``)."""
+        return self._script("bridge_heartbeat", now_ms, bridge_id, "1" if ami_up else "0", max(0, loop_lag_ms),
+                            parse=_fields)
+
     # -- readers -----------------------------------------------------------------------
 
     @operation
@@ -421,6 +431,13 @@ class RoutingBase(Generic[ClientT]):
         replies = yield pipeline.execute
         return [{f: _text(v) if v is not None else "" for f, v in zip(fields, values, strict=True)}
                 for values in replies]
+
+    @operation
+    def bridges(self) -> Steps[list[dict[str, str]]]:
+        """Every bridge's last heartbeat (``bridge_heartbeat``), by bridge id; values as strings."""
+        return _one(lambda: self.redis.hgetall(self.keys.bridges()),
+                    lambda reply: [{k: str(v) for k, v in json.loads(record).items()}
+                                   for _, record in sorted(_fields(reply).items())])
 
     @operation
     def callbacks(self, queue: str) -> Steps[list[str]]:

@@ -71,8 +71,9 @@ class Bridge:
             overflow_after_ms={a.id: a.overflow_after_s * 1000 for a in city.agencies}, missed_limit=missed_limit)
         self.reconciler = Reconciler(city, self.routing, self.ami, self.hangups, self.wake, missed_limit=missed_limit)
         # What the API asks of a call (transfer, hang up): one bridge carries out each command.
+        self.bridge_id = consumer_name(runtime.agi_port)
         self.call_control = CallControl(self.redis, self.routing, self.ami, self.hangups, q.wrap_up_s * 1000,
-                                        consumer_name(runtime.agi_port))
+                                        self.bridge_id)
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- what the parts do, under the names the CLI and the tests use ------------------------
@@ -138,14 +139,23 @@ class Bridge:
     # --- liveness: the dialplan's watchdog reads this ------------------------------------
 
     async def _heartbeat_loop(self) -> None:
+        """Every second: the bridge's heartbeat in Redis (for the wallboard: AMI link, event-loop
+        lag), then, with AMI up and Redis answering, the AstDB one the dialplan's watchdog reads."""
+        loop = asyncio.get_running_loop()
+        lag_ms = 0
         while True:
             try:
-                if self.ami.ready.is_set():
-                    await self.redis.ping()  # no Redis, no routing: let the dialplan fall back
+                ami_up = self.ami.ready.is_set()
+                # no Redis, no routing: this raises, and the dialplan falls back
+                await self.routing.bridge_heartbeat(self.bridge_id, ami_up, lag_ms)
+                if ami_up:
                     await self.ami.put_heartbeat(int(time.time()))
             except (RedisError, AmiError) as exc:
                 log.warning("heartbeat withheld: %s", exc)
+            planned = loop.time() + HEARTBEAT_EVERY_S
             await asyncio.sleep(HEARTBEAT_EVERY_S)
+            # a busy loop wakes late: how late is the lag every callback of this bridge suffers
+            lag_ms = max(0, round((loop.time() - planned) * 1000))
 
     async def _wake_listener(self) -> None:
         """Other processes (the API, another bridge) publish 'wake' when a desk gets ready."""

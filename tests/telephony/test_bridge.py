@@ -633,3 +633,28 @@ def test_heartbeat_only_while_redis_answers(redis_url, redis_down, caplog):
         assert any("heartbeat withheld" in m for m in caplog.messages)
     else:
         assert len(beats) == 1 and before <= beats[0] <= int(time.time())
+
+
+def test_heartbeat_in_redis_says_ami_link_and_loop_lag(redis_url, r):
+    """Each beat writes the bridge's record in ``bridges``; the AMI link going down is an event
+    and restarts ``ami_since_ms``; a loop kept busy shows its lag."""
+    async def scenario(bridge):
+        task = asyncio.create_task(bridge._heartbeat_loop())
+        await asyncio.sleep(0.2)
+        first = await bridge.routing.bridges()
+        bridge.ami.ready.clear()
+        time.sleep(1.2)  # blocks the event loop past the next beat's wake-up (due ~1 s after the first)
+        await asyncio.sleep(0.1)  # the late beat runs
+        second = await bridge.routing.bridges()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return bridge.bridge_id, first, second
+
+    bridge_id, [first], [second] = run(redis_url, scenario)
+    assert (first["bridge_id"], first["ami_up"], first["loop_lag_ms"]) == (bridge_id, "1", "0")
+    assert first["ami_since_ms"] == first["heartbeat_ms"]
+    assert second["ami_up"] == "0" and int(second["heartbeat_ms"]) > int(first["heartbeat_ms"])
+    assert second["ami_since_ms"] == second["heartbeat_ms"]  # the link went down at this beat
+    assert int(second["loop_lag_ms"]) >= 150
+    changes = [fields for _, fields in r.xrange("hotline:events") if fields["type"] == "bridge_ami"]
+    assert [(e["bridge_id"], e["ami_up"], e["previous"]) for e in changes] == [(bridge_id, "1", ""), (bridge_id, "0", "1")]
