@@ -4,7 +4,7 @@
 // rings, then O completes, K joins all three or Q cancels), hang up (only after a confirmation), and the wrap-up that follows a call with
 // its clock: end it now, or extend it once.
 
-import { $, h, city, view, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, serverNow, agencyName } from "./kit.js";
+import { $, h, city, view, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, setText, serverNow, agencyName } from "./kit.js";
 
 addStrings({
   vi: {
@@ -224,7 +224,7 @@ function wrapUp(action) {
 function tick() {
   const left = $("wrap-up-left");
   const d = desk();
-  if (left && d.wrap_up_until_ms) left.textContent = t("actions_wrap_up_left", { time: clock(d.wrap_up_until_ms - serverNow()) });
+  if (left && d.wrap_up_until_ms) setText(left, t("actions_wrap_up_left", { time: clock(d.wrap_up_until_ms - serverNow()) }));
 }
 
 // --- hold ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 // Keys: B puts the cursor on the list; ↑/↓ move; Enter or D dials; O records an outcome.
 // Every value from the server is shown with textContent: never parsed as HTML.
 
-import { $, h, city, view, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, serverNow, msField, agencyName } from "./kit.js";
+import { $, h, city, view, t, addStrings, addKey, addEventTypes, bus, request, ApiError, clock, setText, serverNow, msField, agencyName } from "./kit.js";
 
 addStrings({
   vi: {
@@ -251,7 +251,7 @@ function tick() {
   const now = serverNow();
   for (const cell of document.querySelectorAll("#slot-callbacks .callbacks-age")) {
     const since = Number.parseInt(cell.dataset.since, 10);
-    cell.textContent = Number.isFinite(since) && since > 0 ? t("callbacks_ago", { time: clock(now - since) }) : "—";
+    setText(cell, Number.isFinite(since) && since > 0 ? t("callbacks_ago", { time: clock(now - since) }) : "—");
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { STRINGS, translate } from "./strings.js";
 import {
-  $, city, view, emit, t, spokenLanguages, agencyName, clock, timeOfDay, msField, serverNow,
+  $, city, view, emit, t, spokenLanguages, agencyName, clock, setText, timeOfDay, msField, serverNow,
   request, ApiError, showMessage, shortcuts, eventTypes, bus,
 } from "./kit.js";
 
@@ -338,7 +338,7 @@ function tick() {
   const now = serverNow();
   const desk = view.desk;
   const since = desk && desk.since_ms ? desk.since_ms : null;
-  $("desk-state").querySelector(".state-time").textContent = since ? clock(now - since) : "";
+  setText($("desk-state").querySelector(".state-time"), since ? clock(now - since) : "");
   const call = view.call;
   if (!call || $("pop").hidden) return;
   const arrived = msField(call, "arrived_ms");
@@ -347,10 +347,10 @@ function tick() {
   const answered = msField(call, "answered_ms");
   const ended = msField(call, "ended_ms");
   const stop = ended || now;
-  $("pop-since-arrival").textContent = arrived ? clock(now - arrived) : "—";
-  $("pop-waited").textContent = queued ? clock((offered || stop) - queued) : "—";
-  $("pop-ring").textContent = offered ? clock((answered || stop) - offered) : "—";
-  $("pop-state-time").textContent = clock(now - (answered || offered || queued || arrived || now));
+  setText($("pop-since-arrival"), arrived ? clock(now - arrived) : "—");
+  setText($("pop-waited"), queued ? clock((offered || stop) - queued) : "—");
+  setText($("pop-ring"), offered ? clock((answered || stop) - offered) : "—");
+  setText($("pop-state-time"), clock(now - (answered || offered || queued || arrived || now)));
 }
 
 // --- the live stream --------------------------------------------------------------------
@@ -391,7 +391,9 @@ function onEvent(message) {
     // A call offered to this desk pops at once: its record is read alongside the desk, not after it.
     if (message.type === "offered" && data.call_id && data.call_id !== view.callId) {
       view.callId = data.call_id;
-      view.call = null;
+      // Drawn from the event at once (number, queue, priority, timers); the record's details follow.
+      view.call = offeredCall(data);
+      renderPop();
       refreshCall(data.call_id);
       refreshDesk(data.call_id);
     } else {
@@ -400,6 +402,15 @@ function onEvent(message) {
   } else if (view.callId && data.call_id === view.callId) {
     refreshCall(view.callId);
   }
+}
+
+/** What an ``offered`` event says of its call, shaped as the record (GET /calls/{id}) is. */
+function offeredCall(data) {
+  const call = { call_id: data.call_id, state: "ringing", desk: data.desk_id };
+  for (const name of ["caller", "queue", "priority", "choice", "route_reason", "language", "arrived_ms", "offered_ms"]) {
+    if (data[name]) call[name] = data[name];
+  }
+  return call;
 }
 
 /** Opens the stream, after the last event heard (?after=): a new connection misses nothing. */

@@ -89,6 +89,12 @@ export function clock(ms) {
   return hours ? `${hours}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
 }
 
+/** Writes ``text`` only when it differs: the timers tick four times a second on pages left
+ * open all shift, and an unchanged write still costs the browser a layout. */
+export function setText(el, text) {
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
 export function timeOfDay(ms) {
   const d = new Date(ms);
   return d.toLocaleTimeString(view.language === "vi" ? "vi-VN" : "en-GB", { hour12: false });

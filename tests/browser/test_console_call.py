@@ -223,3 +223,24 @@ def test_bad_input_is_refused_plainly_and_nothing_is_lost(page: Page, shots: Sho
     expect(page.locator("#slot-actions .error")).to_contain_text("no fire desk is logged in")
     assert server.routing.call("c-bad")["state"] == "on_call" and not server.routing.transfer("c-bad")
     shots.take("refusals said plainly")
+
+
+def test_the_pop_draws_from_the_offer_itself_before_the_record_is_read(page: Page, shots: Shots, server: Server) -> None:
+    # The call's record is held back (a slow link, a busy server): the pop must not wait for it.
+    held = []
+    page.route("**/calls/c-early", lambda route: held.append(route))
+    signed_in(page, shots)
+    ring(server, "c-early")
+    expect(page.locator("#pop-call-id")).to_have_text("c-early", timeout=LIVE_WAIT_MS)
+    expect(page.locator("#pop-caller")).to_have_text(NUMBER)
+    expect(page.locator("#pop-queue")).to_contain_text("POLICE")
+    expect(page.locator("#pop-priority")).to_have_text("1")
+    expect(page.locator("#pop-ring")).not_to_have_text("—")
+    expect(page.locator("#pop-ivr")).to_have_text("bấm 1 · tiếng Việt")
+    assert wait_for(lambda: held), "the console asks for the record all the same"
+    shots.take("pop before the record")
+    # The record arrives: the number's detail (read with it) fills in.
+    for route in held:
+        route.continue_()
+    expect(page.locator("#slot-number #pop-path li")).to_have_text(
+        ["không bấm phím · 5.2 s · VI", "phím 1 · 8.1 s · VI"], timeout=LIVE_WAIT_MS)
