@@ -17,8 +17,16 @@ process answers the same and a restart loses nothing.
 * ``hotline_answer_wait_seconds{queue}``: a histogram of the wait from arrival to a desk's
   answer, of the calls answered among those that arrived since midnight (the same records).
 
-Not here: the bridges' heartbeat, which they write to Asterisk's AstDB (the dialplan's watchdog
-reads it), never to Redis, and the API does not talk to Asterisk.
+* ``hotline_bridge_heartbeat_age_seconds{bridge}``, ``hotline_bridge_ami_up{bridge}``,
+  ``hotline_bridge_event_loop_lag_seconds{bridge}``: each bridge's last heartbeat in Redis
+  (``bridge_heartbeat``, every second): how old it is, its AMI link, how late its event loop woke.
+  A bridge silent for a day is forgotten.
+* ``hotline_lua_script_seconds{process,script}``: a histogram of each Lua script's round trip, as
+  each bridge measured it (sent with its heartbeat; counted since that bridge started) and as this
+  API process did (``process="api"``).
+
+The day's records are read once each: a call that has ended keeps its outcome, so the collector
+remembers the ended ones and each scrape reads only the calls it has not seen end.
 
 Who may scrape: a ``metrics`` or ``supervisor`` token, or with HOTLINE_METRICS_LOOPBACK=true
 anyone from 127.0.0.1 / ::1 without a token (``api.auth.Access.scraper``).
@@ -26,6 +34,7 @@ anyone from 127.0.0.1 / ::1 without a token (``api.auth.Access.scraper``).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -44,6 +53,8 @@ from api.tokens import Principal
 from config.names import GENERAL_QUEUE
 from config.settings import CitySettings
 from queueing.routing import Routing
+from queueing.script_timing import BUCKETS_S as SCRIPT_BUCKETS_S
+from queueing.script_timing import parse_snapshot
 from queueing.states import CallOutcome, CallState, DeskState
 
 log = logging.getLogger("hotline.api.metrics")
@@ -67,6 +78,7 @@ class HotlineCollector(Collector):
         self.queues = list(city.queues)
         self.agencies = [a.id for a in city.agencies]
         self.desks = [(d.id, d.agency) for d in city.desks]
+        self.day = DayTally(routing)
 
     def describe(self) -> Iterable[Metric]:
         return []
@@ -111,12 +123,40 @@ class HotlineCollector(Collector):
             desks.add_metric([agency, state], count)
 
         yield from (callers, longest, ivr, fallback, desks)
+        yield from self._bridges(now_ms)
         yield from self._today(now_ms)
+
+    def _bridges(self, now_ms: int) -> Iterator[Metric]:
+        age = GaugeMetricFamily("hotline_bridge_heartbeat_age_seconds",
+                                "How long ago each bridge last said it is alive (it does every second)", labels=["bridge"])
+        ami = GaugeMetricFamily("hotline_bridge_ami_up", "1 while the bridge's AMI link to Asterisk is up, at its last "
+                                                         "heartbeat", labels=["bridge"])
+        lag = GaugeMetricFamily("hotline_bridge_event_loop_lag_seconds",
+                                "How late the bridge's event loop woke for its last heartbeat", labels=["bridge"])
+        scripts = HistogramMetricFamily("hotline_lua_script_seconds",
+                                        "Round trip of each Lua script (routing decision), as the process that ran it "
+                                        "measured it, since that process started", labels=["process", "script"])
+        timings: list[tuple[str, dict[str, tuple[list[int], float]]]] = []
+        for beat in self.routing.bridges():
+            bridge = beat.get("bridge_id", "")
+            age.add_metric([bridge], max(0, now_ms - _int(beat.get("heartbeat_ms"))) / 1000)
+            ami.add_metric([bridge], 1 if beat.get("ami_up") == "1" else 0)
+            lag.add_metric([bridge], _int(beat.get("loop_lag_ms")) / 1000)
+            try:
+                timings.append((bridge, parse_snapshot(json.loads(beat.get("lua") or "{}"))))
+            except ValueError:
+                log.warning("metrics: bridge %s sent unreadable script timings", bridge)
+        timings.append(("api", parse_snapshot(self.routing.timings.snapshot())))
+        for process, by_script in timings:
+            for script, (counts, total_s) in sorted(by_script.items()):
+                buckets = [*zip([str(b) for b in SCRIPT_BUCKETS_S], counts, strict=False), ("+Inf", counts[-1])]
+                scripts.add_metric([process, script], buckets, sum_value=total_s)
+        yield from (age, ami, lag, scripts)
 
     def _today(self, now_ms: int) -> Iterator[Metric]:
         """The counter and the histogram, from the records of the calls that arrived since midnight."""
         midnight = local_midnight_ms(now_ms)
-        records = self.routing.calls_since(midnight, DAY_FIELDS)
+        records = self.day.records(midnight)
         calls = CounterMetricFamily("hotline_calls", "Calls that arrived since midnight (local time) and have ended, "
                                                      "by outcome; starts again from 0 each midnight", labels=["outcome"])
         outcomes = Counter(r["outcome"] for r in records if r["outcome"])
@@ -135,6 +175,32 @@ class HotlineCollector(Collector):
             answer.add_metric([queue], [*buckets, ("+Inf", len(seconds))], sum_value=sum(seconds))
         yield calls
         yield answer
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+class DayTally:
+    """The day's call records for the counters, each ended call read once: an ended call's
+    outcome, queue and wait never change, so only the calls not yet seen ended are read again."""
+
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
+        self.since_ms = -1
+        self.ended: dict[str, dict[str, str]] = {}
+
+    def records(self, since_ms: int) -> list[dict[str, str]]:
+        if since_ms != self.since_ms:  # a new day (or the first scrape): start again
+            self.since_ms, self.ended = since_ms, {}
+        fresh = self.routing.calls_by_id_since(since_ms, DAY_FIELDS, skip=self.ended.keys())
+        live = []
+        for call_id, record in fresh.items():
+            if record["outcome"]:
+                self.ended[call_id] = record
+            else:
+                live.append(record)
+        return [*self.ended.values(), *live]
 
 
 # The refusals are JSON as everywhere (a "model" would file them under the route's text/plain).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
@@ -31,6 +31,7 @@ from config.names import GENERAL_QUEUE
 from queueing.errors import RoutingRefused
 from queueing.keys import DEFAULT_PREFIX, PRIORITY_FACTOR, Keys
 from queueing.results import Answered, Claim, DeskChange, Enqueued, Hangup, OfferFailed, WaitInfo
+from queueing.script_timing import ScriptTimings
 from queueing.scripts import Scripts
 from queueing.states import CallState, DeskState, OfferFailedResult
 
@@ -79,6 +80,19 @@ ClientT = TypeVar("ClientT", bound="redis.Redis | aioredis.Redis")
 Request = Callable[[], Any]
 #: An operation: yields requests, receives their replies, returns its result.
 Steps = Generator[Request, Any, T]
+
+
+class ScriptCall:
+    """A request that runs a Lua script: ``_execute`` times it into the routing's timings."""
+
+    __slots__ = ("script", "call")
+
+    def __init__(self, script: str, call: Request) -> None:
+        self.script = script
+        self.call = call
+
+    def __call__(self) -> Any:
+        return self.call()
 
 
 def _one(request: Request, parse: Callable[[Any], T]) -> Steps[T]:
@@ -195,6 +209,7 @@ class RoutingBase(Generic[ClientT]):
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
         self.clock = clock
+        self.timings = ScriptTimings()
 
     def _execute(self, steps: Steps[T]) -> Any:
         raise NotImplementedError
@@ -203,7 +218,7 @@ class RoutingBase(Generic[ClientT]):
         script = self.scripts[name]
         now = self.clock() if now_ms is None else now_ms
         argv = [self.keys.prefix, now, *args]
-        return _one(lambda: script(keys=self.keys.fixed(), args=argv), parse)
+        return _one(ScriptCall(name, lambda: script(keys=self.keys.fixed(), args=argv)), parse)
 
     # -- calls -------------------------------------------------------------------------
 
@@ -355,11 +370,12 @@ class RoutingBase(Generic[ClientT]):
     # -- bridges -----------------------------------------------------------------------
 
     @operation
-    def bridge_heartbeat(self, bridge_id: str, ami_up: bool, loop_lag_ms: int, *,
+    def bridge_heartbeat(self, bridge_id: str, ami_up: bool, loop_lag_ms: int, *, script_timings: str = "",
                          now_ms: int | None = None) -> Steps[dict[str, str]]:
-        """A bridge is alive, its AMI link up or down, its event loop this late (``bridges``)."""
+        """A bridge is alive, its AMI link up or down, its event loop this late (``bridges``), with
+        its Lua scripts' timings (``ScriptTimings.snapshot()`` as JSON text) for ``GET /metrics``."""
         return self._script("bridge_heartbeat", now_ms, bridge_id, "1" if ami_up else "0", max(0, loop_lag_ms),
-                            parse=_fields)
+                            script_timings, parse=_fields)
 
     # -- readers -----------------------------------------------------------------------
 
@@ -422,15 +438,24 @@ class RoutingBase(Generic[ClientT]):
     @operation
     def calls_since(self, since_ms: int, fields: Sequence[str]) -> Steps[list[dict[str, str]]]:
         """``fields`` of every call that arrived at or after ``since_ms``, by arrival (missing fields: "")."""
-        call_ids = _texts((yield lambda: self.redis.zrangebyscore(self.keys.calls(), since_ms, "+inf")))
+        by_id = yield from RoutingBase.calls_by_id_since.steps(self, since_ms, fields)
+        return list(by_id.values())
+
+    @operation
+    def calls_by_id_since(self, since_ms: int, fields: Sequence[str],
+                          skip: Collection[str] = ()) -> Steps[dict[str, dict[str, str]]]:
+        """``fields`` of every call that arrived at or after ``since_ms`` and is not in ``skip``, by
+        call id in arrival order (missing fields: ""): a reader that remembers ended calls reads only the rest."""
+        call_ids = [c for c in _texts((yield lambda: self.redis.zrangebyscore(self.keys.calls(), since_ms, "+inf")))
+                    if c not in skip]
         if not call_ids:
-            return []
+            return {}
         pipeline = self.redis.pipeline(transaction=False)
         for call_id in call_ids:
             pipeline.hmget(self.keys.call(call_id), list(fields))
         replies = yield pipeline.execute
-        return [{f: _text(v) if v is not None else "" for f, v in zip(fields, values, strict=True)}
-                for values in replies]
+        return {call_id: {f: _text(v) if v is not None else "" for f, v in zip(fields, values, strict=True)}
+                for call_id, values in zip(call_ids, replies, strict=True)}
 
     @operation
     def bridges(self) -> Steps[list[dict[str, str]]]:
@@ -468,8 +493,13 @@ class Routing(RoutingBase[redis.Redis]):
                 request = steps.send(reply)
             except StopIteration as done:
                 return cast(T, done.value)  # the value the steps returned
-            with _refusals():
-                reply = request()
+            started = time.perf_counter()
+            try:
+                with _refusals():
+                    reply = request()
+            finally:
+                if isinstance(request, ScriptCall):
+                    self.timings.observe(request.script, time.perf_counter() - started)
 
 
 class AsyncRouting(RoutingBase[aioredis.Redis]):
@@ -482,5 +512,10 @@ class AsyncRouting(RoutingBase[aioredis.Redis]):
                 request = steps.send(reply)
             except StopIteration as done:
                 return cast(T, done.value)  # the value the steps returned
-            with _refusals():
-                reply = await request()
+            started = time.perf_counter()
+            try:
+                with _refusals():
+                    reply = await request()
+            finally:
+                if isinstance(request, ScriptCall):
+                    self.timings.observe(request.script, time.perf_counter() - started)

@@ -11,6 +11,7 @@ the heartbeat the dialplan's watchdog reads, and the wake-up channel.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -147,7 +148,8 @@ class Bridge:
             try:
                 ami_up = self.ami.ready.is_set()
                 # no Redis, no routing: this raises, and the dialplan falls back
-                await self.routing.bridge_heartbeat(self.bridge_id, ami_up, lag_ms)
+                await self.routing.bridge_heartbeat(self.bridge_id, ami_up, lag_ms,
+                                                    script_timings=json.dumps(self.routing.timings.snapshot()))
                 if ami_up:
                     await self.ami.put_heartbeat(int(time.time()))
             except (RedisError, AmiError) as exc:

@@ -3,15 +3,18 @@ token (or the loopback when HOTLINE_METRICS_LOOPBACK=true); Redis down is a 200 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from api.metrics import local_midnight_ms
+from api.metrics import DayTally, local_midnight_ms
 from config.settings import RuntimeSettings
 from queueing.accounts import AccountError, check_user
 from queueing.routing import Routing, wall_clock_ms
+from queueing.script_timing import ScriptTimings
 from tests.api.test_app import closed_port
 from tests.api.test_auth import CITY, seed
 from tests.api_tokens import TOKENS, bearer
@@ -107,9 +110,11 @@ def test_calls_of_the_day_by_outcome_and_the_answer_wait(redis_client):
     assert (claim.call_id, claim.desk_id) == ("c-police", "desk-101")
     routing.offer_answered("c-police", "desk-101")
     waited_s = int(routing.call("c-police")["wait_ms"]) / 1000
-    routing.hangup("c-police", 0)
     with make_client(routing) as client:
+        talking = scrape(client)  # c-police is still talking: not counted yet, read again next time
+        routing.hangup("c-police", 0)
         samples = scrape(client)
+    assert by(talking, "hotline_calls_total", "outcome") == {"answered": 0, "abandoned": 5, "fallback": 0}
     calls = by(samples, "hotline_calls_total", "outcome")
     # seed's three callback calls, and c-fire and c-general, hung up waiting; c-police answered
     assert calls == {"answered": 1, "abandoned": 5, "fallback": 0}
@@ -176,3 +181,47 @@ def test_redis_down_is_a_200_with_redis_up_0():
 def test_a_console_user_is_never_a_scraper():
     with pytest.raises(AccountError, match="role 'metrics' is for API tokens only"):
         check_user(CITY, "prom", "metrics", None, None)
+
+
+def test_the_days_ended_calls_are_read_once(redis_client):
+    now = local_midnight_ms(wall_clock_ms()) + 12 * 3_600_000
+    routing = Routing(redis_client, clock=lambda: now)
+    seed(routing, now=now)  # three calls ended (the callbacks'), three waiting
+    asked: list[set[str]] = []
+    read = routing.calls_by_id_since
+
+    def spy(since_ms, fields, skip=()):
+        asked.append(set(skip))
+        return read(since_ms, fields, skip=skip)
+
+    routing.calls_by_id_since = spy  # type: ignore[method-assign]
+    tally = DayTally(routing)
+    assert len(tally.records(local_midnight_ms(now))) == 6
+    routing.hangup("c-fire", 0)
+    records = tally.records(local_midnight_ms(now))
+    assert sorted(r["outcome"] for r in records) == ["", "", "abandoned", "abandoned", "abandoned", "abandoned"]
+    assert asked == [set(), {"cb-police", "cb-fire", "cb-general"}]
+    tally.records(local_midnight_ms(now) + 86_400_000)  # the next day starts afresh
+    assert asked[-1] == set()
+
+
+def test_bridges_and_their_lua_timings_match_redis(client, routing):
+    now = wall_clock_ms()
+    timings = ScriptTimings()
+    for seconds in (0.0004, 0.0015, 0.003, 2.0):
+        timings.observe("claim_next", seconds)
+    routing.bridge_heartbeat("bridge-4573", True, 12, script_timings=json.dumps(timings.snapshot()), now_ms=now - 2_000)
+    routing.bridge_heartbeat("bridge-4574", False, 0, now_ms=now - 30_000)
+    samples = scrape(client)
+    ages = by(samples, "hotline_bridge_heartbeat_age_seconds", "bridge")
+    assert ages["bridge-4573"] == pytest.approx(2.0, abs=1.5) and ages["bridge-4574"] == pytest.approx(30.0, abs=1.5)
+    assert by(samples, "hotline_bridge_ami_up", "bridge") == {"bridge-4573": 1, "bridge-4574": 0}
+    assert by(samples, "hotline_bridge_event_loop_lag_seconds", "bridge") == {"bridge-4573": 0.012, "bridge-4574": 0}
+    buckets = {dict(labels)["le"]: v for labels, v in samples["hotline_lua_script_seconds_bucket"].items()
+               if dict(labels)["process"] == "bridge-4573"}
+    assert (buckets["0.0005"], buckets["0.002"], buckets["0.005"], buckets["1.0"], buckets["+Inf"]) == (1, 2, 3, 3, 4)
+    sums = samples["hotline_lua_script_seconds_sum"]
+    assert sums[(("process", "bridge-4573"), ("script", "claim_next"))] == pytest.approx(2.0049)
+    # This API process's own scripts (the heartbeats just written) are there too.
+    counts = samples["hotline_lua_script_seconds_count"]
+    assert counts[(("process", "api"), ("script", "bridge_heartbeat"))] >= 2

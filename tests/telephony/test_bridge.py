@@ -4,6 +4,7 @@ whose errors are the messages Asterisk 22 really sends (see test_ami.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import time
@@ -15,6 +16,7 @@ from config.settings import RuntimeSettings, load_settings
 from hotline.lab.redis_server import start_redis_server
 from queueing.audit import audit
 from queueing.routing import wall_clock_ms
+from queueing.script_timing import parse_snapshot
 from telephony.ami import AmiError, refused
 from telephony.ami_events import (
     CallerLeft,
@@ -656,5 +658,8 @@ def test_heartbeat_in_redis_says_ami_link_and_loop_lag(redis_url, r):
     assert second["ami_up"] == "0" and int(second["heartbeat_ms"]) > int(first["heartbeat_ms"])
     assert second["ami_since_ms"] == second["heartbeat_ms"]  # the link went down at this beat
     assert int(second["loop_lag_ms"]) >= 150
+    # The bridge's own Lua timings ride along: by the second beat, the first beat's script was timed.
+    timed = parse_snapshot(json.loads(second["lua"]))
+    assert timed["bridge_heartbeat"][0][-1] >= 1
     changes = [fields for _, fields in r.xrange("hotline:events") if fields["type"] == "bridge_ami"]
     assert [(e["bridge_id"], e["ami_up"], e["previous"]) for e in changes] == [(bridge_id, "1", ""), (bridge_id, "0", "1")]
