@@ -35,7 +35,9 @@ from api.routers.queues import queues_router
 from api.routers.recordings import recordings_router
 from api.routers.reports import reports_router
 from api.routers.session import session_router
+from api.routers.supervisor import board_router, supervisor_page_router
 from api.routers.wrap_up import wrap_up_router
+from api.services.board import BoardService
 from api.services.call_actions import CallActionService
 from api.services.callback_dial import CallbackDialService
 from api.services.callbacks import CallbackService
@@ -93,6 +95,8 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(recordings_router(access, CallService(routing), RecordingService(city, runtime)))
     app.include_router(reports_router(access, ReportService(routing, city.supervision)))
     app.include_router(events_router(access, events))
+    app.include_router(board_router(access, BoardService(city, routing, runtime)))
+    app.include_router(supervisor_page_router(city))
     add_console(app, city)
     return app
 

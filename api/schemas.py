@@ -287,3 +287,87 @@ class KpiReportView(BaseModel):
     callbacks: CallbackFigures
     transfers: TransferFigures
     notes: list[str]
+
+
+# --- the supervisors' wallboard (GET /board, queueing/board.py) ------------------------------
+
+
+class BoardLevel(BaseModel):
+    within_s: int
+    target_percent: float
+    answered_within: int
+    percent: float | None = Field(description="% of the window's answered calls; null: none answered")
+    met: bool | None
+    trend: states.Trend | None = Field(description="last_15m only: against the 15 minutes before")
+
+
+class BoardWindow(BaseModel):
+    from_ms: int = Field(description="the window holds the calls that arrived from here to now")
+    calls: int
+    answered: int
+    abandoned: int
+    abandon_rate_percent: float | None
+    short_abandoned: int = Field(description="abandons shorter than short_abandon_s; also in abandoned")
+    abandoned_by_stage: dict[str, int] = Field(description="ivr, queued, ringing")
+    short_abandoned_by_stage: dict[str, int]
+    service_levels: list[BoardLevel]
+
+
+class BoardQueue(BaseModel):
+    queue: str = Field(description="general, or an agency's id")
+    in_ivr: int | None = Field(description="callers in the menu now (general only)")
+    waiting: int
+    oldest_waiting_arrived_ms: int | None = Field(description="the longest waiting caller's arrival; the page runs the clock")
+    ringing: int
+    callbacks_pending: int
+    oldest_callback_abandoned_ms: int | None
+    desks: dict[str, int] = Field(description="the queue's desks by state (general: every desk)")
+    windows: dict[str, BoardWindow] = Field(description="last_15m, previous_15m, last_hour, shift")
+
+
+class BoardDesk(BaseModel):
+    desk_id: str
+    agency: str
+    state: states.DeskState
+    reason: str = Field(description="the pause's reason")
+    since_ms: int | None = Field(description="in this state since")
+    call_id: str
+    caller: str = Field(description="the current caller's number")
+
+
+class BoardBridge(BaseModel):
+    bridge_id: str
+    heartbeat_ms: int
+    heartbeat_age_ms: int
+    alive: bool = Field(description="heard from within [queueing] bridge_heartbeat_stale_s")
+    ami_up: bool
+    ami_since_ms: int
+    loop_lag_ms: int = Field(description="how late the bridge's event loop woke at its last heartbeat")
+
+
+class BoardHealth(BaseModel):
+    ami_up: bool = Field(description="a live bridge has its AMI link up")
+    bridges_alive: int
+    bridges: list[BoardBridge]
+    newest_heartbeat_age_ms: int | None
+    redis_role: str = Field(description="master (the primary) or replica")
+    redis_sentinel_master: str = Field(description="the master's name when Redis is reached through Sentinel")
+    redis_sentinel_primary: str
+    redis_sentinels: int
+    fallback_callers: int = Field(description="callers in Asterisk's own fallback queue: degraded service")
+    fallback_oldest_arrived_ms: int | None
+    recording_dir: str
+    recording_free_bytes: int | None
+    recording_total_bytes: int | None
+    recording_free_percent: float | None
+
+
+class BoardView(BaseModel):
+    now_ms: int = Field(description="the server's clock when the board was computed")
+    shift_start_ms: int
+    short_abandon_s: int
+    service_level_targets: list[tuple[int, float]] = Field(description="(within_s, percent) of the city file")
+    queues: list[BoardQueue] = Field(description="general first, then the agencies in the city file's order")
+    desks: list[BoardDesk]
+    health: BoardHealth
+    notes: list[str]

@@ -188,6 +188,14 @@ class CadPushStatus(StrEnum):
     FAILED = "failed"    # the last try failed; rq tries again while ``retrying`` is 1, else a resend by hand
 
 
+class Trend(StrEnum):
+    """A wallboard figure against the window before it (queueing/board.py): the page's arrow."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    SAME = "same"
+
+
 # --- what a script's reply says it did (``result``) --------------------------------------------
 
 

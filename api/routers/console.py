@@ -45,11 +45,24 @@ def city_json(city: CitySettings) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def console_page(city: CitySettings) -> str:
-    template = (STATIC / "console.html").read_text(encoding="utf-8")
+def console_page(city: CitySettings, name: str = "console.html") -> str:
+    """A page of ``api/static`` with the city's facts written in (the wallboard's too)."""
+    template = (STATIC / name).read_text(encoding="utf-8")
     if CITY_MARK not in template:
-        raise RuntimeError(f"{STATIC / 'console.html'} has no {CITY_MARK} mark for the city's facts")
+        raise RuntimeError(f"{STATIC / name} has no {CITY_MARK} mark for the city's facts")
     return template.replace(CITY_MARK, city_json(city))
+
+
+#: The people's pages' headers (the console's, the wallboard's).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # Everything from this server only; no inline script runs (the city facts are data).
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; font-src 'self'; object-src 'none'; "
+                                "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def add_console(app: FastAPI, city: CitySettings) -> None:
@@ -59,15 +72,7 @@ def add_console(app: FastAPI, city: CitySettings) -> None:
 
     @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
     def console() -> HTMLResponse:
-        return HTMLResponse(page, headers={
-            "Cache-Control": "no-store",
-            # Everything from this server only; no inline script runs (the city facts are data).
-            "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-                                        "frame-ancestors 'none'; form-action 'self'"),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-        })
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC), name="console-assets")

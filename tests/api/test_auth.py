@@ -137,6 +137,8 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("get", "/reports/kpis", None,                   (401, 401, 200, 200, 403, 403, 403, 403)),
     ("get", "/reports/kpis?from_ms=10&to_ms=5", None, (401, 401, 422, 422, 403, 403, 403, 403)),
     ("get", "/reports/calls.csv", None,              (401, 401, 200, 200, 403, 403, 403, 403)),
+    # the wallboard's figures (tests/api/test_board.py): supervisors and viewers
+    ("get", "/board", None,                          (401, 401, 200, 200, 403, 403, 403, 403)),
 ]
 CASES = [pytest.param(method, path, body, holder, expected[i], id=f"{method.upper()} {path} {body or ''} as {holder}")
          for method, path, body, expected in ROUTES for i, holder in enumerate(HOLDER_COLUMNS)]
