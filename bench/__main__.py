@@ -4,7 +4,8 @@ Starts a lab named "bench", then measures, in this order: the highest call rate 
 failed call for (a) hotline, (b) native and (c) bare; the key → desk-INVITE delay at a
 fixed moderate rate; the most callers held with music; the claim script against a
 trivial EVAL; the FastAGI round trip with 200 sessions; a profile of the bridge; and the
-DialBegin → screen pop delay in call-takers' consoles (one headless chromium).
+DialBegin → screen pop delay in call-takers' consoles (one headless chromium); a desk's change →
+drawn on supervisors' wallboards; and the cost of scraping /metrics every second at the hotline's best rate.
 Writes results.json, report.md and report.png to bench/results/<time>/.
 """
 
@@ -36,6 +37,7 @@ from bench.redis_claim import claim_benchmark
 from bench.report import update_benchmarks_md, write_report
 from bench.rig import Rig
 from bench.trial import TrialPlan, Trials
+from bench.wallboard_pages import run_metrics_cost, run_wallboard
 from queueing.errors import RoutingRefused
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,7 +104,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
                    help="pop: consoles opened (pages of one headless chromium), at most one per desk (default 50)")
     p.add_argument("--pop-rate", type=float, default=None,
                    help="pop: calls/s to the consoles' desks (default 5)")
-    p.add_argument("--only", default="capacity,latency,held,redis,fastagi,profile,pop",
+    p.add_argument("--wallboards", type=int, default=50,
+                   help="wallboard: supervisors' pages opened (viewers, one headless chromium; default 50)")
+    p.add_argument("--only", default="capacity,latency,held,redis,fastagi,profile,pop,wallboard,metrics",
                    help="comma-separated parts to run (default: all)")
     p.add_argument("--update-benchmarks-md", action="store_true",
                    help="write this run's figures into BENCHMARKS.md (between its bench markers)")
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                      "fixed_rate": mode.fixed_rate, "fixed_rate_s": mode.fixed_rate_s,
                      "held_levels": mode.held_levels, "held_arrival_rate": mode.held_arrival_rate,
                      "fastagi_sessions": FASTAGI_SESSIONS, "wrap_up_s": 0, "queue_strategy": "leastrecent",
-                     "consoles": args.consoles, "pop_rate": args.pop_rate or mode.pop_rate, "pop_s": mode.pop_s},
+                     "consoles": args.consoles, "wallboards": args.wallboards,
+                     "pop_rate": args.pop_rate or mode.pop_rate, "pop_s": mode.pop_s},
         "noise": {}, "errors": {},
     }
     print(f"hotline bench ({mode.name}): results in {workdir}")
@@ -225,8 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         def pop() -> None:
             results["pop"] = run_pop(rig, plan, args.consoles, args.pop_rate or mode.pop_rate, mode.pop_s)
 
+        def wallboard() -> None:
+            results["wallboard"] = run_wallboard(rig, plan, args.wallboards, args.pop_rate or mode.pop_rate, mode.pop_s)
+
+        def metrics() -> None:
+            best = searches["hotline"].best_rate if "hotline" in searches else None
+            results["metrics"] = run_metrics_cost(rig, trials, best or mode.fixed_rate, mode.fixed_rate_s)
+
         for name, fn in (("capacity", capacity), ("latency", latency), ("held", held), ("redis", redis),
-                         ("fastagi", fastagi), ("profile", profile), ("pop", pop)):
+                         ("fastagi", fastagi), ("profile", profile), ("pop", pop), ("wallboard", wallboard),
+                         ("metrics", metrics)):
             phase(name, fn)
     finally:
         rig.stop()

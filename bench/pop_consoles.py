@@ -17,51 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from api.app import create_app
-from api.tokens import TokenTable
+from bench.api_server import ApiServer
 from bench.pop_latency import POP_STAMP_SCRIPT, dial_begin_stamp, pop_figures, spread_desks
 from bench.rig import Rig
 from bench.sipp_load import start_citizens
 from bench.trial import TrialPlan
-from config.settings import RuntimeSettings
-from hotline.lab.ports import TCP, free_port
 from queueing.accounts import Accounts, check_user
 from queueing.states import UserRole
 from telephony import ami_blocking
 
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-class ApiServer:
-    """The API on 127.0.0.1:<free port>, served by uvicorn in a thread."""
-
-    def __init__(self, rig: Rig) -> None:
-        lab = rig.running_lab
-        self.port = free_port(TCP)
-        self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(RuntimeSettings(city_file=lab.city_file, redis_url=rig.redis_url), city=lab.city,
-                         routing=rig.routing(), tokens=TokenTable([]))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=1, lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, name=f"bench-api:{self.port}", daemon=True)
-
-    def start(self) -> ApiServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start on {self.url}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-        if self.thread.is_alive():  # the consoles' event streams do not end by themselves
-            self.server.force_exit = True
-            self.thread.join(5)
 
 
 class DialBegins:
@@ -138,7 +103,7 @@ def run_pop(rig: Rig, plan: TrialPlan, consoles: int, rate: float, duration_s: f
                     context.set_default_timeout(20000)
                     context.add_init_script(POP_STAMP_SCRIPT)
                     page = context.new_page()
-                    page.on("pageerror", _noting(errors, desk))
+                    page.on("pageerror", noting_errors(errors, desk))
                     try:
                         page.goto("/console")
                         page.fill("#signin-user", desk)
@@ -203,7 +168,7 @@ def run_pop(rig: Rig, plan: TrialPlan, consoles: int, rate: float, duration_s: f
     return out
 
 
-def _noting(errors: list[str], desk: str) -> Callable[[object], None]:
+def noting_errors(errors: list[str], desk: str) -> Callable[[object], None]:
     return lambda error: errors.append(f"{desk}: {error}")
 
 

@@ -169,6 +169,10 @@ def markdown(results: dict[str, Any]) -> str:
 
     if results.get("pop"):
         out += pop_section(results["pop"])
+    if results.get("wallboard"):
+        out += wallboard_section(results["wallboard"])
+    if results.get("metrics"):
+        out += metrics_section(results["metrics"])
 
     if results.get("noise"):
         out.append("\n### Other load on the machine during each part\n")
@@ -299,3 +303,33 @@ def update_benchmarks_md(path: Path, results: dict[str, Any], workdir: Path) -> 
         text += f"\n{BEGIN}\n{END}\n"
     text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     path.write_text(text)
+
+
+def wallboard_section(wall: dict[str, Any]) -> list[str]:
+    """The ``wallboard`` phase's table: a desk's state changed in Redis → drawn on every wallboard."""
+    d = wall.get("draw_ms") or {}
+    out = ["\n### Wallboard: a desk's state changed in Redis → drawn on each supervisor's page (ms)\n",
+           "| pages open / asked | calls | rate (calls/s) | desk changes | draws paired | draws missed | p50 | p95 | p99 | max |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+           f"| {wall.get('pages', '—')} / {wall.get('pages_asked', '—')} | {wall.get('calls', '—')} | "
+           f"{_num(wall.get('rate'), '{:g}')} | {wall.get('changes', '—')} | {wall.get('draws_paired', '—')} | "
+           f"{wall.get('draws_missed', '—')} | {_num(d.get('p50'), '{:.0f}')} | {_num(d.get('p95'), '{:.0f}')} | "
+           f"{_num(d.get('p99'), '{:.0f}')} | {_num(d.get('max'), '{:.0f}')} |"]
+    if wall.get("page_error_count"):
+        out.append(f"\n{wall['page_error_count']} page errors.")
+    return out
+
+
+def metrics_section(m: dict[str, Any]) -> list[str]:
+    """The ``metrics`` phase: the same trial without and with ``GET /metrics`` every second."""
+    s = m.get("scrape_ms") or {}
+    rows = []
+    for label, key in (("no scraping", "without"), ("/metrics every 1 s", "with")):
+        t = m.get(key) or {}
+        rows.append(f"| {label} | {_num(m.get('rate'), '{:g}')} | {t.get('calls', '—')} | {t.get('failed', '—')} | "
+                    f"{t.get('sipp_failed', '—')} | {'pass' if t.get('passed') else 'FAIL'} |")
+    return ["\n### Metrics scraping at the hotline's best rate\n",
+            "| trial | rate (calls/s) | calls | failed | SIPp failed | verdict |",
+            "| --- | ---: | ---: | ---: | ---: | --- |", *rows,
+            f"\n{m.get('scrapes', 0)} scrapes ({m.get('failures', 0)} failed), each p50 {_num(s.get('p50'), '{:.0f}')} ms, "
+            f"p95 {_num(s.get('p95'), '{:.0f}')} ms."]
