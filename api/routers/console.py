@@ -29,6 +29,7 @@ CITY_MARK = "{{city_json}}"
 def city_json(city: CitySettings) -> str:
     """The city facts the console shows, as JSON safe inside a ``<script>`` element."""
     facts = {
+        "number": city.hotline.number,
         "languages": city.languages,
         "general": GENERAL_QUEUE,
         "agencies": {a.id: {"name": dict(a.name), "label": a.label, "digit": a.digit,

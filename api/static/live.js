@@ -1,0 +1,101 @@
+// Following GET /events (server-sent events) for a page signed in with /session: a new
+// connection starts after the last event heard (?after=), so it misses nothing; a "gap"
+// (the server lost track) or a (re)open asks the page to read its state again; a stream
+// silent past two keepalives is opened again; a stream the browser gave up on is retried
+// after checking the session is still there (a 401 is the page's sign-in, not a dead page).
+
+const RECONNECT_MS = 2000;
+const SILENCE_MS = 40000;  // two of the server's 15 s keepalives missed, and some
+
+export class LiveStream {
+  /**
+   * types: event types to hear (the `type` a Lua script's emit() writes).
+   * onEvent(type, data, id): each event; onLive(bool): live or not; onResync(): read the
+   * state again (opened, reopened, gap); stillSignedIn(): a promise, false when the session ended.
+   */
+  constructor({ types, onEvent, onLive, onResync, stillSignedIn }) {
+    Object.assign(this, { types: new Set(types), onEvent, onLive, onResync, stillSignedIn });
+    this.source = null;
+    this.lastEventId = "";
+    this.lastHeard = 0;
+    this.live = false;
+    this.reconnectTimer = 0;
+    this.silenceTimer = 0;
+  }
+
+  start() {
+    clearTimeout(this.reconnectTimer);
+    if (this.source) this.source.close();
+    const after = this.lastEventId;
+    const source = new EventSource(after ? `/events?after=${encodeURIComponent(after)}` : "/events");
+    this.source = source;
+    this.lastHeard = Date.now();
+    const heard = (message) => {
+      this.lastHeard = Date.now();
+      if (message && message.lastEventId) this.lastEventId = message.lastEventId;
+    };
+    const onEvent = (message) => {
+      heard(message);
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (data && typeof data === "object") this.onEvent(message.type, data, message.lastEventId);
+    };
+    source.addEventListener("open", () => {
+      if (this.source !== source) return;
+      heard(null);
+      this.setLive(true);
+      this.onResync();  // whatever changed while the stream was away
+    });
+    source.addEventListener("error", () => {
+      if (this.source !== source) return;
+      this.setLive(false);
+      if (source.readyState === EventSource.CLOSED) {
+        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = setTimeout(() => this.reconnect(), RECONNECT_MS);
+      }
+    });
+    source.addEventListener("live", heard);
+    source.addEventListener("gap", (message) => {
+      heard(message);
+      this.onResync();
+    });
+    source.addEventListener("message", onEvent);
+    this.onMessage = onEvent;
+    for (const type of this.types) source.addEventListener(type, onEvent);
+    clearInterval(this.silenceTimer);
+    this.silenceTimer = setInterval(() => {
+      if (this.source && this.live && Date.now() - this.lastHeard > SILENCE_MS) this.start();
+    }, 5000);
+  }
+
+  /** More event types to hear (a module that loaded after the stream opened). */
+  hear(types) {
+    for (const type of types) {
+      if (this.types.has(type)) continue;
+      this.types.add(type);
+      if (this.source) this.source.addEventListener(type, this.onMessage);
+    }
+  }
+
+  async reconnect() {
+    if (await this.stillSignedIn()) this.start();
+  }
+
+  setLive(live) {
+    this.live = live;
+    this.onLive(live);
+  }
+
+  stop() {
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.silenceTimer);
+    if (this.source) this.source.close();
+    this.source = null;
+    this.lastEventId = "";
+    this.setLive(false);
+  }
+}

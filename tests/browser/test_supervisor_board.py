@@ -1,0 +1,157 @@
+"""The supervisors' wallboard (GET /supervisor) in a real browser, over a seeded test Redis.
+
+The line, seeded through the routing scripts around the wall clock (seconds before the seed):
+
+* c1  police  arrives 300, queued 295, rings desk-101 at 294, answered 290 (10 s), hung up 200
+* c2  police  arrives 120, queued 118, hangs up in the queue at 116: a short abandon (4 s)
+* c3  police  arrives 60, queued 58: waiting, the longest wait
+* c4  -       arrives 30: in the menu
+* c5  -       arrives 45, taken by Asterisk's fallback queue at 40
+* desk-102 paused (meal); a bridge beat just now with its AMI link up
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from queueing.accounts import Accounts, check_user
+from queueing.routing import wall_clock_ms
+from tests.browser.conftest import CITY, Server, Shots
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "wallboard-pass-1"
+
+
+def seed(server: Server) -> int:
+    routing = server.routing
+    now = wall_clock_ms()
+
+    def ago(seconds: float) -> int:
+        return now - int(seconds * 1000)
+
+    routing.set_desk_state("desk-101", "ready", now_ms=ago(1000))
+    routing.set_desk_state("desk-102", "ready", now_ms=ago(1000))
+    routing.set_desk_state("desk-102", "paused", reason="meal", now_ms=ago(500))
+    routing.arrive("c1", "0901", "PJSIP/citizens-1", now_ms=ago(300))
+    routing.enqueue("c1", "police", 1, now_ms=ago(295))
+    assert routing.claim_next(["police"], 20_000, now_ms=ago(294)).desk_id == "desk-101"
+    routing.offer_answered("c1", "desk-101", now_ms=ago(290))
+    routing.hangup("c1", 600_000, now_ms=ago(200))
+    routing.arrive("c2", "0902", "PJSIP/citizens-2", now_ms=ago(120))
+    routing.enqueue("c2", "police", 1, now_ms=ago(118))
+    routing.hangup("c2", 10_000, now_ms=ago(116))
+    routing.arrive("c3", "0903", "PJSIP/citizens-3", now_ms=ago(60))
+    routing.enqueue("c3", "police", 1, now_ms=ago(58))
+    routing.arrive("c4", "0904", "PJSIP/citizens-4", now_ms=ago(30))
+    routing.arrive("c5", "0905", "PJSIP/citizens-5", now_ms=ago(45))
+    routing.fallback("c5", reason="test", now_ms=ago(40))
+    routing.bridge_heartbeat("lab-bridge", True, 3, now_ms=now)
+    return now
+
+
+def user(server: Server, name: str, role: str, agency: str | None = None) -> str:
+    Accounts(server.client).add_user(check_user(CITY, name, role, agency, None), PASSWORD)
+    return name
+
+
+def sign_in(page: Page, shots: Shots, name: str) -> None:
+    page.goto("/supervisor")
+    expect(page.locator("#signin")).to_be_visible()
+    page.fill("#signin-user", name)
+    page.fill("#signin-password", PASSWORD)
+    shots.take(f"sign-in-{name}")
+    page.press("#signin-password", "Enter")
+
+
+def column(page: Page, queue: str):
+    return page.locator(f'.queue[data-queue="{queue}"]')
+
+
+def seconds(text: str) -> int:
+    m, s = (int(x) for x in re.fullmatch(r"(\d+):(\d\d)", text).groups())
+    return m * 60 + s
+
+
+def test_the_board_draws_the_seeded_figures(page: Page, shots: Shots, server: Server) -> None:
+    seed(server)
+    sign_in(page, shots, user(server, "sup-1", "supervisor"))
+    police = column(page, "police")
+    expect(police.locator('[data-field="waiting"]')).to_have_text("1")
+    expect(police.locator('[data-field="sl_15"]')).to_have_text("100 %")
+    expect(police.locator('[data-field="sl_20"]')).to_have_text("100 %")
+    expect(police.locator('.level[data-within="15"]')).to_have_attribute("data-met", "yes")
+    expect(police.locator('.level[data-within="15"]')).to_contain_text("mục tiêu 90 %")
+    # c1, c2, c3 arrived in the last hour; c2 hung up in the queue after 4 s: a short abandon
+    expect(police.locator('[data-field="abandoned"]')).to_have_text("33.3 % (1)")
+    expect(police.locator('[data-field="abandoned_detail"]')).to_have_text("menu 0 · hàng chờ 1 · đổ chuông 0 · ngắn < 5 giây: 1")
+    expect(police.locator('[data-field="ringing"]')).to_have_text("0")
+    expect(column(page, "general").locator('[data-field="in_ivr"]')).to_have_text("1")
+    expect(column(page, "fire").locator('[data-field="longest"]')).to_have_text("—")
+    # health: a caller in the fallback queue is said in words, in red
+    expect(page.locator("#health-fallback")).to_have_text(re.compile(r"⚠ 1 người gọi ở hàng chờ dự phòng"))
+    expect(page.locator("#health-fallback")).to_have_attribute("data-ok", "no")
+    expect(page.locator("#health-ami")).to_have_attribute("data-ok", "yes")
+    expect(page.locator("#health-bridges")).to_contain_text("1/1 bridge")
+    expect(page.locator("#health-redis")).to_contain_text("Redis master")
+    # desks: state in words and symbol, the pause's reason, time in state
+    paused = page.locator('#desks tr[data-desk="desk-102"]')
+    expect(paused.locator('[data-field="state"]')).to_contain_text("‖")
+    expect(paused.locator('[data-field="state"]')).to_contain_text("TẠM NGHỈ")
+    expect(paused.locator('[data-field="reason"]')).to_have_text("meal")
+    assert 500 <= seconds(paused.locator('[data-field="time"]').inner_text()) <= 510
+    expect(page.locator('#desks tr[data-desk="desk-101"] [data-field="state"]')).to_contain_text("HOÀN TẤT CUỘC GỌI")
+    shots.take("board")
+
+
+def test_the_longest_wait_clock_runs(page: Page, shots: Shots, server: Server) -> None:
+    seed(server)
+    sign_in(page, shots, user(server, "sup-1", "supervisor"))
+    longest = column(page, "police").locator('[data-field="longest"]')
+    expect(longest).to_have_text(re.compile(r"01:\d\d"))
+    first, first_at = seconds(longest.inner_text()), time.monotonic()
+    page.wait_for_timeout(3000)
+    second, second_at = seconds(longest.inner_text()), time.monotonic()
+    elapsed = second_at - first_at
+    assert 60 <= first < 120
+    assert abs((second - first) - elapsed) <= 1, (first, second, elapsed)
+    assert second > first
+
+
+def test_a_new_caller_moves_the_waiting_count_at_once(page: Page, shots: Shots, server: Server) -> None:
+    seed(server)
+    sign_in(page, shots, user(server, "sup-1", "supervisor"))
+    waiting = column(page, "police").locator('[data-field="waiting"]')
+    expect(waiting).to_have_text("1")
+    expect(page.locator("#live")).to_have_attribute("data-live", "yes")
+    server.routing.arrive("c6", "0906", "PJSIP/citizens-6")
+    server.routing.enqueue("c6", "police", 1)
+    expect(waiting).to_have_text("2")
+    server.routing.set_desk_state("desk-102", "ready")
+    expect(page.locator('#desks tr[data-desk="desk-102"]')).to_have_attribute("data-state", "ready")
+
+
+def test_a_viewer_sees_the_board_and_no_action_control(page: Page, shots: Shots, server: Server) -> None:
+    seed(server)
+    sign_in(page, shots, user(server, "view-1", "viewer"))
+    expect(column(page, "police").locator('[data-field="waiting"]')).to_have_text("1")
+    expect(page.locator("body")).to_have_attribute("data-role", "viewer")
+    expect(page.locator("#who-role")).to_contain_text("chỉ xem")
+    assert page.locator("#board button, #board [data-action], #board input, #board select").count() == 0
+    assert page.locator('#desks tr[data-desk="desk-101"] .desk-actions').inner_text() == ""
+    shots.take("viewer")
+
+
+def test_a_call_taker_is_told_it_is_the_wrong_page(page: Page, shots: Shots, server: Server) -> None:
+    seed(server)
+    sign_in(page, shots, user(server, "ct-1", "call_taker", "police"))
+    expect(page.locator("#wrong-page")).to_be_visible()
+    expect(page.locator("#wrong-page-text")).to_have_text(
+        "ct-1 là điện thoại viên: bảng giám sát chỉ dành cho giám sát viên và người xem.")
+    expect(page.locator("#board")).to_be_hidden()
+    expect(page.locator('#wrong-page a[href="/console"]')).to_be_visible()
+    shots.take("wrong-page")
