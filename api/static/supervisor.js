@@ -116,7 +116,7 @@ addStrings({
     sup_no_bridge: "no bridge",
     sup_disk: "recording disk {p} % free",
     sup_disk_unknown: "recording disk: unreadable",
-    sup_fallback: "⚠ {n} callers in the fallback queue",
+    sup_fallback: "⚠ callers in the fallback queue: {n}",
     sup_fallback_none: "fallback queue: 0",
     sup_board_failed: "Cannot read the board: {detail}",
     sup_desk_states: "desks: {list}",
