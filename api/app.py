@@ -35,6 +35,7 @@ from api.routers.queues import queues_router
 from api.routers.recordings import recordings_router
 from api.routers.reports import reports_router
 from api.routers.session import session_router
+from api.routers.spy import spy_router
 from api.routers.supervisor import board_router, supervisor_page_router
 from api.routers.wrap_up import wrap_up_router
 from api.services.board import BoardService
@@ -52,6 +53,7 @@ from api.services.queues import QueueService
 from api.services.recordings import RecordingService
 from api.services.reports import ReportService
 from api.services.session import SessionService
+from api.services.spy import SpyService
 from api.services.wrap_up import WrapUpService
 from api.tokens import TokenTable
 from config.settings import CitySettings, RuntimeSettings, load_settings
@@ -95,6 +97,7 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(recordings_router(access, CallService(routing), RecordingService(city, runtime)))
     app.include_router(reports_router(access, ReportService(routing, city.supervision)))
     app.include_router(events_router(access, events))
+    app.include_router(spy_router(access, SpyService(city, routing)))
     app.include_router(board_router(access, BoardService(city, routing, runtime)))
     app.include_router(supervisor_page_router(city))
     add_console(app, city)

@@ -371,3 +371,27 @@ class BoardView(BaseModel):
     desks: list[BoardDesk]
     health: BoardHealth
     notes: list[str]
+
+
+# --- a supervisor listening to a desk's call (POST/PUT/DELETE /desks/{desk_id}/spy) -------------
+
+
+class SpyStart(BaseModel):
+    mode: states.SpyMode = Field(description="listen, whisper (the desk hears the supervisor) or barge (both do)")
+    supervisor_desk: str = Field(min_length=1, max_length=64,
+                                 description="the supervisor's own desk phone (a desk of the city file): it rings")
+
+
+class SpyModeChange(BaseModel):
+    mode: states.SpyMode
+
+
+class SpyView(BaseModel):
+    spy_id: str = Field(description="the session (the supervisor's leg in Asterisk)")
+    desk_id: str
+    call_id: str
+    supervisor_desk: str
+    mode: states.SpyMode
+    started_ms: int | None
+    answered_ms: int | None = Field(description="when the supervisor's phone was answered; none while it rings")
+    tell_call_taker: bool = Field(description="the call-taker's console says a supervisor is on the call")

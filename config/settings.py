@@ -387,6 +387,8 @@ class SupervisionSettings(_Table):
     # Local times ("HH:MM") shifts start at; the current shift began at the latest one passed.
     shift_starts: Annotated[list[Annotated[str, AfterValidator(_matches(_SHIFT_START, "must be a local time like \"07:00\""))]],
                             Field(min_length=1, max_length=24)] = Field(default_factory=lambda: ["07:00", "19:00"])
+    # A supervisor listening to (whispering to, barging in on) a desk's call: the call-taker's console says so.
+    tell_call_taker_of_spy: bool = False
 
     @field_validator("shift_starts")
     @classmethod

@@ -100,6 +100,10 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("transfer:{call_id}", "hash",
             "the call's latest transfer: `call_id, transfer_state, kind, from_desk, from_agency, target_agency, "
             "own_queue, target_desk, started_ms, updated_ms, reason`", "transfer"),
+    KeySpec("spy:{desk_id}", "hash",
+            "a supervisor listening to the desk's call: `spy_id` (the supervisor's leg's uniqueid), `desk_id, "
+            "call_id, supervisor_desk, mode, by, started_ms, answered_ms, tell_call_taker`", "spy"),
+    KeySpec("spy_by:{desk_id}", "string", "the desk a supervisor's desk is listening to", "spy_by"),
     KeySpec("call_commands", "stream",
             "what the API asks the bridge to do to a call over AMI (`action, call_id, channel`, …), read once by "
             "the bridges' consumer group", "call_commands"),
@@ -241,6 +245,12 @@ class Keys:
 
     def transfer(self, call_id: str) -> str:
         return f"{self.prefix}transfer:{call_id}"
+
+    def spy(self, desk_id: str) -> str:
+        return f"{self.prefix}spy:{desk_id}"
+
+    def spy_by(self, desk_id: str) -> str:
+        return f"{self.prefix}spy_by:{desk_id}"
 
     def call_commands(self) -> str:
         """Stream of commands for the bridges (consumer group ``bridges``)."""

@@ -337,6 +337,34 @@ class RoutingBase(Generic[ClientT]):
         learns of them (``hold_failed``, ``resume_failed``, ``desk_left``): queueing/lua/call_hold.lua."""
         return self._script("call_hold", now_ms, call_id, desk_id, action, by, reason, wrap_up_ms, parse=_fields)
 
+    # -- a supervisor listening to a desk's call (queueing/lua/spy_*.lua) ----------------
+
+    @operation
+    def spy_start(self, desk_id: str, supervisor_desk: str, mode: str, *, by: str = "", tell_call_taker: bool = False,
+                  now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """A supervisor's desk phone listens to (whispers to, barges in on) the desk's call."""
+        return self._script("spy_start", now_ms, desk_id, supervisor_desk, mode, by, "1" if tell_call_taker else "0",
+                            parse=_fields)
+
+    @operation
+    def spy_mode(self, desk_id: str, mode: str, *, by: str = "", now_ms: int | None = None) -> Steps[dict[str, str]]:
+        return self._script("spy_mode", now_ms, desk_id, mode, by, parse=_fields)
+
+    @operation
+    def spy_stop(self, desk_id: str, *, by: str = "", now_ms: int | None = None) -> Steps[dict[str, str]]:
+        return self._script("spy_stop", now_ms, desk_id, by, parse=_fields)
+
+    @operation
+    def spy_step(self, desk_id: str, spy_id: str, step: str, *, reason: str = "",
+                 now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """What the bridge learns of a spy session's leg: ``answered`` or ``ended``."""
+        return self._script("spy_step", now_ms, desk_id, spy_id, step, reason, parse=_fields)
+
+    @operation
+    def spy(self, desk_id: str) -> Steps[dict[str, str]]:
+        """The spy session on the desk's call; empty when none."""
+        return _one(lambda: self.redis.hgetall(self.keys.spy(desk_id)), _fields)
+
     @operation
     def transfer(self, call_id: str) -> Steps[dict[str, str]]:
         """The call's latest transfer record; empty when it never had one."""

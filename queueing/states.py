@@ -196,6 +196,14 @@ class Trend(StrEnum):
     SAME = "same"
 
 
+class SpyMode(StrEnum):
+    """A supervisor's spy session on a desk's call (``spy:{desk_id}``'s ``mode``; ChanSpy's modes)."""
+
+    LISTEN = "listen"    # hears the caller and the desk; nobody hears the supervisor
+    WHISPER = "whisper"  # the desk hears the supervisor too; the caller does not
+    BARGE = "barge"      # the caller and the desk both hear the supervisor
+
+
 # --- what a script's reply says it did (``result``) --------------------------------------------
 
 

@@ -39,6 +39,17 @@ stream, read by the bridges' consumer group, so each command is done by one brid
   (``cancelled``). The caller's ConfBridge ends when no desk is left (end_marked) and the call
   ends as after any answered call; the caller hanging up kicks the desks (ConfKick).
 
+* ``spy_start`` / ``spy_mode`` / ``spy_stop`` (queueing/lua/spy_*.lua): a supervisor listens to a
+  desk's call. The desk's leg is the caller's BRIDGEPEER, checked to be that desk's own channel
+  (``PJSIP/<desk>-<8 hex>``): ChanSpy gets that full name with option ``u`` (exact, never a
+  prefix: ``PJSIP/desk-1`` would catch ``desk-10``). AMI Originate (async) rings the supervisor's
+  desk phone with ChannelId = the session's ``spy_id``; answered, it runs ``hotline-spy``:
+  ``ChanSpy(<desk leg>,qEud[w|B])`` (``E``: ends with the desk's leg; ``d``: DTMF 4/5/6 switch
+  listen/whisper/barge). A mode switch is ``PlayDTMF`` of that digit *received* on the
+  supervisor's leg (no key pressed by anyone); a stop hangs the supervisor's leg up. A watcher
+  per session polls the leg: answered → ``spy_step answered``, gone → ``spy_step ended``. Nothing
+  here is ever sent to the caller's or the desk's channel: a spy that fails leaves the call as it was.
+
 :func:`plan` (what to send) and :func:`transfer_step_for` (what the outcome does to the
 transfer) are pure; :class:`CallControl` reads the stream, sends, steps and acks. An entry is
 acked only after it was acted on: a bridge that dies meanwhile finds it in its pending entries
@@ -52,6 +63,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -64,7 +76,7 @@ from structlog.contextvars import bound_contextvars
 
 from queueing.errors import RoutingRefused
 from queueing.routing import AsyncRouting, wall_clock_ms
-from queueing.states import FINAL_CALL_STATES, CallState, TransferKind, TransferState
+from queueing.states import FINAL_CALL_STATES, CallState, SpyMode, TransferKind, TransferState
 from queueing.transfers import RequeueAtHead, Transfer, TransferEvent, WrapUpInitiator, decide
 from telephony.ami import AmiError, ChannelGone
 from telephony.hangups import Hangups
@@ -98,6 +110,9 @@ class Action(StrEnum):
     CONSULT_COMPLETE = "consult_complete"  # transfer_consult: the caller to the target desk
     CONSULT_CONFERENCE = "consult_conference"  # transfer_consult: caller and both desks in one ConfBridge
     CONFERENCE_LEFT = "conference_left"    # the dialplan: a desk's leg left the conference (``desk_id``)
+    SPY_START = "spy_start"  # spy_start.lua: ring the supervisor's desk phone, ChanSpy on the desk's leg
+    SPY_MODE = "spy_mode"    # spy_mode.lua: listen / whisper / barge, live
+    SPY_STOP = "spy_stop"    # spy_stop.lua: hang up the supervisor's leg
 
 
 CONSULT_ACTIONS = frozenset({Action.CONSULT, Action.CONSULT_ANSWERED, Action.CONSULT_ENDED, Action.CONSULT_CANCEL,
@@ -114,6 +129,21 @@ PEER_WAIT_S = 2.0
 #: The three-way conference (asterisk_conf/confbridge.conf, hotline-conference): the room is named
 #: by HOTLINE_CONFERENCE (the call id), set on the three channels before they are Redirected.
 CONFERENCE_CONTEXT, CONFERENCE_ROOM = "hotline-conference", "HOTLINE_CONFERENCE"
+
+
+SPY_ACTIONS = frozenset({Action.SPY_START, Action.SPY_MODE, Action.SPY_STOP})
+#: asterisk_conf/extensions.conf.tmpl: runs ChanSpy(${HOTLINE_SPY_CHANNEL},${HOTLINE_SPY_OPTIONS}).
+SPY_CONTEXT = "hotline-spy"
+SPY_STAGE, SPY_LIVE = "HOTLINE_SPY_STAGE", "spying"  # set by hotline-spy once the supervisor answered
+#: q: no beep nor name; E: ends with the desk's leg; u: the argument is the full channel name;
+#: d: DTMF 4/5/6 switch listen/whisper/barge (what spy_mode sends); w: whisper; B: barge.
+SPY_OPTIONS = {SpyMode.LISTEN: "qEud", SpyMode.WHISPER: "qEudw", SpyMode.BARGE: "qEudB"}
+SPY_DIGITS = {SpyMode.LISTEN: "4", SpyMode.WHISPER: "5", SpyMode.BARGE: "6"}
+SPY_RING_S = 30  # how long the supervisor's phone rings
+SPY_WATCH_S = 0.5  # how often the watcher looks at the supervisor's leg
+SPY_APPEAR_S = 5.0  # an Originate whose leg never appears within this failed
+#: A PJSIP channel's name: the endpoint, then "-" and 8 hex digits (chan_pjsip).
+_PJSIP_LEG = re.compile(r"PJSIP/(?P<endpoint>.+)-[0-9a-f]{8}")
 
 
 HOLD_CONTEXT, DESK_HOLD_CONTEXT, RESUME_CONTEXT = "hotline-hold", "hotline-desk-hold", "hotline-resume"
@@ -134,6 +164,9 @@ class Command:
     label: str = ""  # move_to_wait: what the target agency's desk phones show (HOTLINE_LABEL)
     result: str = ""  # resume_failed: the dialplan's BRIDGERESULT; consult_ended: DIALSTATUS
     target_desk: str = ""  # consult commands: the desk consulted
+    supervisor_desk: str = ""  # spy commands: the supervisor's desk phone
+    mode: str = ""  # spy commands: listen, whisper or barge
+    spy_id: str = ""  # spy commands: the session, and its supervisor leg's uniqueid
 
 
 def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
@@ -143,7 +176,8 @@ def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
         ms = 0
     return Command(entry_id, fields.get("action", ""), fields.get("call_id", ""), fields.get("channel", ""),
                    fields.get("desk_id", ""), ms, fields.get("label", ""), fields.get("result", ""),
-                   fields.get("target_desk", ""))
+                   fields.get("target_desk", ""), fields.get("supervisor_desk", ""), fields.get("mode", ""),
+                   fields.get("spy_id", ""))
 
 
 @dataclass(frozen=True)
@@ -209,6 +243,8 @@ def plan(command: Command, call: Mapping[str, str], transfer: Mapping[str, str],
         return Plan(skip=f"call command {command.action} needs what Asterisk says first (hold_plan)")
     if command.action in CONSULT_ACTIONS:
         return Plan(skip=f"call command {command.action} needs what Asterisk says first (consult_plan)")
+    if command.action in SPY_ACTIONS:
+        return Plan(skip=f"call command {command.action} needs what Asterisk says first (spy_plan)")
     return Plan(skip=f"unknown call command {command.action!r}")
 
 
@@ -434,6 +470,81 @@ def conference_actions(call_id: str, caller: str, initiator: str, target_leg: st
              "ExtraPriority": "1"})
 
 
+# --- a supervisor listening to a desk's call --------------------------------------------------
+
+
+def is_desk_leg(desk_id: str, channel: str) -> bool:
+    """``channel`` is a leg of desk ``desk_id``'s own phone (``PJSIP/desk-1-…`` is not desk-10's)."""
+    found = _PJSIP_LEG.fullmatch(channel)
+    return found is not None and found["endpoint"] == desk_id
+
+
+def spy_options(mode: str) -> str:
+    return SPY_OPTIONS[SpyMode(mode)]
+
+
+@dataclass(frozen=True)
+class SpyPlan:
+    """What to do for one spy command: AMI ``actions`` in order; ``watch``: then watch the
+    supervisor's leg; ``ended``: end the session at once with this reason (nothing sent);
+    ``skip``: why nothing is sent."""
+
+    actions: tuple[dict[str, str], ...] = ()
+    watch: bool = False
+    ended: str = ""
+    skip: str = ""
+
+
+def originate_spy(spy_id: str, supervisor_desk: str, desk_id: str, desk_leg: str, mode: str) -> dict[str, str]:
+    """Ring the supervisor's desk phone; answered, it runs ChanSpy on the desk's leg (hotline-spy)."""
+    variables = {"HOTLINE_SPY_DESK": desk_id, "HOTLINE_SPY_CHANNEL": desk_leg, "HOTLINE_SPY_OPTIONS": spy_options(mode)}
+    return {"Action": "Originate", "Channel": f"PJSIP/{supervisor_desk}", "ChannelId": spy_id,
+            "Context": SPY_CONTEXT, "Exten": "s", "Priority": "1", "Async": "true",
+            "Timeout": str(SPY_RING_S * 1000), "CallerID": f'"SPY {desk_id}" <{desk_id}>',
+            "Variable": ",".join(f"{k}={v}" for k, v in variables.items())}
+
+
+def spy_plan(command: Command, call: Mapping[str, str], spy: Mapping[str, str], desk_leg: str = "") -> SpyPlan:
+    """What to send for a spy command, given the call's record, the desk's spy session now and,
+    for a start, the caller's BRIDGEPEER (the desk's leg) read just before."""
+    spy_id = command.spy_id
+    if not spy_id:
+        return SpyPlan(skip=f"spy command {command.id} names no session")
+    if command.action == Action.SPY_STOP:
+        return SpyPlan((hangup(spy_id),))  # the session is gone already (spy_stop): only its leg is left
+    if spy.get("spy_id") != spy_id:
+        return SpyPlan(skip=f"the spy session {spy_id} on desk {command.desk_id} ended meanwhile")
+    if command.action == Action.SPY_MODE:
+        mode = SpyMode(spy.get("mode") or command.mode)  # the newest mode, whatever this command said
+        # Ringing still: the options it starts with; listening: the digit ChanSpy (d) switches on.
+        return SpyPlan((_setvar(spy_id, "HOTLINE_SPY_OPTIONS", spy_options(mode)),
+                        {"Action": "PlayDTMF", "Channel": spy_id, "Digit": SPY_DIGITS[mode], "Duration": "100",
+                         "Receive": "true"}))
+    if command.action != Action.SPY_START:
+        return SpyPlan(skip=f"unknown spy command {command.action!r}")
+    not_here = _held_at(call, command.desk_id)
+    if not_here:
+        return SpyPlan(ended=f"call {command.call_id}: {not_here}")
+    if call.get("held") == "1":
+        return SpyPlan(ended=f"call {command.call_id} is on hold")
+    if not is_desk_leg(command.desk_id, desk_leg):
+        return SpyPlan(ended=f"call {command.call_id}: the caller is not talking to desk {command.desk_id}'s phone "
+                             f"(peer {desk_leg or 'none'})")
+    start_mode = spy.get("mode") or command.mode
+    return SpyPlan((originate_spy(spy_id, command.supervisor_desk, command.desk_id, desk_leg, start_mode),),
+                   watch=True)
+
+
+def spy_watch_step(seen: bool, stage: str | None, answered: bool) -> str:
+    """What one look at the supervisor's leg means: ``answered``, ``ended`` or '' (nothing new).
+    ``stage``: its HOTLINE_SPY_STAGE, None when the channel does not exist."""
+    if stage is None:
+        return "ended" if seen else ""
+    if stage == SPY_LIVE and not answered:
+        return "answered"
+    return ""
+
+
 # --- the consumer --------------------------------------------------------------------------
 
 
@@ -465,6 +576,7 @@ class CallControl:
     consumer: str
     group: str = GROUP
     done: list[str] = field(default_factory=list)  # ids acted on, newest last (tests, logs)
+    watchers: set[asyncio.Task[None]] = field(default_factory=set)  # one per spy session's leg
 
     @property
     def stream(self) -> str:
@@ -545,6 +657,8 @@ class CallControl:
                             await self.consult_desk_left(command.call_id)
                     elif command.action in CONSULT_ACTIONS:
                         await self.act_consult(command, call, transfer)
+                    elif command.action in SPY_ACTIONS:
+                        await self.act_spy(command, call)
                     else:
                         await self.act(command, plan(command, call, transfer, wall_clock_ms()))
                 except RedisError:
@@ -671,6 +785,62 @@ class CallControl:
             await self.hang_up_when_bridged(command.call_id, channel, leg, target_leg)
         if todo.event is not None:
             await self.step(command.call_id, todo.event, todo.skip or command.result)
+
+    async def act_spy(self, command: Command, call: Mapping[str, str]) -> None:
+        """A spy command: the desk's leg (a start), then the plan; never an action on the call's channels."""
+        spy = await self.routing.spy(command.desk_id) if command.desk_id else {}
+        desk_leg = ""
+        channel = call.get("channel") or command.channel
+        if command.action == Action.SPY_START and channel and spy.get("spy_id") == command.spy_id:
+            try:
+                desk_leg = await self.getvar(channel, "BRIDGEPEER")
+            except AmiError as exc:
+                log.info("call %s: no desk leg to listen to (%s)", command.call_id, exc)
+        todo = spy_plan(command, call, spy, desk_leg)
+        if todo.skip:
+            log.info("call command %s %s: %s", command.action, command.id, todo.skip)
+        error = await self.send(command, todo.actions)
+        if error is not None and command.action == Action.SPY_START:
+            todo = replace(todo, watch=False, ended=f"the supervisor's phone could not be rung: {error}")
+        elif error is not None:  # a switch or a stop that found the leg gone: the watcher ends the session
+            log.info("spy %s: %s: %s", command.spy_id, command.action, error)
+        if todo.ended:
+            log.warning("spy %s on desk %s: %s", command.spy_id, command.desk_id, todo.ended)
+            await self.routing.spy_step(command.desk_id, command.spy_id, "ended", reason=todo.ended)
+        if todo.watch:
+            task = asyncio.create_task(self.watch_spy(command.desk_id, command.spy_id))
+            self.watchers.add(task)
+            task.add_done_callback(self.watchers.discard)
+
+    async def watch_spy(self, desk_id: str, spy_id: str) -> None:
+        """Follow the supervisor's leg: answered, then gone (hung up, not answered, the desk's call
+        over) — each told to spy_step. A leg that never appears was not rung."""
+        loop = asyncio.get_running_loop()
+        started, seen, answered = loop.time(), False, False
+        while True:
+            try:
+                stage: str | None = await self.getvar(spy_id, SPY_STAGE)
+            except ChannelGone:
+                stage = None
+            except AmiError as exc:
+                log.info("spy %s: %s", spy_id, exc)
+                await asyncio.sleep(SPY_WATCH_S)
+                continue
+            seen = seen or stage is not None
+            step = spy_watch_step(seen, stage, answered)
+            if not seen and loop.time() - started > SPY_APPEAR_S:
+                step = "ended"
+            try:
+                if step == "answered":
+                    answered = True
+                    await self.routing.spy_step(desk_id, spy_id, "answered")
+                elif step == "ended":
+                    reason = "the supervisor's leg ended" if seen else "the supervisor's phone was not rung"
+                    await self.routing.spy_step(desk_id, spy_id, "ended", reason=reason)
+                    return
+            except RedisError as exc:
+                log.error("spy %s: Redis: %s", spy_id, exc)
+            await asyncio.sleep(SPY_WATCH_S)
 
     async def caller_here(self, channel: str) -> bool:
         """The caller's channel still exists (a ChannelGone was about another channel)."""

@@ -42,6 +42,7 @@ class SippRun:
     name: str
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None
+    media_port: int = 0  # where the phone takes RTP (SIPp -mp): a capture of its audio filters on it
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -107,8 +108,9 @@ def place_call(target: str, number: str, caller: str, workdir: Path, digits: str
     scenario.write_text(citizen_scenario(
         caller, digits, first_digit_after_ms=first_digit_after_ms, stay_ms=stay_ms, voice=voice,
         voice_after_ms=voice_after_ms, voice_payload_type=rtp_payload_type(voice) if voice is not None else 0))
+    run.media_port = free_port_pair()
     return _start(run, [target, "-sf", str(scenario), "-s", number, "-m", "1", "-l", "1",
-                        "-i", local_ip, "-p", str(free_port()), "-mp", str(free_port_pair()),
+                        "-i", local_ip, "-p", str(free_port()), "-mp", str(run.media_port),
                         "-recv_timeout", str(stay_ms + 60000)])
 
 
@@ -125,9 +127,10 @@ def start_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
     incoming.write_text(desk_incoming_scenario(answer_after_ms, talk_ms, answer, reject, audio=audio,
                                                audio_payload_type=rtp_payload_type(audio) if audio is not None else 0))
     inject.write_text(f"SEQUENTIAL\n[authentication username={desk_id} password={password}];\n")
+    run.media_port = free_port_pair()
     return _start(run, [target, "-sf", str(main), "-oocsf", str(incoming), "-inf", str(inject),
                         "-m", "1", "-l", "1", "-i", local_ip, "-p", str(free_port()),
-                        "-mp", str(free_port_pair())])
+                        "-mp", str(run.media_port)])
 
 
 def dial_from_desk(target: str, desk_id: str, password: str, number: str, workdir: Path,

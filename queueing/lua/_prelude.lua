@@ -235,3 +235,21 @@ local function owning_agency(call)
   if call.queue ~= nil and call.queue ~= '' then return call.queue end
   return GENERAL
 end
+
+
+-- --- supervisors listening to a desk's call (queueing/lua/spy_*.lua) ------------------------------
+local function spy_key(desk_id) return PREFIX .. 'spy:' .. desk_id end
+local function spy_by_key(desk_id) return PREFIX .. 'spy_by:' .. desk_id end
+-- queueing.states.SpyMode
+local SPY_MODES = { listen = true, whisper = true, barge = true }
+
+-- Ends a spy session: its record and its supervisor desk's pointer go; event spy_stopped.
+local function end_spy(desk_id, spy, reason)
+  redis.call('DEL', spy_key(desk_id))
+  if redis.call('GET', spy_by_key(spy.supervisor_desk)) == desk_id then
+    redis.call('DEL', spy_by_key(spy.supervisor_desk))
+  end
+  emit('spy_stopped', 'desk_id', desk_id, 'call_id', spy.call_id, 'supervisor_desk', spy.supervisor_desk,
+    'mode', spy.mode, 'spy_id', spy.spy_id, 'reason', reason, 'tell_call_taker', spy.tell_call_taker)
+end
+

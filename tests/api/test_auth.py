@@ -69,6 +69,7 @@ NOTE = {"text": "caller says smoke from the second floor"}
 WRAP_UP = {"action": "end"}
 TRANSFER = {"agency": "fire"}
 HANGUP = {"confirm": True}
+SPY = {"mode": "listen", "supervisor_desk": "desk-201"}
 
 # (method, path, body) → expected status for:   none  bad  sup  viewer police p@101 fire metrics
 ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
@@ -137,6 +138,11 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("get", "/reports/kpis", None,                   (401, 401, 200, 200, 403, 403, 403, 403)),
     ("get", "/reports/kpis?from_ms=10&to_ms=5", None, (401, 401, 422, 422, 403, 403, 403, 403)),
     ("get", "/reports/calls.csv", None,              (401, 401, 200, 200, 403, 403, 403, 403)),
+    # a supervisor on a desk's call (tests/api/test_spy.py): supervisors act, viewers read; desk-101 is on no call
+    ("get", "/desks/desk-101/spy", None,             (401, 401, 200, 200, 403, 403, 403, 403)),
+    ("post", "/desks/desk-101/spy", SPY,             (401, 401, 409, 403, 403, 403, 403, 403)),
+    ("put", "/desks/desk-101/spy", {"mode": "barge"}, (401, 401, 409, 403, 403, 403, 403, 403)),
+    ("delete", "/desks/desk-101/spy", None,          (401, 401, 409, 403, 403, 403, 403, 403)),
     # the wallboard's figures (tests/api/test_board.py): supervisors and viewers
     ("get", "/board", None,                          (401, 401, 200, 200, 403, 403, 403, 403)),
 ]
@@ -165,7 +171,7 @@ def test_routes_by_role_and_agency(client, routing, method, path, body, holder, 
         assert (routing.desk("desk-101"), routing.desk("desk-102"), Callbacks(routing.redis).task("cb-police")) == before
 
 
-TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up)", r"/desks/{desk_id}/\1"), (r"/desks/[^/]+", "/desks/{desk_id}"),
+TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up|spy)", r"/desks/{desk_id}/\1"), (r"/desks/[^/]+", "/desks/{desk_id}"),
              (r"/calls/search\?.*", "/calls/search"),
              (r"/calls/[^/]+/transfer/[^/]+", "/calls/{call_id}/transfer/{step}"),
              (r"/calls/[^/]+/(.+)", r"/calls/{call_id}/\1"), (r"/calls/[^/]+", "/calls/{call_id}"),

@@ -190,7 +190,7 @@ APP_MODULES = {
     "Dial": "app_dial", "Playback": "app_playback", "Queue": "app_queue", "AGI": "res_agi",
     "UserEvent": "app_userevent", "MusicOnHold": "res_musiconhold", "StartMusicOnHold": "res_musiconhold",
     "StopMusicOnHold": "res_musiconhold", "Gosub": "app_stack", "Return": "app_stack", "ExecIf": "app_exec",
-    "ConfBridge": "app_confbridge", "ConfKick": "app_confbridge",
+    "ConfBridge": "app_confbridge", "ConfKick": "app_confbridge", "ChanSpy": "app_chanspy",
 }
 FUNCTION_MODULES = {
     "CALLERID": "func_callerid", "CHANNEL": "func_channel", "DB": "func_db", "DEVICE_STATE": "func_devstate",
