@@ -83,6 +83,8 @@ class EventScope:
     async def shows(self, event: dict[str, str]) -> bool:
         if self.principal.role != "call_taker":
             return True
+        if event.get("type", "") in SPY_EVENTS and event.get("tell_call_taker") != "1":
+            return False  # [supervision] tell_call_taker_of_spy is off: a supervisor listens unseen
         desk_id = event.get("desk_id", "")
         if self._own_desk(desk_id, event):
             if call_id := event.get("call_id"):
@@ -93,6 +95,10 @@ class EventScope:
             return False
         queue, desk = await self._place(call_id, event)
         return (queue or GENERAL_QUEUE) in self.queues or self._own_desk(desk, event)
+
+
+#: A supervisor's spy session (queueing/lua/spy_*.lua): a call-taker sees them only when the city says so.
+SPY_EVENTS = frozenset({"spy_started", "spy_answered", "spy_mode", "spy_stopped"})
 
 
 @dataclass(frozen=True)
