@@ -237,6 +237,13 @@ class Access:
             raise _forbidden(principal, f"{desk_id} is a {self.desk_agency.get(desk_id)} desk: a {principal.agency} "
                                         f"call-taker may change {principal.agency} desks only")
 
+    def forcing(self, principal: Principal, desk_id: str) -> str:
+        """Who forces ``desk_id``'s state: a supervisor's name when the desk is not the one they sit at; else ""
+        (the desk's own call-taker, or the lab without auth)."""
+        if principal is LAB_PRINCIPAL:  # HOTLINE_API_AUTH=off: nobody to name
+            return ""
+        return principal.name if principal.role == UserRole.SUPERVISOR and principal.desk != desk_id else ""
+
     def check_pause_reason(self, principal: Principal, reason: str) -> None:
         """A pause from the console gives one of the city file's reasons (the page offers only those)."""
         reasons = self.city.console.pause_reasons

@@ -116,6 +116,8 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("bridges", "hash",
             "each bridge's last heartbeat, field = bridge id, value = JSON `bridge_id, heartbeat_ms, ami_up, "
             "ami_since_ms, loop_lag_ms`; a bridge silent for a day is dropped", "bridges"),
+    KeySpec("picks", "zset", "call ids a supervisor picked for a named desk (`call_pick`), score = picked at ms; "
+            "claim_next offers them first", "picks"),
     KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
 )
 
@@ -263,6 +265,10 @@ class Keys:
 
     def cad_pushes_open(self) -> str:
         return f"{self.prefix}cad_pushes:open"
+
+    def picks(self) -> str:
+        """Call ids a supervisor picked for a desk (``call_pick``), oldest first."""
+        return f"{self.prefix}picks"
 
     def wake(self) -> str:
         """Pub/sub channel, not a key."""

@@ -288,6 +288,21 @@ class RoutingBase(Generic[ClientT]):
         return self._script("call_reprioritize", now_ms, call_id, priority, set_by, note, parse=_fields)
 
     @operation
+    def move(self, call_id: str, queue: str, *, moved_by: str = "", note: str = "",
+             now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """A supervisor moves a waiting caller to another queue; it keeps its priority and arrival time,
+        so it stands there by arrival among its priority. Refused for a ringing caller (call_move.lua).
+        Returns the new queue, the previous one and the position."""
+        return self._script("call_move", now_ms, call_id, queue, moved_by, note, parse=_fields)
+
+    @operation
+    def pick(self, call_id: str, desk_id: str, *, picked_by: str = "", note: str = "",
+             now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """A supervisor picks a waiting caller for a ready desk that serves its queue; the next
+        ``claim_next`` of a bridge serving that desk offers it there (call_pick.lua)."""
+        return self._script("call_pick", now_ms, call_id, desk_id, picked_by, note, parse=_fields)
+
+    @operation
     def rejoin(self, call_id: str, *, queue: str, priority: int, now_ms: int | None = None) -> Steps[int]:
         """fallback -> queued at the caller's original place; ``queue`` and ``priority`` for
         a caller who never chose. Returns the position in the queue (1 = next)."""
@@ -379,10 +394,11 @@ class RoutingBase(Generic[ClientT]):
                             parse=_desk_change)
 
     @operation
-    def set_desk_state(self, desk_id: str, state: str, *, reason: str = "",
+    def set_desk_state(self, desk_id: str, state: str, *, reason: str = "", set_by: str = "",
                        now_ms: int | None = None) -> Steps[DeskChange]:
-        """offline, ready or paused; refused while the desk is ringing or on a call."""
-        return self._script("desk_set_state", now_ms, desk_id, str(state), reason,
+        """offline, ready or paused; refused while the desk is ringing or on a call. ``set_by``: who
+        forced it, when not the desk's own call-taker (the event and the desk record say so)."""
+        return self._script("desk_set_state", now_ms, desk_id, str(state), reason, set_by,
                             parse=_desk_change)
 
     @operation

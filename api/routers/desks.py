@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Depends, HTTPException
 
 from api.auth import AUTH_RESPONSES, Access, Problem
-from api.errors import REDIS_DOWN, REFUSED
+from api.errors import INVALID, REDIS_DOWN, REFUSED, InvalidInput
 from api.schemas import DeskStateChange, DeskView
 from api.services.desks import DeskService
 from api.tokens import Principal
@@ -33,19 +33,29 @@ def desks_router(access: Access, desks: DeskService) -> APIRouter:
                                      f"call-taker sees {principal.agency} desks only")
         return desks.view(desk_id)
 
-    def change_desk(principal: Principal, desk_id: str, target: str, reason: str = "") -> DeskView:
+    def allowed(principal: Principal, desk_id: str) -> None:
         if not desks.known(desk_id):  # before Redis: an unknown desk is 404 even while Redis is down
             raise HTTPException(404, f"unknown desk {desk_id!r}")
         access.check_desk_change(principal, desk_id)
+
+    def change_desk(principal: Principal, desk_id: str, target: str, reason: str = "") -> DeskView:
+        allowed(principal, desk_id)
         log.info("desk %s → %s requested by token %s", desk_id, target, principal)
-        return desks.change(desk_id, target, reason)
+        return desks.change(desk_id, target, reason, set_by=access.forcing(principal, desk_id))
 
     @router.put("/desks/{desk_id}/state", response_model=DeskView, responses={
-        **REFUSED, 400: {"model": Problem, "description": "from the console: a pause reason not in the city file's list"}})
+        **REFUSED, **INVALID,
+        400: {"model": Problem, "description": "from the console: a pause reason not in the city file's list"}})
     def set_desk_state(desk_id: str, change: DeskStateChange, principal: Principal = Depends(access.operator)) -> DeskView:
         """ready, paused (with a reason) or offline; 409 with the reason when refused. From the console
-        (session cookie) a pause gives one of the city file's ``[console] pause_reasons``."""
-        if change.state == "paused":
+        (session cookie) a pause gives one of the city file's ``[console] pause_reasons``. A supervisor
+        forcing a desk that is not their own gives a reason (any text); the desk record (``state_set_by``)
+        and the audit event (``set_by``) name the supervisor."""
+        allowed(principal, desk_id)
+        forced_by = access.forcing(principal, desk_id)
+        if forced_by and not change.reason.strip():
+            raise InvalidInput(f"a supervisor forcing desk {desk_id} to {change.state} gives a reason (any text)")
+        if change.state == "paused" and not forced_by:
             access.check_pause_reason(principal, change.reason)
         return change_desk(principal, desk_id, change.state, change.reason)
 

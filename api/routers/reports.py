@@ -5,19 +5,23 @@
   repeat callers, callbacks, transfers, the EU 112 indicators, per agency and overall (docs/kpis.md).
 * ``GET /reports/calls.csv?from_ms=&to_ms=``: the same range's calls, one row each with their raw
   timestamps, so anyone can recompute every figure.
+* ``GET /reports/plots/{name}.png?from_ms=&to_ms=&lang=``: one plot of that report, drawn on the server
+  (api/report_plots.py), for the report page (``GET /supervisor/reports``, api/routers/report_page.py).
 
 A range that ends before it starts, or is longer than 92 days, is a 422 saying so.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 
 from api.auth import AUTH_RESPONSES, Access
 from api.errors import INVALID, REDIS_DOWN
+from api.report_plots import PLOTS, SIZE_PX
 from api.schemas import KpiReportView
 from api.services.reports import ReportService
 from api.tokens import Principal
@@ -43,6 +47,14 @@ CSV_OK: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: The plots by name (api/report_plots.py): the path's choices, so the spec lists them.
+PlotName = StrEnum("PlotName", {name: name for name in PLOTS})  # type: ignore[misc]
+
+PNG_OK: dict[int | str, dict[str, Any]] = {
+    200: {"description": f"a PNG of {SIZE_PX[0]}×{SIZE_PX[1]} pixels", "content": {"image/png": {}}},
+}
+
+
 def reports_router(access: Access, reports: ReportService) -> APIRouter:
     router = APIRouter(responses={**AUTH_RESPONSES, **REDIS_DOWN})
 
@@ -61,5 +73,14 @@ def reports_router(access: Access, reports: ReportService) -> APIRouter:
         call_ids = reports.call_ids(start, end)  # read now: Redis being down is a 503, not a cut-off file
         return CsvResponse(reports.csv_lines(call_ids), headers={
             "Content-Disposition": f'attachment; filename="calls-{start}-{end}.csv"', "Cache-Control": "no-store"})
+
+    @router.get("/reports/plots/{name}.png", response_class=Response, responses={**PNG_OK, **INVALID})
+    def get_plot(name: PlotName, from_ms: int | None = FROM_MS, to_ms: int | None = TO_MS,
+                 lang: Literal["vi", "en"] = Query(default="en", description="the plot's texts"),
+                 principal: Principal = Depends(access.overseer)) -> Response:
+        """One plot of the range's KPI report as a PNG (its numbers are the report's: GET /reports/kpis)."""
+        start, end = reports.range(from_ms, to_ms)
+        return Response(reports.plot(name.value, start, end, lang), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})
 
     return router

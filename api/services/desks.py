@@ -32,7 +32,7 @@ class DeskService:
                         wrap_up_extended=state == "wrap_up" and bool(since)
                         and record.get("wrap_up_extended", "") == since)
 
-    def change(self, desk_id: str, target: str, reason: str = "") -> DeskView:
-        """``target``: login, ready, paused or offline."""
-        register_and_set_state(self.routing, self.desks[desk_id], target, reason=reason)
+    def change(self, desk_id: str, target: str, reason: str = "", set_by: str = "") -> DeskView:
+        """``target``: login, ready, paused or offline; ``set_by``: the supervisor forcing it (else empty)."""
+        register_and_set_state(self.routing, self.desks[desk_id], target, reason=reason, set_by=set_by)
         return self.view(desk_id)

@@ -16,8 +16,9 @@ from dataclasses import asdict
 from typing import Any
 
 from api.errors import InvalidInput
+from api.report_plots import PLOTS, png
 from config.settings import SupervisionSettings
-from queueing.kpis import SHORT_ABANDON_S, kpi_report
+from queueing.kpis import SHORT_ABANDON_S, KpiReport, kpi_report
 from queueing.routing import Routing, _fields, _text
 from queueing.states import CallOutcome
 
@@ -84,6 +85,14 @@ class ReportService:
 
     def kpis(self, from_ms: int, to_ms: int) -> dict[str, Any]:
         """The KPI report of the range, as JSON-ready data."""
+        return asdict(self.report(from_ms, to_ms))
+
+    def plot(self, name: str, from_ms: int, to_ms: int, lang: str) -> bytes:
+        """One plot of the range's report as PNG (api/report_plots.py)."""
+        return png(PLOTS[name](self.report(from_ms, to_ms), lang))
+
+    def report(self, from_ms: int, to_ms: int) -> KpiReport:
+        """The KPI report of the range."""
         keys = self.routing.keys
         calls = list(self.records(self.call_ids(from_ms, to_ms)))
         abandoned = [c["call_id"] for c in calls if c.get("outcome") == CallOutcome.ABANDONED]
@@ -93,7 +102,7 @@ class ReportService:
                      if t}
         report = kpi_report(calls, from_ms=from_ms, to_ms=to_ms, callbacks=callbacks, transfers=transfers,
                             short_abandon_s=self.short_abandon_s, service_levels=self.service_levels)
-        return asdict(report)
+        return report
 
     def csv_lines(self, call_ids: list[str]) -> Iterator[str]:
         """The header, then one line per call (its raw fields, CSV_COLUMNS), by arrival."""

@@ -15,6 +15,11 @@
 -- the agency's desks is logged in, that queue is also served by ready desks of other
 -- agencies cross-trained for it. The caller never leaves its own queue, so it keeps its
 -- place there.
+--
+-- Picks first: a supervisor's pick (call_pick) of a caller for a desk of these agencies, oldest
+-- first, is offered before any other match. A pick that cannot be served now (the caller no
+-- longer waits, the desk is not ready or does not serve the caller's queue) is dropped (event
+-- pick_dropped) and the caller stays where it is, to be served as any other.
 return run(function()
   local ring_timeout = arg_int(3, 'ring_timeout_ms', 1)
   local agencies, seen, overflow_ms = {}, {}, {}
@@ -34,6 +39,44 @@ return run(function()
     end
   end
   if #agencies == 0 then refuse('claim_next needs at least one agency') end
+
+  -- One caller to one desk: both out of their sets, both ringing, the offer's deadline set.
+  local function offer(call_id, call, queue, desk_id, desk_agency, picked_by)
+    local now, deadline = int_str(NOW), int_str(NOW + ring_timeout)
+    redis.call('ZREM', queue_key(queue), call_id)
+    redis.call('ZREM', ready_key(desk_agency), desk_id)
+    redis.call('HSET', call_key(call_id), 'state', 'ringing', 'desk', desk_id, 'offered_ms', now)
+    local attempt = redis.call('HINCRBY', call_key(call_id), 'ring_attempts', 1)
+    redis.call('HSET', desk_key(desk_id), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
+    redis.call('ZADD', K_OFFERS, deadline, call_id)
+    -- The desk's console draws its pop from this event at once (the record's details follow).
+    emit('offered', 'call_id', call_id, 'desk_id', desk_id, 'queue', queue,
+      'desk_agency', desk_agency,
+      'attempt', int_str(attempt), 'deadline_ms', deadline, 'state', 'ringing',
+      'caller', call.caller or '', 'arrived_ms', call.arrived_ms or '', 'priority', call.priority or '',
+      'choice', call.choice or '', 'route_reason', call.route_reason or '', 'language', call.language or '',
+      'offered_ms', now, 'picked_by', picked_by)
+    return { 'call_id', call_id, 'desk_id', desk_id, 'channel', call.channel, 'queue', queue,
+      'caller', call.caller, 'deadline_ms', deadline }
+  end
+
+  for _, call_id in ipairs(redis.call('ZRANGE', picks_key(), 0, -1)) do
+    local call = load_call(call_id)
+    local desk_id = call and call.picked_desk or ''
+    local desk = desk_id ~= '' and load_desk(desk_id) or nil
+    -- a ready desk of an agency this bridge does not serve: the bridge that serves it serves the pick
+    if not (desk and desk.state == 'ready' and not seen[desk.agency]) then
+      local problem = desk_id == '' and 'no pick on the call' or pick_problem(call_id, call, desk_id, desk)
+      if problem == nil and not redis.call('ZSCORE', queue_key(call.queue), call_id) then
+        problem = 'call ' .. call_id .. ' is not in queue ' .. call.queue
+      end
+      end_pick(call_id, desk_id)
+      if problem == nil then
+        return offer(call_id, call, call.queue, desk_id, desk.agency, call.picked_by or '')
+      end
+      emit('pick_dropped', 'call_id', call_id, 'desk_id', desk_id, 'reason', problem)
+    end
+  end
 
   -- The longest-idle ready desk of an agency. An entry whose desk is not really ready (a
   -- record edited or deleted by hand) is dropped rather than rung.
@@ -143,17 +186,5 @@ return run(function()
   for _, agency in ipairs(agencies) do consider(agency, eligible[agency]) end
   if best == nil then return false end
 
-  local call_id, desk_id, call = best.head.id, best.desk.id, best.head.call
-  local now, deadline = int_str(NOW), int_str(NOW + ring_timeout)
-  redis.call('ZREM', queue_key(best.queue), call_id)
-  redis.call('ZREM', ready_key(best.desk.agency), desk_id)
-  redis.call('HSET', call_key(call_id), 'state', 'ringing', 'desk', desk_id, 'offered_ms', now)
-  local attempt = redis.call('HINCRBY', call_key(call_id), 'ring_attempts', 1)
-  redis.call('HSET', desk_key(desk_id), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
-  redis.call('ZADD', K_OFFERS, deadline, call_id)
-  emit('offered', 'call_id', call_id, 'desk_id', desk_id, 'queue', best.queue,
-    'desk_agency', best.desk.agency,
-    'attempt', int_str(attempt), 'deadline_ms', deadline, 'state', 'ringing')
-  return { 'call_id', call_id, 'desk_id', desk_id, 'channel', call.channel, 'queue', best.queue,
-    'caller', call.caller, 'deadline_ms', deadline }
+  return offer(best.head.id, best.head.call, best.queue, best.desk.id, best.desk.agency, '')
 end)

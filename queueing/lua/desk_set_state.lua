@@ -4,13 +4,15 @@
 -- ringing or on a call: those end through the call. From wrap-up any target is fine (ready
 -- = the call-taker finished early). Ready from offline logs in too. Setting ready resets
 -- the missed-call count: the call-taker is back.
--- ARGV[3..] desk_id, state (offline, ready, paused, or the command login), reason
+-- ARGV[3..] desk_id, state (offline, ready, paused, or the command login), reason, set_by (who
+--           forced it when not the desk's own call-taker, e.g. a supervisor; empty: the desk's own)
 -- Reply: desk_id, agency, state, previous, changed ("0" when the desk already was ready or
 --        offline: a ready desk keeps its place in the idle order)
 return run(function()
   local desk_id = arg_id(3, 'desk_id')
   local target = ARGV[4] or ''
   local reason = arg_text(5)
+  local set_by = arg_text(6)
 
   local targets = { offline = true, ready = true, paused = true, login = true }
   local desk_states = { offline = true, ready = true, ringing = true, on_call = true,
@@ -45,14 +47,14 @@ return run(function()
   if previous == 'wrap_up' then redis.call('ZREM', K_WRAPUPS, desk_id) end
   if target == 'ready' then
     make_desk_ready(desk_id, desk.agency)
-    redis.call('HSET', desk_key(desk_id), 'misses', '0', 'reason', reason)
+    redis.call('HSET', desk_key(desk_id), 'misses', '0', 'reason', reason, 'state_set_by', set_by)
   else
     redis.call('ZREM', ready_key(desk.agency), desk_id)
     redis.call('HSET', desk_key(desk_id), 'state', target, 'call_id', '', 'reason', reason,
-      'wrap_up_until_ms', '', 'since_ms', int_str(NOW))
+      'wrap_up_until_ms', '', 'since_ms', int_str(NOW), 'state_set_by', set_by)
   end
   emit('desk_state', 'desk_id', desk_id, 'agency', desk.agency, 'state', target,
-    'previous', previous, 'reason', reason)
+    'previous', previous, 'reason', reason, 'set_by', set_by)
   if target == 'ready' then wake('desk_ready') end
   return { 'desk_id', desk_id, 'agency', desk.agency, 'state', target, 'previous', previous,
     'changed', '1' }

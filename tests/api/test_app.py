@@ -81,9 +81,9 @@ def test_unregistered_desk_is_listed_offline(redis_client):
 
 def test_set_ready_then_paused_with_a_reason_then_offline(client, routing):
     before = wall_clock_ms()
-    response = client.put("/desks/desk-101/state", json={"state": "ready"})
+    response = client.put("/desks/desk-101/state", json={"state": "ready", "reason": "shift start"})
     assert response.status_code == 200
-    assert response.json() == {"desk_id": "desk-101", "agency": "police", "state": "ready", "call_id": "", "reason": "",
+    assert response.json() == {"desk_id": "desk-101", "agency": "police", "state": "ready", "call_id": "", "reason": "shift start",
                                "since_ms": int(routing.desk("desk-101")["since_ms"]), **NOT_WRAPPING_UP}
     assert before <= response.json()["since_ms"] <= wall_clock_ms()
     assert routing.desk("desk-101")["state"] == "ready"
@@ -93,7 +93,7 @@ def test_set_ready_then_paused_with_a_reason_then_offline(client, routing):
     assert (response.json()["state"], response.json()["reason"]) == ("paused", "lunch")
     assert (routing.desk("desk-101")["state"], routing.desk("desk-101")["reason"]) == ("paused", "lunch")
 
-    response = client.put("/desks/desk-101/state", json={"state": "offline"})
+    response = client.put("/desks/desk-101/state", json={"state": "offline", "reason": "shift end"})
     assert response.status_code == 200
     assert response.json()["state"] == "offline"
     assert routing.desk("desk-101")["state"] == "offline"
@@ -105,10 +105,10 @@ def test_set_ready_on_an_empty_redis_registers_the_desk_from_the_city_file(redis
     assert redis_client.keys("*") == []
     routing = Routing(redis_client)
     with api(routing) as c:
-        response = c.put("/desks/desk-201/state", json={"state": "ready"})
+        response = c.put("/desks/desk-201/state", json={"state": "ready", "reason": "shift start"})
         assert response.status_code == 200, response.text
         assert response.json() == {"desk_id": "desk-201", "agency": "fire", "state": "ready", "call_id": "",
-                                   "reason": "", "since_ms": int(routing.desk("desk-201")["since_ms"]), **NOT_WRAPPING_UP}
+                                   "reason": "shift start", "since_ms": int(routing.desk("desk-201")["since_ms"]), **NOT_WRAPPING_UP}
         login = c.post("/desks/desk-101/login")
         assert login.status_code == 200, login.text
     desk = routing.desk("desk-201")
@@ -134,7 +134,7 @@ def test_invalid_state_is_422(client, routing, body):
 
 
 def test_refusal_is_409_with_the_scripts_message(client, routing):
-    client.put("/desks/desk-101/state", json={"state": "ready"})
+    client.put("/desks/desk-101/state", json={"state": "ready", "reason": "shift start"})
     now = wall_clock_ms()
     routing.arrive("c-1", "0912345678", "PJSIP/citizens-00000001", now_ms=now)
     routing.enqueue("c-1", queue="police", priority=1, now_ms=now)
@@ -185,7 +185,7 @@ def test_queues_in_city_order_and_callers_in_service_order(client, routing):
 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
-    [("get", "/desks", None), ("put", "/desks/desk-101/state", {"state": "ready"}), ("get", "/calls/c-1", None),
+    [("get", "/desks", None), ("put", "/desks/desk-101/state", {"state": "ready", "reason": "shift start"}), ("get", "/calls/c-1", None),
      ("get", "/queues", None)],
 )
 def test_redis_down_is_503_with_a_clear_message(down_client, method, path, body):

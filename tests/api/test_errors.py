@@ -25,7 +25,7 @@ CITY = load_settings(E2E_CITY)
 # Every protected operation, with a request that reaches Redis.
 PROTECTED = [
     ("get", "/desks", None),
-    ("put", "/desks/desk-101/state", {"state": "ready"}),
+    ("put", "/desks/desk-101/state", {"state": "ready", "reason": "shift start"}),
     ("post", "/desks/desk-101/login", None),
     ("post", "/desks/desk-101/logout", None),
     ("get", "/calls/c-1", None),
@@ -96,7 +96,7 @@ def test_a_refusal_is_409_with_its_message():
 def test_login_of_a_logged_in_desk_is_409_and_changes_nothing(redis_client):
     routing = Routing(redis_client)
     with api(routing) as c:
-        assert c.put("/desks/desk-101/state", json={"state": "ready"}).status_code == 200
+        assert c.put("/desks/desk-101/state", json={"state": "ready", "reason": "shift start"}).status_code == 200
         response = c.post("/desks/desk-101/login")
     assert response.status_code == 409
     assert response.json() == {"detail": "desk desk-101 is already logged in (ready)"}
