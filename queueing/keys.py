@@ -104,6 +104,8 @@ SCHEMA: tuple[KeySpec, ...] = (
             "a supervisor listening to the desk's call: `spy_id` (the supervisor's leg's uniqueid), `desk_id, "
             "call_id, supervisor_desk, mode, by, started_ms, answered_ms, tell_call_taker`", "spy"),
     KeySpec("spy_by:{desk_id}", "string", "the desk a supervisor's desk is listening to", "spy_by"),
+    KeySpec("spies", "set", "desks with a spy session (a bridge that starts watches their supervisors' legs again)",
+            "spies"),
     KeySpec("call_commands", "stream",
             "what the API asks the bridge to do to a call over AMI (`action, call_id, channel`, …), read once by "
             "the bridges' consumer group", "call_commands"),
@@ -253,6 +255,9 @@ class Keys:
 
     def spy_by(self, desk_id: str) -> str:
         return f"{self.prefix}spy_by:{desk_id}"
+
+    def spies(self) -> str:
+        return f"{self.prefix}spies"
 
     def call_commands(self) -> str:
         """Stream of commands for the bridges (consumer group ``bridges``)."""

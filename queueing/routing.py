@@ -376,6 +376,11 @@ class RoutingBase(Generic[ClientT]):
         return self._script("spy_step", now_ms, desk_id, spy_id, step, reason, parse=_fields)
 
     @operation
+    def spies(self) -> Steps[list[str]]:
+        """Desks with a spy session, sorted."""
+        return _one(lambda: self.redis.smembers(self.keys.spies()), lambda ids: sorted(_text(i) for i in ids))
+
+    @operation
     def spy(self, desk_id: str) -> Steps[dict[str, str]]:
         """The spy session on the desk's call; empty when none."""
         return _one(lambda: self.redis.hgetall(self.keys.spy(desk_id)), _fields)

@@ -577,6 +577,7 @@ class CallControl:
     group: str = GROUP
     done: list[str] = field(default_factory=list)  # ids acted on, newest last (tests, logs)
     watchers: set[asyncio.Task[None]] = field(default_factory=set)  # one per spy session's leg
+    watching: set[str] = field(default_factory=set)  # the spy ids watched
 
     @property
     def stream(self) -> str:
@@ -603,6 +604,7 @@ class CallControl:
                     await self.ensure_group()
                     while await self.read("0"):
                         pass
+                    await self.watch_open_spies()
                     pending = False
                 if loop.time() - last_claim > CLAIM_EVERY_S:
                     last_claim = loop.time()
@@ -808,15 +810,30 @@ class CallControl:
             log.warning("spy %s on desk %s: %s", command.spy_id, command.desk_id, todo.ended)
             await self.routing.spy_step(command.desk_id, command.spy_id, "ended", reason=todo.ended)
         if todo.watch:
-            task = asyncio.create_task(self.watch_spy(command.desk_id, command.spy_id))
-            self.watchers.add(task)
-            task.add_done_callback(self.watchers.discard)
+            self.start_watching(command.desk_id, command.spy_id)
 
-    async def watch_spy(self, desk_id: str, spy_id: str) -> None:
+    def start_watching(self, desk_id: str, spy_id: str, answered: bool = False) -> None:
+        if spy_id in self.watching:
+            return
+        self.watching.add(spy_id)
+        task = asyncio.create_task(self.watch_spy(desk_id, spy_id, answered))
+        self.watchers.add(task)
+        task.add_done_callback(self.watchers.discard)
+        task.add_done_callback(lambda _: self.watching.discard(spy_id))
+
+    async def watch_open_spies(self) -> None:
+        """At start (and after a failure): the open sessions' legs are watched again, so one whose
+        watcher died with a bridge still ends when its leg does."""
+        for desk_id in await self.routing.spies():
+            record = await self.routing.spy(desk_id)
+            if record.get("spy_id"):
+                self.start_watching(desk_id, record["spy_id"], answered=bool(record.get("answered_ms")))
+
+    async def watch_spy(self, desk_id: str, spy_id: str, answered: bool = False) -> None:
         """Follow the supervisor's leg: answered, then gone (hung up, not answered, the desk's call
-        over) — each told to spy_step. A leg that never appears was not rung."""
+        over) — each told to spy_step. A leg that never appears was not rung (or is gone already)."""
         loop = asyncio.get_running_loop()
-        started, seen, answered = loop.time(), False, False
+        started, seen = loop.time(), False
         while True:
             try:
                 stage: str | None = await self.getvar(spy_id, SPY_STAGE)
@@ -835,7 +852,7 @@ class CallControl:
                     answered = True
                     await self.routing.spy_step(desk_id, spy_id, "answered")
                 elif step == "ended":
-                    reason = "the supervisor's leg ended" if seen else "the supervisor's phone was not rung"
+                    reason = "the supervisor's leg ended" if seen else "the supervisor's leg never appeared"
                     await self.routing.spy_step(desk_id, spy_id, "ended", reason=reason)
                     return
             except RedisError as exc:

@@ -240,12 +240,14 @@ end
 -- --- supervisors listening to a desk's call (queueing/lua/spy_*.lua) ------------------------------
 local function spy_key(desk_id) return PREFIX .. 'spy:' .. desk_id end
 local function spy_by_key(desk_id) return PREFIX .. 'spy_by:' .. desk_id end
+local function spies_key() return PREFIX .. 'spies' end
 -- queueing.states.SpyMode
 local SPY_MODES = { listen = true, whisper = true, barge = true }
 
 -- Ends a spy session: its record and its supervisor desk's pointer go; event spy_stopped.
 local function end_spy(desk_id, spy, reason)
   redis.call('DEL', spy_key(desk_id))
+  redis.call('SREM', spies_key(), desk_id)
   if redis.call('GET', spy_by_key(spy.supervisor_desk)) == desk_id then
     redis.call('DEL', spy_by_key(spy.supervisor_desk))
   end

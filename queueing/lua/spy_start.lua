@@ -53,6 +53,7 @@ return run(function()
     'supervisor_desk', supervisor, 'mode', mode, 'by', by, 'started_ms', now, 'answered_ms', '',
     'tell_call_taker', tell)
   redis.call('SET', spy_by_key(supervisor), desk_id)
+  redis.call('SADD', spies_key(), desk_id)
   local id = add_call_command('spy_start', call_id, call.channel, desk_id, 'supervisor_desk', supervisor,
     'mode', mode, 'spy_id', spy_id)
   emit('spy_started', 'desk_id', desk_id, 'call_id', call_id, 'supervisor_desk', supervisor, 'mode', mode,

@@ -8,6 +8,7 @@ from whisper on; the citizen only in barge. Stopping hangs up the supervisor's p
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 import tempfile
@@ -147,3 +148,26 @@ def test_listen_then_whisper_then_barge_in_one_session(hotline, phones, tmp_path
     assert heard[("citizen", "whisper", "supervisor")] < SILENT
     assert heard[("desk", "barge", "supervisor")] > HEARD
     assert heard[("citizen", "barge", "supervisor")] > HEARD
+
+
+def test_the_desks_call_ending_ends_the_session_and_the_call_ends_as_any_answered_call(hotline, phones):
+    """ChanSpy's E: the desk's leg gone, the supervisor's leg ends; the watcher ends the session."""
+    desk = phones.desk("desk-101", talk_ms=9000)
+    supervisor = phones.desk("desk-401", ready=False, talk_ms=60_000)
+    phones.citizen("0977000002", "1", stay_ms=60_000)
+    rec = wait_call(hotline, "0977000002", ("on_call",), timeout=30)
+    routing = hotline.routing()
+    spy_id = routing.spy_start("desk-101", "desk-401", "listen", by="test")["spy_id"]
+    assert supervisor.wait_for("ANSWERED", 20), supervisor.log_lines()
+    wait_until(lambda: routing.spy("desk-101").get("answered_ms"), 10, "the spy session answered")
+    # the lab names no desk-10: the leg ChanSpy got is desk-101's own, by its full name
+    leg = hotline.asterisk.cli(f"core show channel {spy_id}").stdout
+    assert re.search(r"Application: ChanSpy\s", leg) and re.search(r"Data: PJSIP/desk-101-[0-9a-f]{8},qEud\s", leg), leg
+
+    assert desk.wait_for("DESK HUNG UP", 20), desk.log_lines()
+    assert supervisor.wait_for("CALLER HUNG UP", 10), supervisor.log_lines()
+    wait_until(lambda: routing.spy("desk-101") == {}, 10, "the session to end with the call")
+    stopped = [e for e in routing.events(300) if e["type"] == "spy_stopped" and e.get("spy_id") == spy_id]
+    assert stopped and stopped[0]["reason"] == "the supervisor's leg ended", stopped
+    ended = wait_call(hotline, "0977000002", ("ended",), timeout=15)
+    assert (ended["call_id"], ended["desk"], ended["outcome"]) == (rec["call_id"], "desk-101", "answered")

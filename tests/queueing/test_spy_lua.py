@@ -38,12 +38,14 @@ def test_start_switch_stop_each_leaves_a_command_and_an_event(routing):
         ("c-1", "sup-1", "listen", "1")
     assert started["spy_id"] == f"spy-p-1-{T0 + 6000}"
     assert routing.spy("p-1")["spy_id"] == started["spy_id"]
+    assert routing.spies() == ["p-1"]
     assert routing.spy_mode("p-1", "whisper", by="hoa", now_ms=T0 + 7000)["command"]
     assert routing.spy_mode("p-1", "whisper", by="hoa", now_ms=T0 + 7500)["command"] == ""  # unchanged
     assert routing.spy_mode("p-1", "barge", by="hoa", now_ms=T0 + 8000)["mode"] == "barge"
     stopped = routing.spy_stop("p-1", by="hoa", now_ms=T0 + 9000)
     assert stopped["spy_id"] == started["spy_id"] and routing.spy("p-1") == {}
     assert routing.redis.get(routing.keys.spy_by("sup-1")) is None
+    assert routing.spies() == []
 
     sent = commands(routing)
     assert [(c["action"], c["mode"], c["spy_id"], c["channel"]) for c in sent] == [
@@ -102,7 +104,7 @@ def test_the_bridge_steps_only_its_own_session(routing):
     assert routing.spy("p-1")["answered_ms"] == str(T0 + 7000)
     assert routing.spy_step("p-1", spy_id, "answered", now_ms=T0 + 7100)["result"] == "noop"
     reply = routing.spy_step("p-1", spy_id, "ended", reason="the supervisor hung up", now_ms=T0 + 9000)
-    assert reply["result"] == "ended" and routing.spy("p-1") == {}
+    assert reply["result"] == "ended" and routing.spy("p-1") == {} and routing.spies() == []
     assert routing.spy_step("p-1", spy_id, "ended", now_ms=T0 + 9100)["result"] == "noop"
     last = routing.events(5)[-1]
     assert (last["type"], last["reason"]) == ("spy_stopped", "the supervisor hung up")

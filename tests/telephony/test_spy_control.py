@@ -208,3 +208,29 @@ def test_a_supervisor_phone_that_cannot_be_rung_ends_the_session_and_leaves_the_
     last = routing.events(5)[-1]
     assert last["type"] == "spy_stopped" and "could not be rung" in last["reason"]
     assert (routing.call("c-1")["state"], routing.desk("p-1")["state"]) == ("on_call", "on_call")
+
+
+def test_a_bridge_that_starts_watches_the_open_sessions_again(routing, redis_url, monkeypatch):
+    """Its watcher died with the bridge that rang the phone: the next bridge to start ends the
+    session when the supervisor's leg ends."""
+    monkeypatch.setattr("telephony.call_control.SPY_WATCH_S", 0.01)
+    spy_id = routing.spy_start("p-1", "sup-1", "listen", by="hoa")["spy_id"]
+    routing.spy_step("p-1", spy_id, "answered")
+    ami = SpyAmi(["spying", "spying", None])
+
+    async def main():
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        bridge = CallControl(client, AsyncRouting(client), ami, Hangups(client, AsyncRouting(client), 1000), 1000, "b-1")
+        try:
+            await bridge.watch_open_spies()
+            await bridge.watch_open_spies()  # once per session, however often asked
+            assert len(bridge.watchers) == 1
+            await asyncio.wait_for(asyncio.gather(*bridge.watchers), 10)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+    assert routing.spy("p-1") == {} and routing.spies() == []
+    stopped = [e for e in routing.events(20) if e["type"] == "spy_stopped"]
+    assert stopped[-1]["reason"] == "the supervisor's leg ended"
+    assert [e["type"] for e in routing.events(20)].count("spy_answered") == 1  # not told twice
