@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from queueing.kpis import ABANDON_STAGES, BUCKET_LABELS, Figures, KpiReport
 
@@ -93,6 +94,11 @@ def _bars(axes: Axes, categories: Sequence[str], series: dict[str, Sequence[floa
         axes.legend(fontsize=8)
 
 
+def _counts(axes: Axes) -> None:
+    """Counts are whole: no 0.25 of a call on the axis."""
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _empty(axes: Axes, t: dict[str, str]) -> None:
     axes.text(0.5, 0.5, t["none"], ha="center", va="center", transform=axes.transAxes)
 
@@ -108,6 +114,7 @@ def answer_histogram(report: KpiReport, lang: str = "en") -> Figure:
     _bars(axes, [f"{b} s" for b in BUCKET_LABELS],
           {_name(g, t): [_figures(report, g).answer_histogram[b] for b in BUCKET_LABELS] for g in _groups(report)})
     axes.set_ylabel(t["calls"])
+    _counts(axes)
     return figure
 
 
@@ -134,6 +141,7 @@ def calls_per_hour(report: KpiReport, lang: str = "en") -> Figure:
     axes.set_xlabel(t["hour"])
     axes.set_ylabel(t["calls"])
     axes.legend(fontsize=8)
+    _counts(axes)
     return figure
 
 
@@ -170,6 +178,7 @@ def callbacks(report: KpiReport, lang: str = "en") -> Figure:
     else:
         _empty(axes, t)
     axes.set_ylabel(t["tasks"])
+    _counts(axes)
     return figure
 
 
@@ -200,6 +209,7 @@ def repeats(report: KpiReport, lang: str = "en") -> Figure:
     else:
         _empty(axes, t)
     axes.set_ylabel(t["calls"])
+    _counts(axes)
     return figure
 
 
