@@ -28,11 +28,13 @@ class DeskAnswered:
 
 @dataclass(frozen=True)
 class CallerLeft:
-    """The caller's channel ended, whatever stage it was in."""
+    """The caller's channel ended, whatever stage it was in; ``desk_leg``: its desk's leg while
+    it was held (a consultation's initiator)."""
 
     call_id: str
     stage: str
     dial_status: str
+    desk_leg: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,12 @@ class DeskPhoneIdle:
 
 @dataclass(frozen=True)
 class HeldDeskLeft:
-    """A desk's leg in hotline-desk-hold ended (it hung up, or its caller was gone)."""
+    """A desk's leg in hotline-desk-hold ended (it hung up, or its caller was gone); ``peer``: the
+    target leg its consultation's Dial was answered by, if any (DIALEDPEERNAME)."""
 
     call_id: str
     desk_id: str
+    peer: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,11 +129,11 @@ def parse_user_event(message: Mapping[str, str]) -> DialplanEvent | None:
     if name == "HotlineAnswered":
         return DeskAnswered(call_id, _get(message, "Desk"))
     if name == "HotlineHangup":
-        return CallerLeft(call_id, _get(message, "Stage"), _get(message, "DialStatus"))
+        return CallerLeft(call_id, _get(message, "Stage"), _get(message, "DialStatus"), _get(message, "DeskLeg"))
     if name == "HotlineFallback":
         return WentToFallback(call_id, _get(message, "Reason"), _get(message, "CallerIDNum"), _get(message, "Channel"))
     if name == "HotlineDeskLeft":
-        return HeldDeskLeft(call_id, _get(message, "Desk"))
+        return HeldDeskLeft(call_id, _get(message, "Desk"), _get(message, "Peer"))
     if name == "HotlineResumeFailed":
         return ResumeFailed(call_id, _get(message, "Desk"), _get(message, "Result") or "UNKNOWN")
     if name == "HotlineConsultAnswered":

@@ -29,6 +29,13 @@ stream, read by the bridges' consumer group, so each command is done by one brid
   initiator's leg up once the two are bridged (``completed``: the call is the target desk's).
   A consultation that cannot be started leaves the caller with its desk (``cancelled``); a
   caller that cannot be given back is put at the head of its own queue (``requeued``).
+  The initiator's leg ending mid-consultation (its ``desk_left``, ``leg``: the target leg its Dial
+  was answered by) is never the caller's end: ringing, the caller is Redirected to wait and put
+  at the head of the target agency's queue (``requeued``, as a blind transfer); answered, the
+  target leg lives on (Dial's F: hotline-consult-orphan) and the caller is Redirected to
+  ``hotline-resume`` with it (``completed``; that leg gone too: the head of its own queue). The
+  held caller hanging up (``consult_caller_left``, ``leg``: its desk's leg) hangs the initiator's
+  leg up quietly, which stops the target ringing or ends its leg (``ended``).
 * ``consult_conference`` (transfer_consult.lua, once the target answered): HOTLINE_CONFERENCE =
   the call id on the three channels, the caller Redirected to ``hotline-conference`` (exten
   caller), then the initiator's leg with the target's leg (exten desk, one Redirect): one
@@ -110,13 +117,15 @@ class Action(StrEnum):
     CONSULT_COMPLETE = "consult_complete"  # transfer_consult: the caller to the target desk
     CONSULT_CONFERENCE = "consult_conference"  # transfer_consult: caller and both desks in one ConfBridge
     CONFERENCE_LEFT = "conference_left"    # the dialplan: a desk's leg left the conference (``desk_id``)
+    CONSULT_CALLER_LEFT = "consult_caller_left"  # the dialplan: a held caller hung up mid-consultation (``leg``)
     SPY_START = "spy_start"  # spy_start.lua: ring the supervisor's desk phone, ChanSpy on the desk's leg
     SPY_MODE = "spy_mode"    # spy_mode.lua: listen / whisper / barge, live
     SPY_STOP = "spy_stop"    # spy_stop.lua: hang up the supervisor's leg
 
 
 CONSULT_ACTIONS = frozenset({Action.CONSULT, Action.CONSULT_ANSWERED, Action.CONSULT_ENDED, Action.CONSULT_CANCEL,
-                             Action.CONSULT_COMPLETE, Action.CONSULT_CONFERENCE, Action.CONFERENCE_LEFT})
+                             Action.CONSULT_COMPLETE, Action.CONSULT_CONFERENCE, Action.CONFERENCE_LEFT,
+                             Action.CONSULT_CALLER_LEFT})
 CONSULT_CONTEXT = "hotline-consult"
 #: Set on the initiator's leg before the caller is taken from it: no HotlineConsultEnd /
 #: HotlineDeskLeft (a cancel: the leg waits for its caller); the leg is hung up (a completion).
@@ -124,8 +133,10 @@ CONSULT_QUIET, CONSULT_DONE = "HOTLINE_CONSULT_QUIET", "HOTLINE_CONSULT_DONE"
 #: How long the bridge waits for the caller to be bridged with the target before hanging the
 #: initiator's leg up (hanging it up earlier would end the target's leg with it).
 COMPLETE_WAIT_S = 5.0
-#: How long complete / conference wait for the just-answered target leg to be bridged with the initiator's.
+#: How long complete / conference wait for the just-answered target leg to be bridged with the initiator's,
+#: and an initiator's hang-up for the target leg to reach hotline-consult-orphan (HOTLINE_CONSULT_ORPHAN).
 PEER_WAIT_S = 2.0
+CONSULT_ORPHAN = "HOTLINE_CONSULT_ORPHAN"
 #: The three-way conference (asterisk_conf/confbridge.conf, hotline-conference): the room is named
 #: by HOTLINE_CONFERENCE (the call id), set on the three channels before they are Redirected.
 CONFERENCE_CONTEXT, CONFERENCE_ROOM = "hotline-conference", "HOTLINE_CONFERENCE"
@@ -167,6 +178,8 @@ class Command:
     supervisor_desk: str = ""  # spy commands: the supervisor's desk phone
     mode: str = ""  # spy commands: listen, whisper or barge
     spy_id: str = ""  # spy commands: the session, and its supervisor leg's uniqueid
+    #: desk_left: the target leg the desk's consultation was answered by; consult_caller_left: the desk's leg
+    leg: str = ""
 
 
 def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
@@ -177,7 +190,7 @@ def parse_command(entry_id: str, fields: Mapping[str, str]) -> Command:
     return Command(entry_id, fields.get("action", ""), fields.get("call_id", ""), fields.get("channel", ""),
                    fields.get("desk_id", ""), ms, fields.get("label", ""), fields.get("result", ""),
                    fields.get("target_desk", ""), fields.get("supervisor_desk", ""), fields.get("mode", ""),
-                   fields.get("spy_id", ""))
+                   fields.get("spy_id", ""), fields.get("leg", ""))
 
 
 @dataclass(frozen=True)
@@ -400,14 +413,23 @@ def consult_actions(call_id: str, caller: str, desk_leg: str, target_desk: str) 
 
 
 def consult_plan(command: Command, call: Mapping[str, str], transfer: Mapping[str, str], *, peer: str = "",
-                 initiator: str = "", target_leg: str = "") -> ConsultPlan:
+                 initiator: str = "", target_leg: str = "", leg_waiting: bool = False) -> ConsultPlan:
     """What to send for a consult command, given the call's and the transfer's records and what
     Asterisk said just before: ``peer`` (consult: the caller's BRIDGEPEER, the desk's leg),
-    ``initiator`` (the caller's HOTLINE_DESK_CHANNEL) and ``target_leg`` (its BRIDGEPEER)."""
+    ``initiator`` (the caller's HOTLINE_DESK_CHANNEL) and ``target_leg`` (its BRIDGEPEER);
+    ``leg_waiting`` (desk_left of the initiator: the target leg ``command.leg`` waits in
+    hotline-consult-orphan)."""
     cid = command.call_id
     state = transfer.get("transfer_state", "")
     if not call or not transfer or transfer.get("kind") != TransferKind.CONSULT:
         return ConsultPlan(skip=f"call {cid} has no consultative transfer")
+    if command.action == Action.CONSULT_CALLER_LEFT:
+        if state not in (TransferState.RINGBACK, TransferState.ANSWERED):
+            return ConsultPlan(skip=f"the transfer of call {cid} is {state}: nothing to end")
+        # Nobody to transfer: the initiator's leg hung up (quietly) stops the target ringing or ends its leg.
+        leg = command.leg
+        return ConsultPlan((_setvar(leg, CONSULT_QUIET, "1"), hangup(leg)) if leg else (),
+                           event=TransferEvent.CALLER_HUNG_UP)
     if _gone(call):
         return ConsultPlan(event=TransferEvent.CALLER_HUNG_UP, skip=f"call {cid} is {call.get('state')}")
     channel = call.get("channel") or command.channel
@@ -432,6 +454,8 @@ def consult_plan(command: Command, call: Mapping[str, str], transfer: Mapping[st
         quiet = (_setvar(initiator, CONSULT_QUIET, "1"),) if initiator else ()
         drop = (hangup(target_leg),) if state == TransferState.ANSWERED and target_leg else ()
         return ConsultPlan((*quiet, *drop, resume(channel)), event=TransferEvent.CANCEL, failed="requeued")
+    if command.action == Action.DESK_LEFT:
+        return initiator_left_plan(command, channel, state, target, leg_waiting)
     if command.action == Action.CONFERENCE_LEFT:
         if state != TransferState.CONFERENCED:
             return ConsultPlan(skip=f"the transfer of call {cid} is {state}: desk {command.desk_id} leaving "
@@ -456,6 +480,32 @@ def consult_plan(command: Command, call: Mapping[str, str], transfer: Mapping[st
     return ConsultPlan((_setvar(initiator, CONSULT_DONE, "1"), _setvar(channel, "HOTLINE_DESK_CHANNEL", target_leg),
                         _setvar(channel, "HOTLINE_DESK", target), resume(channel)),
                        event=TransferEvent.COMPLETE, failed="cancelled", hang_up_after=(initiator, target_leg))
+
+
+def consulting_desk_left(command: Command, transfer: Mapping[str, str]) -> bool:
+    """A desk_left is the initiating desk's, while its consultation rings or talks: a consult command."""
+    return (transfer.get("kind") == TransferKind.CONSULT and command.desk_id == transfer.get("from_desk")
+            and transfer.get("transfer_state") in (TransferState.RINGBACK, TransferState.ANSWERED))
+
+
+def initiator_left_plan(command: Command, caller: str, state: str, target: str, leg_waiting: bool) -> ConsultPlan:
+    """The initiating desk hung up mid-consultation (queueing/transfers.py: INITIATOR_HUNG_UP).
+    Ringing: it becomes blind, the caller to wait first (the step wakes the dispatcher), then at
+    the head of the target agency's queue. Answered: the caller to the target leg, which waits in
+    hotline-consult-orphan (completed: the target desk's call). Answered but that leg is gone too:
+    at the head of its own queue (``failed``: requeued)."""
+    cid, leg = command.call_id, command.leg
+    if state not in (TransferState.RINGBACK, TransferState.ANSWERED):
+        return ConsultPlan(skip=f"the transfer of call {cid} is {state}: the desk leaving changes nothing")
+    if not caller:
+        return ConsultPlan(skip=f"call {cid} has no channel", failed="requeued")
+    if state == TransferState.RINGBACK:
+        return ConsultPlan((redirect(caller),), event=TransferEvent.INITIATOR_HUNG_UP, failed="requeued")
+    if not leg_waiting:
+        return ConsultPlan(skip=f"call {cid}: the target leg {leg or '(none)'} is not waiting for the caller",
+                           failed="requeued")
+    return ConsultPlan((_setvar(caller, "HOTLINE_DESK_CHANNEL", leg), _setvar(caller, "HOTLINE_DESK", target),
+                        resume(caller)), event=TransferEvent.INITIATOR_HUNG_UP, failed="requeued")
 
 
 def conference_actions(call_id: str, caller: str, initiator: str, target_leg: str) -> tuple[dict[str, str], ...]:
@@ -653,10 +703,10 @@ class CallControl:
                 call = await self.routing.call(command.call_id) if command.call_id else {}
                 transfer = await self.routing.transfer(command.call_id) if command.call_id else {}
                 try:
-                    if command.action in (Action.HOLD, Action.RESUME, Action.DESK_LEFT, Action.RESUME_FAILED):
+                    if command.action == Action.DESK_LEFT and consulting_desk_left(command, transfer):
+                        await self.act_consult(command, call, transfer)
+                    elif command.action in (Action.HOLD, Action.RESUME, Action.DESK_LEFT, Action.RESUME_FAILED):
                         await self.act_hold(command, call)
-                        if command.action == Action.DESK_LEFT and transfer.get("kind") == TransferKind.CONSULT:
-                            await self.consult_desk_left(command.call_id)
                     elif command.action in CONSULT_ACTIONS:
                         await self.act_consult(command, call, transfer)
                     elif command.action in SPY_ACTIONS:
@@ -721,9 +771,13 @@ class CallControl:
         """A consultative transfer's command: what Asterisk says first, then the plan, then the step."""
         channel = call.get("channel") or command.channel
         peer = initiator = target_leg = ""
+        waiting = False
         if channel and not _gone(call):
             try:
-                if command.action == Action.CONSULT:
+                if command.action == Action.DESK_LEFT and command.leg \
+                        and transfer.get("transfer_state") == TransferState.ANSWERED:
+                    waiting = await self.leg_waiting(command.leg)
+                elif command.action == Action.CONSULT:
                     peer = await self.getvar(channel, "BRIDGEPEER")
                 elif command.action in (Action.CONSULT_CANCEL, Action.CONSULT_COMPLETE, Action.CONSULT_CONFERENCE):
                     initiator = await self.getvar(channel, "HOTLINE_DESK_CHANNEL")
@@ -750,7 +804,8 @@ class CallControl:
                 if command.action == Action.CONSULT:
                     await self.consult_failed(command, transfer, "cancelled", str(exc))
                     return
-        todo = consult_plan(command, call, transfer, peer=peer, initiator=initiator, target_leg=target_leg)
+        todo = consult_plan(command, call, transfer, peer=peer, initiator=initiator, target_leg=target_leg,
+                            leg_waiting=waiting)
         if todo.skip:
             log.info("call command %s %s: %s", command.action, command.id, todo.skip)
         if todo.event is not None and transfer_step_for(transfer, todo.event) is None:
@@ -918,14 +973,20 @@ class CallControl:
         except RoutingRefused as exc:
             log.warning("call %s: %s", command.call_id, exc)
 
-    async def consult_desk_left(self, call_id: str) -> None:
-        """The initiator's leg ended during a consultation: call_hold put the caller at the head of
-        its queue; the transfer ends (requeued), and its target desk is free again."""
-        record = await self.routing.transfer(call_id)
-        state = record.get("transfer_state", "")
-        if state in (TransferState.RINGBACK, TransferState.ANSWERED):
-            await self.routing.transfer_step(call_id, state, TransferState.REQUEUED.value,
-                                             reason="the initiating desk left")
+    async def leg_waiting(self, leg: str) -> bool:
+        """The target leg reached hotline-consult-orphan (a moment's grace: the initiator's hang-up
+        and the leg's move there race)."""
+        for _ in range(int(PEER_WAIT_S / 0.1)):
+            try:
+                if await self.getvar(leg, CONSULT_ORPHAN) == "1":
+                    return True
+            except ChannelGone:
+                return False
+            except AmiError as exc:
+                log.info("target leg %s: %s", leg, exc)
+                return False
+            await asyncio.sleep(0.1)
+        return False
 
     async def getvar(self, channel: str, variable: str) -> str:
         reply = await self.ami.action({"Action": "Getvar", "Channel": channel, "Variable": variable})

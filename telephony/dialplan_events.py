@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from structlog.contextvars import bound_contextvars
 
 from queueing.routing import AsyncRouting
-from queueing.states import DeskState
+from queueing.states import DeskState, TransferKind, TransferState
 from telephony.ami_events import (
     CallerLeft,
     ConferenceLeft,
@@ -30,6 +30,7 @@ from telephony.ami_events import (
     RingEnded,
     WentToFallback,
 )
+from telephony.call_control import HELD_STAGE
 from telephony.hangups import Hangups
 from telephony.recorder import Recorder
 
@@ -87,6 +88,12 @@ class DialplanEvents:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, REDIS_RETRY_MAX_S)
 
+    async def _consulting(self, call_id: str) -> bool:
+        """The call's desk is consulting another (its consultative transfer rings or talks)."""
+        transfer = await self.routing.transfer(call_id)
+        return transfer.get("kind") == TransferKind.CONSULT and transfer.get("transfer_state") in (
+            TransferState.RINGBACK, TransferState.ANSWERED)
+
     async def _apply(self, event: DialplanEvent) -> None:
         if isinstance(event, RingEnded):
             log.info("desk %s did not take call %s: %s", event.desk_id, event.call_id, event.status)
@@ -98,6 +105,12 @@ class DialplanEvents:
                 await self.recorder.start(event.call_id)
         elif isinstance(event, CallerLeft):
             await self.hangups.record(event.call_id)
+            if event.stage == HELD_STAGE and event.desk_leg and await self._consulting(event.call_id):
+                # Gone while its desk dials or talks to another: one bridge's CallControl ends that.
+                gone: dict[Any, Any] = {"action": "consult_caller_left", "call_id": event.call_id, "desk_id": "",
+                                        "channel": "", "leg": event.desk_leg, "ms": str(self.routing.clock()),
+                                        "result": ""}
+                await self.redis.xadd(self.routing.keys.call_commands(), gone, maxlen=10_000, approximate=True)
         elif isinstance(event, WentToFallback):
             log.warning("call %s went to Asterisk's fallback queue (%s)", event.call_id, event.reason)
             if not await self.routing.call(event.call_id):
@@ -107,6 +120,8 @@ class DialplanEvents:
             # Acted on over AMI by one bridge's CallControl (telephony/call_control.py), as a command.
             fields: dict[Any, Any] = {"action": "desk_left", "call_id": event.call_id, "desk_id": event.desk_id, "channel": "",
                       "ms": str(self.routing.clock()), "result": ""}
+            if isinstance(event, HeldDeskLeft) and event.peer:
+                fields["leg"] = event.peer
             if isinstance(event, ResumeFailed):
                 log.warning("call %s: resume at desk %s failed (%s)", event.call_id, event.desk_id, event.result)
                 fields.update(action="resume_failed", result=event.result)

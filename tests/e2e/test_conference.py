@@ -22,6 +22,20 @@ def _members(hotline, room: str) -> list[str]:
     return [m.group(0) for m in re.finditer(r"PJSIP/\S+", out)]
 
 
+def _leave(hotline, routing, rec, desk: str, stays: str, transfer_state: str) -> list[str]:
+    """``desk``'s leg hangs up in the room: the transfer steps to ``transfer_state`` and the caller
+    stays in the room with ``stays``; the room's members after."""
+    call_id = rec["call_id"]
+    leg = next(m for m in _members(hotline, call_id) if m.startswith(f"PJSIP/{desk}-"))
+    hotline.asterisk.cli(f"channel request hangup {leg}")
+    wait_until(lambda: routing.transfer(call_id).get("transfer_state") == transfer_state, 15,
+               f"the transfer {transfer_state}")
+    wait_until(lambda: len(_members(hotline, call_id)) == 2, 10, "two channels left in the room")
+    members = _members(hotline, call_id)
+    assert rec["channel"] in members and any(m.startswith(f"PJSIP/{stays}-") for m in members)
+    return members
+
+
 def test_a_conference_joins_the_caller_and_both_desks_and_the_caller_stays_with_fire(hotline, phones):
     routing, actions, rec, police, fire, citizen = _start(hotline, phones, "0991000031",
                                                           answer_after_ms=1000, talk_ms=60000)
@@ -44,12 +58,7 @@ def test_a_conference_joins_the_caller_and_both_desks_and_the_caller_stays_with_
     assert routing.desk("desk-101")["state"] == "on_call"
 
     # The police desk hangs up: the caller stays in the room with the fire desk, whose call it is.
-    police_leg = next(m for m in members if m.startswith("PJSIP/desk-101-"))
-    hotline.asterisk.cli(f"channel request hangup {police_leg}")
-    wait_until(lambda: routing.transfer(call_id).get("transfer_state") == "completed", 15, "the transfer completed")
-    wait_until(lambda: len(_members(hotline, call_id)) == 2, 10, "two channels left in the room")
-    members = _members(hotline, call_id)
-    assert rec["channel"] in members and any(m.startswith("PJSIP/desk-201-") for m in members)
+    members = _leave(hotline, routing, rec, "desk-101", "desk-201", "completed")
     call = routing.call(call_id)
     assert (call["state"], call["desk"], call["transferred_from"], call["conference_desk"]) == (
         "on_call", "desk-201", "desk-101", "")

@@ -12,6 +12,7 @@ from telephony.ami_events import (
     ConsultAnswered,
     ConsultEnded,
     DeskAnswered,
+    HeldDeskLeft,
     LiveChannel,
     MalformedEvent,
     RingEnded,
@@ -173,3 +174,15 @@ def test_a_consultation_answered_and_ended_as_the_dialplan_raises_them():
 def test_a_desk_leaving_the_conference_as_the_dialplan_raises_it():
     left = {"UserEvent": "HotlineConferenceLeft", "CallId": "c-1", "Desk": "desk-101"}
     assert parse_user_event(left) == ConferenceLeft("c-1", "desk-101")
+
+
+def test_a_desk_leg_leaving_names_the_target_leg_its_consultation_talked_to():
+    message = {"UserEvent": "HotlineDeskLeft", "CallId": "c-1", "Desk": "desk-101", "Peer": "PJSIP/desk-201-0000000a"}
+    assert parse_user_event(message) == HeldDeskLeft("c-1", "desk-101", "PJSIP/desk-201-0000000a")
+    assert parse_user_event({**message, "Peer": ""}) == HeldDeskLeft("c-1", "desk-101")
+
+
+def test_a_held_caller_leaving_names_its_desks_leg():
+    message = {"UserEvent": "HotlineHangup", "CallId": "c-1", "Stage": "held", "DialStatus": "ANSWER",
+               "DeskLeg": "PJSIP/desk-101-00000009"}
+    assert parse_user_event(message) == CallerLeft("c-1", "held", "ANSWER", "PJSIP/desk-101-00000009")

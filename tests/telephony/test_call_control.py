@@ -26,6 +26,7 @@ from telephony.call_control import (
     conference_actions,
     consult_actions,
     consult_plan,
+    consulting_desk_left,
     dial_event,
     hangup,
     hold_actions,
@@ -453,7 +454,52 @@ CONSULT_PLANS = [
     ("a desk leaving once the conference is over: nothing", consult_cmd("conference_left"), ON_CALL,
      rec(ANSWERED, transfer_state="completed"), {},
      ConsultPlan(skip="the transfer of call c-1 is completed: desk p-1 leaving the conference changes nothing")),
+    # The initiating desk hung up mid-consultation (its leg's HotlineDeskLeft; leg: the target leg it talked to).
+    ("initiator left while the target rings: to wait, then the head of the target queue",
+     consult_cmd("desk_left"), HELD, RINGBACK, {},
+     ConsultPlan((redirect(CHAN),), event=TransferEvent.INITIATOR_HUNG_UP, failed="requeued")),
+    ("initiator left while the desks talk: the caller to the waiting target leg",
+     replace(consult_cmd("desk_left"), leg=TARGET_LEG), HELD, ANSWERED, {"leg_waiting": True},
+     ConsultPlan((setvar(CHAN, "HOTLINE_DESK_CHANNEL", TARGET_LEG), setvar(CHAN, "HOTLINE_DESK", "f-1"),
+                  resume(CHAN)), event=TransferEvent.INITIATOR_HUNG_UP, failed="requeued")),
+    ("initiator left and the target leg is gone too: the head of its own queue",
+     replace(consult_cmd("desk_left"), leg=TARGET_LEG), HELD, ANSWERED, {},
+     ConsultPlan(skip=f"call c-1: the target leg {TARGET_LEG} is not waiting for the caller", failed="requeued")),
+    ("initiator left, the caller gone already: the transfer ends", consult_cmd("desk_left"),
+     rec(HELD, state="ended"), ANSWERED, {}, ConsultPlan(event=TransferEvent.CALLER_HUNG_UP, skip="call c-1 is ended")),
+    # The held caller hung up mid-consultation (leg: its desk's leg, dialling or talking to the target).
+    ("caller left while the target rings: the initiator's leg hung up quietly",
+     replace(consult_cmd("consult_caller_left"), leg=DESK_LEG), rec(HELD, state="ended"), RINGBACK, {},
+     ConsultPlan((setvar(DESK_LEG, CONSULT_QUIET, "1"), hangup(DESK_LEG)), event=TransferEvent.CALLER_HUNG_UP)),
+    ("caller left while the desks talk: the initiator's leg hung up quietly",
+     replace(consult_cmd("consult_caller_left"), leg=DESK_LEG), rec(HELD, state="ended"), ANSWERED, {},
+     ConsultPlan((setvar(DESK_LEG, CONSULT_QUIET, "1"), hangup(DESK_LEG)), event=TransferEvent.CALLER_HUNG_UP)),
+    ("caller left once the transfer was over: nothing", replace(consult_cmd("consult_caller_left"), leg=DESK_LEG),
+     rec(HELD, state="ended"), rec(ANSWERED, transfer_state="cancelled"), {},
+     ConsultPlan(skip="the transfer of call c-1 is cancelled: nothing to end")),
 ]
+
+
+@pytest.mark.parametrize(("transfer", "desk", "expected"), [
+    (RINGBACK, "p-1", True), (ANSWERED, "p-1", True),
+    (ANSWERED, "f-1", False),  # the target's leg: a held caller's desk leg as any other
+    (rec(ANSWERED, transfer_state="conferenced"), "p-1", False),
+    (rec(ANSWERED, transfer_state="cancelled"), "p-1", False),
+    (rec(MOVING, transfer_state="ringback"), "p-1", False),  # blind: never a consultation
+    ({}, "p-1", False),
+])
+def test_only_the_initiators_leg_ending_mid_consultation_is_a_consult_command(transfer, desk, expected):
+    assert consulting_desk_left(replace(consult_cmd("desk_left"), desk_id=desk), transfer) is expected
+
+
+@pytest.mark.parametrize(("transfer", "expected"), [
+    # Ringing: becomes blind, at the head of the target agency's queue; the initiator wraps up.
+    (RINGBACK, StepArgs("ringback", "requeued", "fire", True)),
+    # Talking: the call is the target desk's.
+    (ANSWERED, StepArgs("answered", "completed", "", True)),
+])
+def test_the_initiator_leaving_mid_consultation_is_stepped_as_decided(transfer, expected):
+    assert transfer_step_for(transfer, TransferEvent.INITIATOR_HUNG_UP) == expected
 
 
 @pytest.mark.parametrize(("name", "command", "call", "transfer", "seen", "expected"), CONSULT_PLANS,
@@ -497,3 +543,9 @@ def test_a_consult_entry_as_written_by_transfer_start_is_parsed():
     fields = {"action": "consult", "call_id": "c-1", "channel": CHAN, "label": "FIRE", "desk_id": "p-1",
               "target_desk": "f-1", "ms": str(NOW)}
     assert parse_command("5-0", fields) == Command("5-0", "consult", "c-1", CHAN, "p-1", NOW, "FIRE", "", "f-1")
+
+
+def test_a_desk_left_entry_names_the_target_leg_it_talked_to():
+    fields = {"action": "desk_left", "call_id": "c-1", "desk_id": "p-1", "channel": "", "leg": TARGET_LEG,
+              "ms": str(NOW), "result": ""}
+    assert parse_command("6-0", fields).leg == TARGET_LEG
