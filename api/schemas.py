@@ -397,18 +397,26 @@ class SpyView(BaseModel):
     tell_call_taker: bool = Field(description="the call-taker's console says a supervisor is on the call")
 
 
-# --- a supervisor's actions on a waiting caller (api/routers/supervisor_actions.py) -------------
-
-class CallMove(BaseModel):
-    queue: str = Field(min_length=1, max_length=64, description="the queue to wait in: an agency's id or general")
-    note: str = Field(default="", max_length=200, description="why, for the audit trail")
+# --- supervisor alerts (GET /alerts, POST /alerts/{alert_id}/ack) --------------------------------
 
 
-class CallPriority(BaseModel):
-    priority: int = Field(ge=0, le=99, description="0 is the highest; the caller keeps its arrival time")
-    note: str = Field(default="", max_length=200, description="why, shown with the call and in the audit trail")
+class AlertView(BaseModel):
+    alert_id: str
+    kind: states.AlertKind
+    subject: str = Field(description="the queue, agency or desk; \"\" for the whole centre")
+    level: states.AlertLevel
+    value: int = Field(description="the figure that crossed the threshold (seconds, %, count)")
+    threshold: int
+    detail: str = Field(description="in English, for the audit trail; pages word it from kind and params")
+    params: dict[str, str | int | float] = Field(description="the values the alert is worded with")
+    raised_ms: int | None
+    changed_ms: int | None = Field(description="when its level last changed")
+    acked_by: str | None
+    acked_ms: int | None
+    cleared_ms: int | None
 
 
-class CallPick(BaseModel):
-    desk_id: str = Field(min_length=1, max_length=64, description="a ready desk that serves the caller's queue")
-    note: str = Field(default="", max_length=200, description="why, for the audit trail")
+class AlertsView(BaseModel):
+    active: list[AlertView] = Field(description="critical first, then the newest")
+    history: list[AlertView] = Field(description="the newest cleared alerts, newest first")
+    repeat_critical_s: int = Field(description="an unacknowledged critical alert sounds again this often")

@@ -377,6 +377,61 @@ class ServiceLevelTarget(_Table):
     percent: float = Field(gt=0, le=100)
 
 
+class AlertAbove(_Table):
+    """An alert's two thresholds on a figure that is worse when higher (seconds, counts): the
+    alert is on at ``warning``, critical at ``critical``. Either may be left out (that level is off)."""
+
+    warning: int | None = Field(default=None, ge=1, le=86_400)
+    critical: int | None = Field(default=None, ge=1, le=86_400)
+
+    @model_validator(mode="after")
+    def _critical_stricter(self) -> AlertAbove:
+        if self.warning is None and self.critical is None:
+            raise _CrossCheckFailed([(("warning",), "set warning, critical or both (leave the key out for the default)")])
+        if self.warning is not None and self.critical is not None and self.critical <= self.warning:
+            raise _CrossCheckFailed([(("critical",), f"must be higher than warning ({self.warning}), got {self.critical}")])
+        return self
+
+
+class AlertBelow(_Table):
+    """An alert's two thresholds on a percentage that is worse when lower (service level)."""
+
+    warning: float | None = Field(default=None, gt=0, le=100)
+    critical: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _critical_stricter(self) -> AlertBelow:
+        if self.warning is None and self.critical is None:
+            raise _CrossCheckFailed([(("warning",), "set warning, critical or both (leave the key out for the default)")])
+        if self.warning is not None and self.critical is not None and self.critical >= self.warning:
+            raise _CrossCheckFailed([(("critical",), f"must be lower than warning ({self.warning}), got {self.critical}")])
+        return self
+
+
+class AlertSettings(_Table):
+    """[supervision.alerts] — when the supervisors' page raises an alert (queueing/alerts.py), at two levels."""
+
+    # A queue's longest-waiting caller, seconds since arrival (NENA-STA-020: 95 % answered within 20 s).
+    longest_wait_s: AlertAbove = Field(default_factory=lambda: AlertAbove(warning=20, critical=60))
+    # A queue's % of calls answered within [supervision]'s first target, over the last 15 min ...
+    service_level_percent: AlertBelow = Field(default_factory=lambda: AlertBelow(warning=90, critical=80))
+    # ... once it had at least this many calls then: one slow call in a quiet hour is no trend.
+    service_level_min_calls: int = Field(default=5, ge=1, le=1000)
+    # An agency with no desk logged in: its callers wait for nobody (queueing.states.AlertLevel, or off).
+    no_desk_level: Literal["warning", "critical", "off"] = "critical"
+    # Callers who hung up before a desk answered, every queue and stage, in the last 15 min.
+    abandons_15min: AlertAbove = Field(default_factory=lambda: AlertAbove(warning=5, critical=10))
+    # Callers held by Asterisk's fallback queue now: any one means the bridge or Redis failed them.
+    fallback_callers: AlertAbove = Field(default_factory=lambda: AlertAbove(critical=1))
+    # Recordings checked broken or missing in the last broken_recording_window_h hours.
+    broken_recordings: AlertAbove = Field(default_factory=lambda: AlertAbove(warning=1, critical=3))
+    broken_recording_window_h: int = Field(default=24, ge=1, le=168)
+    # A desk paused this long, seconds (a meal is longer than a break: set it for the longest usual pause).
+    desk_paused_s: AlertAbove = Field(default_factory=lambda: AlertAbove(warning=900, critical=1800))
+    # An unacknowledged critical alert sounds again this often, seconds.
+    repeat_critical_s: int = Field(default=30, ge=5, le=600)
+
+
 class SupervisionSettings(_Table):
     """[supervision] — the supervisors' wallboard and reports (optional table)."""
 
@@ -387,6 +442,8 @@ class SupervisionSettings(_Table):
     # Local times ("HH:MM") shifts start at; the current shift began at the latest one passed.
     shift_starts: Annotated[list[Annotated[str, AfterValidator(_matches(_SHIFT_START, "must be a local time like \"07:00\""))]],
                             Field(min_length=1, max_length=24)] = Field(default_factory=lambda: ["07:00", "19:00"])
+    # When the page raises alerts, at which levels ([supervision.alerts]).
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     # A supervisor listening to (whispering to, barging in on) a desk's call: the call-taker's console says so.
     tell_call_taker_of_spy: bool = False
 

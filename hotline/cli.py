@@ -347,13 +347,13 @@ def api() -> None:
     """Serve the HTTP API (desk states, calls, queues); needs HOTLINE_API_TOKENS_FILE."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import ALERTS_EVERY_S, create_app
 
     _logging()
     runtime = _runtime()
     city = _city(runtime)
     try:
-        server = create_app(runtime, city=city)
+        server = create_app(runtime, city=city, alerts_every_s=ALERTS_EVERY_S)
     except SettingsError as exc:
         _fail(str(exc))
     uvicorn.run(server, host=runtime.api_host, port=runtime.api_port)

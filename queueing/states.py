@@ -204,6 +204,26 @@ class SpyMode(StrEnum):
     BARGE = "barge"      # the caller and the desk both hear the supervisor
 
 
+class AlertKind(StrEnum):
+    """What a supervisor alert is about (``alert:{alert_id}``'s ``kind``; queueing/alerts.py decides)."""
+
+    LONGEST_WAIT = "longest_wait"            # a queue's longest-waiting caller (subject: the queue)
+    SERVICE_LEVEL = "service_level"          # % answered within the target, last 15 min (subject: the queue)
+    NO_DESK = "no_desk"                      # no desk of an agency logged in (subject: the agency)
+    ABANDON_SPIKE = "abandon_spike"          # abandons in the last 15 min, every queue
+    FALLBACK_CALLERS = "fallback_callers"    # callers held by Asterisk's fallback queue
+    BROKEN_RECORDING = "broken_recording"    # recordings checked broken or missing lately
+    DESK_PAUSED = "desk_paused"              # a desk paused too long (subject: the desk)
+
+
+class AlertLevel(StrEnum):
+    """An alert's ``level``: warning, or critical (repeats its sound until acknowledged)."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+
 # --- what a script's reply says it did (``result``) --------------------------------------------
 
 

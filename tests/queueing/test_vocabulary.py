@@ -26,6 +26,8 @@ from queueing.states import (
     OPEN_CALLBACK_STATUSES,
     SETTABLE_DESK_STATES,
     AbandonStage,
+    AlertKind,
+    AlertLevel,
     CallbackClaimResult,
     CallbackOutcome,
     CallbackStatus,
@@ -182,6 +184,10 @@ def vocabulary(name: str, obj: str, script: str) -> tuple[str, frozenset[str]] |
         return "TransferState", frozenset(TransferState)
     if name == "kind" and script.startswith("transfer_"):
         return "TransferKind", frozenset(TransferKind)
+    if name in ("level", "previous_level"):
+        return "AlertLevel", frozenset(AlertLevel)
+    if name == "kind" and script.startswith("alert"):
+        return "AlertKind", frozenset(AlertKind)
     if name == "priority_reason":
         return "PriorityReason", frozenset(PriorityReason)
     if name in ("policy", "policy_applied"):
@@ -207,11 +213,13 @@ SET_TABLES = {
     "under_way": UNDER_WAY,                     # transfer_start, call_command: a transfer still open
     "transfer_states": frozenset(TransferState) - {TransferState.READY},  # transfer_step: states a step leads to
     "PRIORITY_REASONS": frozenset(PriorityReason),  # call_enqueue: the reasons a caller may bring
+    "ALERT_KINDS": frozenset(AlertKind),        # alerts_apply: the kinds an alert may have
 }
 # Tables that must list their whole vocabulary.
 COMPLETE_SET_TABLES = {"desk_states": frozenset(DeskState), "under_way": UNDER_WAY,
                        "transfer_states": frozenset(TransferState) - {TransferState.READY}, "CALLBACK_OPEN": frozenset(OPEN_CALLBACK_STATUSES),
-                       "POLICIES": frozenset(NumberPolicy), "DISPOSITIONS": frozenset(Disposition), "PRIORITY_REASONS": frozenset(PriorityReason)}
+                       "POLICIES": frozenset(NumberPolicy), "DISPOSITIONS": frozenset(Disposition), "PRIORITY_REASONS": frozenset(PriorityReason),
+                       "ALERT_KINDS": frozenset(AlertKind)}
 # Helpers whose argument at that position is a desk state / callback status.
 CALL_ARGS = {"own_desk": (0, "DeskState"), "close_callback": (1, "CallbackStatus"),
              "answer": (0, "CallbackClaimResult")}  # callback_claim's reply
