@@ -139,6 +139,18 @@ def _matches(pattern: str, what: str) -> Callable[[str], str]:
     return check
 
 
+def _listed_once(what: str) -> Callable[[list[str]], list[str]]:
+    """A list whose items must each be there once (languages, pause reasons, shift starts)."""
+
+    def check(values: list[str]) -> list[str]:
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"{what} must be listed once each, repeated: {', '.join(repeated)}")
+        return values
+
+    return check
+
+
 def _webhook_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
@@ -194,15 +206,7 @@ class LineSettings(_Table):
     """[hotline]"""
 
     number: Annotated[str, AfterValidator(_matches(r"[0-9]{1,15}", "must be digits only, like \"112\""))]
-    languages: Annotated[list[Language], Field(min_length=1)]
-
-    @field_validator("languages")
-    @classmethod
-    def _unique_languages(cls, languages: list[str]) -> list[str]:
-        repeated = sorted({lang for lang in languages if languages.count(lang) > 1})
-        if repeated:
-            raise ValueError(f"languages must be listed once each, repeated: {', '.join(repeated)}")
-        return languages
+    languages: Annotated[list[Language], Field(min_length=1), AfterValidator(_listed_once("languages"))]
 
 
 class IvrSettings(_Table):
@@ -331,21 +335,14 @@ class ConsoleSettings(_Table):
     # A session unused this long is gone: an unattended, signed-in browser does not stay signed in.
     session_idle_min: int = Field(default=30, ge=1, le=720)
     # The reasons a call-taker picks from when pausing in the console (supervisors see them).
-    pause_reasons: Annotated[list[Annotated[PauseReason, AfterValidator(_non_blank)]], Field(min_length=1)] = Field(
+    pause_reasons: Annotated[list[Annotated[PauseReason, AfterValidator(_non_blank)]], Field(min_length=1),
+                             AfterValidator(_listed_once("pause reasons"))] = Field(
         default_factory=lambda: ["break", "meal", "training", "meeting"])
     # A caller's location fix this recent (before arrival or during the call) is shown with the call.
     location_window_s: int = Field(default=3600, ge=10, le=86_400)
 
     # "Extend once" adds this to a desk's wrap-up; default: [queueing] wrap_up_s (at least 10 s).
     wrap_up_extend_s: int | None = Field(default=None, ge=5, le=600)
-
-    @field_validator("pause_reasons")
-    @classmethod
-    def _unique_reasons(cls, reasons: list[str]) -> list[str]:
-        repeated = sorted({r for r in reasons if reasons.count(r) > 1})
-        if repeated:
-            raise ValueError(f"pause reasons must be listed once each, repeated: {', '.join(repeated)}")
-        return reasons
 
 
 def _absolute_dir(value: str) -> str:
@@ -441,19 +438,12 @@ class SupervisionSettings(_Table):
     short_abandon_s: int = Field(default=5, ge=0, le=60)
     # Local times ("HH:MM") shifts start at; the current shift began at the latest one passed.
     shift_starts: Annotated[list[Annotated[str, AfterValidator(_matches(_SHIFT_START, "must be a local time like \"07:00\""))]],
-                            Field(min_length=1, max_length=24)] = Field(default_factory=lambda: ["07:00", "19:00"])
+                            Field(min_length=1, max_length=24), AfterValidator(_listed_once("shift starts"))] = Field(
+        default_factory=lambda: ["07:00", "19:00"])
     # When the page raises alerts, at which levels ([supervision.alerts]).
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     # A supervisor listening to (whispering to, barging in on) a desk's call: the call-taker's console says so.
     tell_call_taker_of_spy: bool = False
-
-    @field_validator("shift_starts")
-    @classmethod
-    def _unique_starts(cls, starts: list[str]) -> list[str]:
-        repeated = sorted({s for s in starts if starts.count(s) > 1})
-        if repeated:
-            raise ValueError(f"shift starts must be listed once each, repeated: {', '.join(repeated)}")
-        return starts
 
     @field_validator("service_levels")
     @classmethod

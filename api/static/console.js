@@ -5,8 +5,9 @@
 import { STRINGS, translate } from "./strings.js";
 import {
   $, city, view, emit, t, spokenLanguages, agencyName, clock, setText, timeOfDay, msField, serverNow,
-  request, ApiError, showMessage, shortcuts, eventTypes, bus,
+  request, ApiError, showMessage, shortcuts, eventTypes, savedLanguage, saveLanguage,
 } from "./kit.js";
+import { LiveStream, startPage } from "./live.js";
 
 const STATE_SYMBOLS = {
   offline: "○", ready: "▶", ringing: "☎", on_call: "◆", wrap_up: "◐", paused: "‖",
@@ -20,32 +21,28 @@ const DESK_EVENTS = [
 const CALL_EVENTS = [
   "call_arrived", "call_queued", "call_fallback", "call_rejoined", "call_reprioritized",
 ];
-const RECONNECT_MS = 2000;
 const POLL_MS = 3000;
-const SILENCE_MS = 40000;  // two of the server's 15 s keepalives missed, and some
 
 Object.assign(view, {
-  language: pickLanguage(),
+  language: savedLanguage(),
   live: false,
-  events: null,      // the EventSource
-  lastEventId: "",   // the newest event heard: where a new connection starts
-  lastHeard: 0,      // when the stream last said anything the page can see
-  reconnectTimer: 0,
   pollTimer: 0,
   deskRequest: 0,    // the newest desk refresh wins
 });
 
+// The live stream (live.js): a new connection starts after the last event heard.
+const stream = new LiveStream({
+  types: [...DESK_EVENTS, ...CALL_EVENTS, ...eventTypes],
+  onEvent,
+  onLive: setLive,
+  onResync: () => refreshDesk(),  // opened again, or the server lost track: read the desk again
+  stillSignedIn,
+});
+
 // --- language ---------------------------------------------------------------------------
 
-function pickLanguage() {
-  const saved = localStorage.getItem("hotline.console.language");
-  const spoken = spokenLanguages();
-  return spoken.includes(saved) ? saved : spoken[0];
-}
-
 function setLanguage(language) {
-  view.language = language;
-  localStorage.setItem("hotline.console.language", language);
+  saveLanguage(language);
   renderAll();
 }
 
@@ -96,7 +93,7 @@ function showSignIn(message = "") {
   view.desk = null;
   view.call = null;
   view.callId = "";
-  stopEvents();
+  stream.stop();
   $("console").hidden = true;
   $("signin").hidden = false;
   const error = $("signin-error");
@@ -118,7 +115,7 @@ function showConsole(session) {
   showMessage("");
   renderAll();
   emit("session", session);
-  startEvents();
+  stream.start();
   refreshDesk();
 }
 
@@ -372,24 +369,12 @@ function renderLive() {
   box.querySelector(".live-words").textContent = view.live ? t("live") : t("not_live");
 }
 
-function heard(message) {
-  view.lastHeard = Date.now();
-  if (message && message.lastEventId) view.lastEventId = message.lastEventId;
-}
-
-function onEvent(message) {
-  heard(message);
-  let data;
-  try {
-    data = JSON.parse(message.data);
-  } catch {
-    return;
-  }
-  if (!view.session || !data || typeof data !== "object") return;
-  if (eventTypes.has(message.type)) emit("event", { type: message.type, data, id: message.lastEventId });
+function onEvent(type, data, id) {
+  if (!view.session) return;
+  if (eventTypes.has(type)) emit("event", { type, data, id });
   if (data.desk_id === view.session.desk) {
     // A call offered to this desk pops at once: its record is read alongside the desk, not after it.
-    if (message.type === "offered" && data.call_id && data.call_id !== view.callId) {
+    if (type === "offered" && data.call_id && data.call_id !== view.callId) {
       view.callId = data.call_id;
       // Drawn from the event at once (number, queue, priority, timers); the record's details follow.
       view.call = offeredCall(data);
@@ -413,64 +398,15 @@ function offeredCall(data) {
   return call;
 }
 
-/** Opens the stream, after the last event heard (?after=): a new connection misses nothing. */
-function startEvents() {
-  clearTimeout(view.reconnectTimer);
-  if (view.events) view.events.close();
-  const after = view.lastEventId;
-  const source = new EventSource(after ? `/events?after=${encodeURIComponent(after)}` : "/events");
-  view.events = source;
-  view.lastHeard = Date.now();
-  source.addEventListener("open", () => {
-    if (view.events !== source) return;
-    heard(null);
-    setLive(true);
-    refreshDesk();  // whatever changed while the stream was away
-  });
-  source.addEventListener("error", () => {
-    if (view.events !== source) return;
-    setLive(false);
-    if (source.readyState === EventSource.CLOSED) {
-      // The browser gave up (e.g. the server said no): try again ourselves.
-      clearTimeout(view.reconnectTimer);
-      view.reconnectTimer = setTimeout(reconnect, RECONNECT_MS);
-    }
-  });
-  source.addEventListener("live", heard);
-  // The server lost track (its stream was trimmed, or Redis lost its data): read the state again.
-  source.addEventListener("gap", (message) => {
-    heard(message);
-    refreshDesk();
-  });
-  source.addEventListener("message", onEvent);
-  for (const type of new Set([...DESK_EVENTS, ...CALL_EVENTS, ...eventTypes])) source.addEventListener(type, onEvent);
-}
-
-// The server's keepalives are comments, which a page cannot see: after a long silence the
-// stream is opened again (after the last event heard). A link that died silently fails there,
-// and the page says it is not live.
-function watchSilence() {
-  if (view.events && view.live && Date.now() - view.lastHeard > SILENCE_MS) startEvents();
-}
-
-async function reconnect() {
-  if (!view.session) return;
+/** The stream gave up: is the session still there? (A 401 shows the sign-in, not a dead page.) */
+async function stillSignedIn() {
+  if (!view.session) return false;
   try {
-    await request("GET", "/session");  // a session that ended shows the sign-in, not a dead page
+    await request("GET", "/session");
   } catch (error) {
-    if (sessionLost(error)) return;
+    if (sessionLost(error)) return false;
   }
-  if (view.session) startEvents();
-}
-
-function stopEvents() {
-  clearTimeout(view.reconnectTimer);
-  clearInterval(view.pollTimer);
-  if (view.events) view.events.close();
-  view.events = null;
-  view.lastEventId = "";
-  view.live = false;
-  renderLive();
+  return Boolean(view.session);
 }
 
 // --- keys -------------------------------------------------------------------------------
@@ -566,22 +502,7 @@ async function start() {
   $("logout-button").addEventListener("click", logOut);
   $("help-button").addEventListener("click", toggleHelp);
   document.addEventListener("keydown", onKey);
-  bus.addEventListener("session-lost", () => { if (view.session) showSignIn(t("session_over")); });
-  // A panel that loads after the stream opened still hears its event types.
-  bus.addEventListener("event-types", (e) => {
-    if (view.events) for (const type of e.detail) view.events.addEventListener(type, onEvent);
-  });
-  setInterval(tick, 250);
-  setInterval(watchSilence, 5000);
-  renderAll();
-  let session = null;
-  try {
-    session = await request("GET", "/session");
-  } catch (error) {
-    showSignIn(error.status === 401 || error.status === 404 ? "" : error.detail);
-    return;
-  }
-  showConsole(session);
+  await startPage({ stream, tick, render: renderAll, showSignIn, showSession: showConsole });
 }
 
 start();

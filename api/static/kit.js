@@ -59,6 +59,20 @@ export function spokenLanguages() {
   return ours.length ? ours : ["en"];
 }
 
+const LANGUAGE_KEY = "hotline.console.language";
+
+/** The language this browser chose last (the console's and the wallboard's), if the city speaks it. */
+export function savedLanguage() {
+  const saved = localStorage.getItem(LANGUAGE_KEY);
+  const spoken = spokenLanguages();
+  return spoken.includes(saved) ? saved : spoken[0];
+}
+
+export function saveLanguage(language) {
+  view.language = language;
+  localStorage.setItem(LANGUAGE_KEY, language);
+}
+
 export function t(key, values) {
   return translate(view.language, key, values);
 }

@@ -3,6 +3,9 @@
 // (the server lost track) or a (re)open asks the page to read its state again; a stream
 // silent past two keepalives is opened again; a stream the browser gave up on is retried
 // after checking the session is still there (a 401 is the page's sign-in, not a dead page).
+// startPage() is how the console and the wallboard start: the session they have, or the sign-in.
+
+import { view, t, request, bus, eventTypes } from "./kit.js";
 
 const RECONNECT_MS = 2000;
 const SILENCE_MS = 40000;  // two of the server's 15 s keepalives missed, and some
@@ -98,4 +101,23 @@ export class LiveStream {
     this.lastEventId = "";
     this.setLive(false);
   }
+}
+
+/** A page's start (the console's, the wallboard's): the bus's session-lost and event-types, the
+ * 250 ms tick, then the session this browser has (GET /session), or the sign-in. */
+export async function startPage({ stream, tick, render, showSignIn, showSession }) {
+  bus.addEventListener("session-lost", () => { if (view.session) showSignIn(t("session_over")); });
+  // A module that loads after the stream opened still hears its event types.
+  bus.addEventListener("event-types", (e) => stream.hear(e.detail));
+  stream.hear(eventTypes);
+  setInterval(tick, 250);
+  render();
+  let session = null;
+  try {
+    session = await request("GET", "/session");
+  } catch (error) {
+    showSignIn(error.status === 401 || error.status === 404 ? "" : error.detail);
+    return;
+  }
+  showSession(session);
 }

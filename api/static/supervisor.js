@@ -17,9 +17,9 @@
 import { translate } from "./strings.js";
 import {
   $, city, view, emit, t, spokenLanguages, agencyName, clock, setText, timeOfDay, serverNow,
-  request, ApiError, addStrings, h, bus, eventTypes,
+  request, ApiError, addStrings, h, eventTypes, savedLanguage, saveLanguage,
 } from "./kit.js";
-import { LiveStream } from "./live.js";
+import { LiveStream, startPage } from "./live.js";
 
 addStrings({
   vi: {
@@ -140,7 +140,7 @@ const REFRESH_EVERY_MS = 5000;
 const REFRESH_AT_MOST_MS = 1000;
 
 Object.assign(view, {
-  language: pickLanguage(),
+  language: savedLanguage(),
   board: null,
   boardFailed: "",
   lastRead: 0,        // when /board was last asked for
@@ -162,15 +162,8 @@ const stream = new LiveStream({
 
 // --- language ---------------------------------------------------------------------------
 
-function pickLanguage() {
-  const saved = localStorage.getItem("hotline.console.language");
-  const spoken = spokenLanguages();
-  return spoken.includes(saved) ? saved : spoken[0];
-}
-
 function setLanguage(language) {
-  view.language = language;
-  localStorage.setItem("hotline.console.language", language);
+  saveLanguage(language);
   renderAll();
 }
 
@@ -578,20 +571,7 @@ async function start() {
   setText($("line-number"), city.number || "");
   $("signin-form").addEventListener("submit", signIn);
   $("signout-button").addEventListener("click", signOut);
-  bus.addEventListener("session-lost", () => { if (view.session) showSignIn(t("session_over")); });
-  // A module that loads after the stream opened (alerts.js) still hears its event types.
-  bus.addEventListener("event-types", (e) => stream.hear(e.detail));
-  stream.hear(eventTypes);
-  setInterval(tick, 250);
-  renderAll();
-  let session = null;
-  try {
-    session = await request("GET", "/session");
-  } catch (error) {
-    showSignIn(error.status === 401 || error.status === 404 ? "" : error.detail);
-    return;
-  }
-  showSession(session);
+  await startPage({ stream, tick, render: renderAll, showSignIn, showSession });
 }
 
 start();

@@ -33,11 +33,12 @@ CITY = load_settings(E2E_CITY)
 NOW = 1_767_225_600_000 + 12 * 3_600_000  # noon, 1 January 2026 (UTC)
 
 
-def ago(seconds: float) -> int:
-    return NOW - int(seconds * 1000)
+def seed(routing: Routing, now: int = NOW) -> None:
+    """The line of the module's docstring, seconds before ``now`` (tests/browser/test_supervisor_board.py too)."""
 
+    def ago(seconds: float) -> int:
+        return now - int(seconds * 1000)
 
-def seed(routing: Routing) -> None:
     for d in CITY.desks:
         routing.register_desk(d.id, d.agency, cross_trained=d.cross_trained, now_ms=ago(3600))
     routing.set_desk_state("desk-101", "ready", now_ms=ago(1000))
@@ -58,6 +59,10 @@ def seed(routing: Routing) -> None:
     routing.arrive("c5", "0905", "PJSIP/citizens-5", now_ms=ago(45))
     routing.fallback("c5", reason="test", now_ms=ago(40))
     routing.bridge_heartbeat("b1", True, 7, now_ms=ago(1))
+
+
+def ago(seconds: float) -> int:
+    return NOW - int(seconds * 1000)
 
 
 @pytest.fixture

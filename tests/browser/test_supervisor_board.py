@@ -1,14 +1,7 @@
-"""The supervisors' wallboard (GET /supervisor) in a real browser, over a seeded test Redis.
-
-The line, seeded through the routing scripts around the wall clock (seconds before the seed):
-
-* c1  police  arrives 300, queued 295, rings desk-101 at 294, answered 290 (10 s), hung up 200
-* c2  police  arrives 120, queued 118, hangs up in the queue at 116: a short abandon (4 s)
-* c3  police  arrives 60, queued 58: waiting, the longest wait
-* c4  -       arrives 30: in the menu
-* c5  -       arrives 45, taken by Asterisk's fallback queue at 40
-* desk-102 paused (meal); a bridge beat just now with its AMI link up
-"""
+"""The supervisors' wallboard (GET /supervisor) in a real browser, over a seeded test Redis: the
+line of tests/api/test_board.py (a police caller answered in 10 s, one hung up in the queue after
+4 s, one waiting for 60 s, one in the menu, one in the fallback queue, desk-102 paused for a meal),
+seeded around the wall clock."""
 
 from __future__ import annotations
 
@@ -20,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from queueing.accounts import Accounts, check_user
 from queueing.routing import wall_clock_ms
+from tests.api.test_board import seed as seed_line
 from tests.browser.conftest import CITY, Server, Shots
 
 pytestmark = pytest.mark.browser
@@ -27,31 +21,8 @@ pytestmark = pytest.mark.browser
 PASSWORD = "wallboard-pass-1"
 
 
-def seed(server: Server) -> int:
-    routing = server.routing
-    now = wall_clock_ms()
-
-    def ago(seconds: float) -> int:
-        return now - int(seconds * 1000)
-
-    routing.set_desk_state("desk-101", "ready", now_ms=ago(1000))
-    routing.set_desk_state("desk-102", "ready", now_ms=ago(1000))
-    routing.set_desk_state("desk-102", "paused", reason="meal", now_ms=ago(500))
-    routing.arrive("c1", "0901", "PJSIP/citizens-1", now_ms=ago(300))
-    routing.enqueue("c1", "police", 1, now_ms=ago(295))
-    assert routing.claim_next(["police"], 20_000, now_ms=ago(294)).desk_id == "desk-101"
-    routing.offer_answered("c1", "desk-101", now_ms=ago(290))
-    routing.hangup("c1", 600_000, now_ms=ago(200))
-    routing.arrive("c2", "0902", "PJSIP/citizens-2", now_ms=ago(120))
-    routing.enqueue("c2", "police", 1, now_ms=ago(118))
-    routing.hangup("c2", 10_000, now_ms=ago(116))
-    routing.arrive("c3", "0903", "PJSIP/citizens-3", now_ms=ago(60))
-    routing.enqueue("c3", "police", 1, now_ms=ago(58))
-    routing.arrive("c4", "0904", "PJSIP/citizens-4", now_ms=ago(30))
-    routing.arrive("c5", "0905", "PJSIP/citizens-5", now_ms=ago(45))
-    routing.fallback("c5", reason="test", now_ms=ago(40))
-    routing.bridge_heartbeat("lab-bridge", True, 3, now_ms=now)
-    return now
+def seed(server: Server) -> None:
+    seed_line(server.routing, wall_clock_ms())
 
 
 def user(server: Server, name: str, role: str, agency: str | None = None) -> str:

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from hotline.lab.lab import Lab
 from queueing.accounts import Accounts, check_user
 from tests.browser.conftest import CITY, Server, Shots, serving
+from tests.browser.test_console_on_the_lab import lab_page  # noqa: F401  (a fixture, over this module's lab_server)
 from tests.browser.test_supervisor_board import PASSWORD
 from tests.lab_fixtures import Phones, wait_call
 
@@ -34,20 +35,8 @@ def lab_server(hotline: Lab) -> Iterator[Server]:
         yield server
 
 
-@pytest.fixture
-def lab_page(browser, lab_server: Server) -> Iterator[Page]:
-    context = browser.new_context(base_url=lab_server.url, locale="vi-VN", viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(5000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    assert not errors, f"the page threw: {errors}"
-
-
 def test_the_waiting_count_rises_as_callers_queue_and_falls_as_desks_answer(
-        hotline: Lab, phones: Phones, lab_server: Server, lab_page: Page, request) -> None:
+        hotline: Lab, phones: Phones, lab_server: Server, lab_page: Page, request) -> None:  # noqa: F811 (the fixture)
     shots = Shots(lab_page, request.node.name)
     for desk in DESKS:
         phones.desk(desk, ready=False, answer_after_ms=500, talk_ms=60_000)
