@@ -40,10 +40,12 @@ from api.routers.numbers import numbers_router
 from api.routers.pop import pop_router
 from api.routers.queues import queues_router
 from api.routers.recordings import recordings_router
+from api.routers.report_page import report_page_router
 from api.routers.reports import reports_router
 from api.routers.session import session_router
 from api.routers.spy import spy_router
 from api.routers.supervisor import board_router, supervisor_page_router
+from api.routers.supervisor_actions import supervisor_actions_router
 from api.routers.wrap_up import wrap_up_router
 from api.services.alerts import AlertService
 from api.services.board import BoardService
@@ -62,6 +64,7 @@ from api.services.recordings import RecordingService
 from api.services.reports import ReportService
 from api.services.session import SessionService
 from api.services.spy import SpyService
+from api.services.supervisor_actions import SupervisorActionService
 from api.services.wrap_up import WrapUpService
 from api.tokens import TokenTable
 from config.settings import CitySettings, RuntimeSettings, load_settings
@@ -109,6 +112,7 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(incidents_router(access, IncidentService(city, routing, eido)))
     app.include_router(calls_router(access, CallService(routing)))
     app.include_router(call_actions_router(access, CallService(routing), CallActionService(city, routing)))
+    app.include_router(supervisor_actions_router(access, CallService(routing), SupervisorActionService(city, routing)))
     app.include_router(queues_router(access, QueueService(city, routing)))
     app.include_router(callbacks_router(access, CallbackService(city, routing), desks))
     app.include_router(numbers_router(access, NumberService(city, routing)))
@@ -122,6 +126,7 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(spy_router(access, SpyService(city, routing)))
     app.include_router(board_router(access, BoardService(city, routing, runtime)))
     app.include_router(supervisor_page_router(city))
+    app.include_router(report_page_router(city))
     add_console(app, city)
     return app
 

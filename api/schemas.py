@@ -397,6 +397,23 @@ class SpyView(BaseModel):
     tell_call_taker: bool = Field(description="the call-taker's console says a supervisor is on the call")
 
 
+# --- a supervisor's actions on a waiting caller (api/routers/supervisor_actions.py) -------------
+
+class CallMove(BaseModel):
+    queue: str = Field(min_length=1, max_length=64, description="the queue to wait in: an agency's id or general")
+    note: str = Field(default="", max_length=200, description="why, for the audit trail")
+
+
+class CallPriority(BaseModel):
+    priority: int = Field(ge=0, le=99, description="0 is the highest; the caller keeps its arrival time")
+    note: str = Field(default="", max_length=200, description="why, shown with the call and in the audit trail")
+
+
+class CallPick(BaseModel):
+    desk_id: str = Field(min_length=1, max_length=64, description="a ready desk that serves the caller's queue")
+    note: str = Field(default="", max_length=200, description="why, for the audit trail")
+
+
 # --- supervisor alerts (GET /alerts, POST /alerts/{alert_id}/ack) --------------------------------
 
 

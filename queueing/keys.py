@@ -104,6 +104,8 @@ SCHEMA: tuple[KeySpec, ...] = (
             "a supervisor listening to the desk's call: `spy_id` (the supervisor's leg's uniqueid), `desk_id, "
             "call_id, supervisor_desk, mode, by, started_ms, answered_ms, tell_call_taker`", "spy"),
     KeySpec("spy_by:{desk_id}", "string", "the desk a supervisor's desk is listening to", "spy_by"),
+    KeySpec("spies", "set", "desks with a spy session (a bridge that starts watches their supervisors' legs again)",
+            "spies"),
     KeySpec("call_commands", "stream",
             "what the API asks the bridge to do to a call over AMI (`action, call_id, channel`, …), read once by "
             "the bridges' consumer group", "call_commands"),
@@ -116,6 +118,8 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("bridges", "hash",
             "each bridge's last heartbeat, field = bridge id, value = JSON `bridge_id, heartbeat_ms, ami_up, "
             "ami_since_ms, loop_lag_ms`; a bridge silent for a day is dropped", "bridges"),
+    KeySpec("picks", "zset", "call ids a supervisor picked for a named desk (`call_pick`), score = picked at ms; "
+            "claim_next offers them first", "picks"),
     KeySpec("wake", "pub/sub", "a channel, not a key: published when something may be dispatchable", "wake"),
     KeySpec("alert:{alert_id}", "hash",
             "a supervisor alert (id = `<kind>[:<subject>]@<raised ms>`): `alert_id, key, kind, subject, level, value, "
@@ -261,6 +265,9 @@ class Keys:
     def spy_by(self, desk_id: str) -> str:
         return f"{self.prefix}spy_by:{desk_id}"
 
+    def spies(self) -> str:
+        return f"{self.prefix}spies"
+
     def call_commands(self) -> str:
         """Stream of commands for the bridges (consumer group ``bridges``)."""
         return f"{self.prefix}call_commands"
@@ -272,6 +279,10 @@ class Keys:
 
     def cad_pushes_open(self) -> str:
         return f"{self.prefix}cad_pushes:open"
+
+    def picks(self) -> str:
+        """Call ids a supervisor picked for a desk (``call_pick``), oldest first."""
+        return f"{self.prefix}picks"
 
     # -- supervisor alerts (queueing/alerts.py, queueing/alert_store.py) -----------------
 

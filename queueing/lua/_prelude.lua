@@ -240,18 +240,53 @@ end
 -- --- supervisors listening to a desk's call (queueing/lua/spy_*.lua) ------------------------------
 local function spy_key(desk_id) return PREFIX .. 'spy:' .. desk_id end
 local function spy_by_key(desk_id) return PREFIX .. 'spy_by:' .. desk_id end
+local function spies_key() return PREFIX .. 'spies' end
 -- queueing.states.SpyMode
 local SPY_MODES = { listen = true, whisper = true, barge = true }
 
 -- Ends a spy session: its record and its supervisor desk's pointer go; event spy_stopped.
 local function end_spy(desk_id, spy, reason)
   redis.call('DEL', spy_key(desk_id))
+  redis.call('SREM', spies_key(), desk_id)
   if redis.call('GET', spy_by_key(spy.supervisor_desk)) == desk_id then
     redis.call('DEL', spy_by_key(spy.supervisor_desk))
   end
   emit('spy_stopped', 'desk_id', desk_id, 'call_id', spy.call_id, 'supervisor_desk', spy.supervisor_desk,
     'mode', spy.mode, 'spy_id', spy.spy_id, 'reason', reason, 'tell_call_taker', spy.tell_call_taker)
 end
+
+
+-- --- a supervisor's pick of a waiting caller for a named desk (call_pick, claim_next) ------
+local function picks_key() return PREFIX .. 'picks' end
+
+-- Why this desk cannot take this caller now (nil: it can): the caller waits in a queue, the
+-- desk is ready and serves that queue (its agency's, general, or one it is cross-trained for).
+local function pick_problem(call_id, call, desk_id, desk)
+  if not call then return 'unknown call ' .. call_id end
+  if call.state ~= 'queued' then
+    return 'call ' .. call_id .. ' is ' .. call.state .. '; only a waiting caller can be picked'
+  end
+  if not desk then return 'unknown desk ' .. desk_id end
+  if desk.state ~= 'ready' then
+    return 'desk ' .. desk_id .. ' is ' .. desk.state .. '; only a ready desk can be picked'
+  end
+  if call.queue ~= GENERAL and call.queue ~= desk.agency
+      and not string.find(',' .. (desk.cross_trained or '') .. ',', ',' .. call.queue .. ',', 1, true) then
+    return 'desk ' .. desk_id .. ' is a ' .. desk.agency .. ' desk, not cross-trained for ' .. call.queue
+  end
+  return nil
+end
+
+-- The pick of a caller is over (offered, dropped, or the caller moved): off the list. A call
+-- whose record is gone gets none made by this.
+local function end_pick(call_id, desk_id)
+  redis.call('ZREM', picks_key(), call_id)
+  if redis.call('EXISTS', call_key(call_id)) == 1 then redis.call('HSET', call_key(call_id), 'picked_desk', '') end
+  if desk_id ~= '' and redis.call('HGET', desk_key(desk_id), 'picked_call') == call_id then
+    redis.call('HSET', desk_key(desk_id), 'picked_call', '')
+  end
+end
+
 
 -- --- supervisor alerts (queueing/alerts.py, queueing/alert_store.py) -------------------------
 local function alert_key(alert_id) return PREFIX .. 'alert:' .. alert_id end

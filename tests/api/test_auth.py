@@ -69,6 +69,7 @@ NOTE = {"text": "caller says smoke from the second floor"}
 WRAP_UP = {"action": "end"}
 TRANSFER = {"agency": "fire"}
 HANGUP = {"confirm": True}
+FORCED = {"state": "ready", "reason": "covering the night shift"}
 SPY = {"mode": "listen", "supervisor_desk": "desk-201"}
 
 # (method, path, body) → expected status for:   none  bad  sup  viewer police p@101 fire metrics
@@ -84,8 +85,9 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     ("get", "/calls/cb-general", None,               (401, 401, 200, 200, 200, 200, 200, 403)),  # never chose a queue
     ("get", "/desks/desk-101", None,                 (401, 401, 200, 200, 200, 200, 403, 403)),
     ("get", "/desks/desk-201", None,                 (401, 401, 200, 200, 403, 403, 200, 403)),
-    ("put", "/desks/desk-101/state", {"state": "ready"}, (401, 401, 200, 403, 200, 200, 403, 403)),
-    ("put", "/desks/desk-102/state", {"state": "ready"}, (401, 401, 200, 403, 200, 403, 403, 403)),
+    # a supervisor forcing a desk says why (422 without a reason); its call-takers need none
+    ("put", "/desks/desk-101/state", {"state": "ready"}, (401, 401, 422, 403, 200, 200, 403, 403)),
+    ("put", "/desks/desk-102/state", FORCED,         (401, 401, 200, 403, 200, 403, 403, 403)),
     ("post", "/desks/desk-201/login", None,          (401, 401, 200, 403, 403, 403, 200, 403)),
     ("post", "/desks/desk-101/logout", None,         (401, 401, 200, 403, 200, 200, 403, 403)),
     ("get", "/callbacks/police", None,               (401, 401, 200, 200, 200, 200, 403, 403)),
@@ -141,6 +143,12 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     # supervisor alerts (tests/api/test_alerts.py): supervisors and viewers read; only a supervisor acknowledges
     ("get", "/alerts", None,                         (401, 401, 200, 200, 403, 403, 403, 403)),
     ("post", "/alerts/no_desk:police@1/ack", None,   (401, 401, 409, 403, 403, 403, 403, 403)),  # no such alert
+    ("get", "/reports/plots/answer_histogram.png", None, (401, 401, 200, 200, 403, 403, 403, 403)),
+    # a supervisor's actions on a waiting caller (tests/api/test_supervisor_actions.py): supervisors only;
+    # desk-101 is offline, so a pick of it is refused after the access check
+    ("post", "/calls/c-police/move", {"queue": "fire"}, (401, 401, 200, 403, 403, 403, 403, 403)),
+    ("put", "/calls/c-police/priority", {"priority": 0}, (401, 401, 200, 403, 403, 403, 403, 403)),
+    ("post", "/calls/c-police/pick", {"desk_id": "desk-101"}, (401, 401, 409, 403, 403, 403, 403, 403)),
     # a supervisor on a desk's call (tests/api/test_spy.py): supervisors act, viewers read; desk-101 is on no call
     ("get", "/desks/desk-101/spy", None,             (401, 401, 200, 200, 403, 403, 403, 403)),
     ("post", "/desks/desk-101/spy", SPY,             (401, 401, 409, 403, 403, 403, 403, 403)),
@@ -179,9 +187,9 @@ TEMPLATES = [(r"/desks/[^/]+/(state|login|logout|wrap-up|spy)", r"/desks/{desk_i
              (r"/calls/[^/]+/transfer/[^/]+", "/calls/{call_id}/transfer/{step}"),
              (r"/calls/[^/]+/(.+)", r"/calls/{call_id}/\1"), (r"/calls/[^/]+", "/calls/{call_id}"),
              (r"/callbacks/[^/]+/(outcome|dial)", r"/callbacks/{call_id}/\1"), (r"/callbacks/[^/]+", "/callbacks/{agency}"),
-             (r"/numbers/[^/]+/policy", "/numbers/{number}/policy"), (r"/numbers/[^/]+", "/numbers/{number}"),
              (r"/alerts/[^/]+/ack", "/alerts/{alert_id}/ack"),
-             (r"/events\?.*", "/events"), (r"/reports/([^/?]+)\?.*", r"/reports/\1")]
+             (r"/numbers/[^/]+/policy", "/numbers/{number}/policy"), (r"/numbers/[^/]+", "/numbers/{number}"),
+             (r"/reports/plots/[^/?]+\.png", "/reports/plots/{name}.png"), (r"/events\?.*", "/events"), (r"/reports/([^/?]+)\?.*", r"/reports/\1")]
 
 
 def template(path: str) -> str:
