@@ -409,6 +409,10 @@ class CallPriority(BaseModel):
     note: str = Field(default="", max_length=200, description="why, shown with the call and in the audit trail")
 
 
+class DeskReason(BaseModel):
+    reason: str = Field(default="", max_length=80, description="why: a supervisor forcing a desk not their own gives one")
+
+
 class CallPick(BaseModel):
     desk_id: str = Field(min_length=1, max_length=64, description="a ready desk that serves the caller's queue")
     note: str = Field(default="", max_length=200, description="why, for the audit trail")

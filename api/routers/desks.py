@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from api.auth import AUTH_RESPONSES, Access, Problem
 from api.errors import INVALID, REDIS_DOWN, REFUSED, InvalidInput
-from api.schemas import DeskStateChange, DeskView
+from api.schemas import DeskReason, DeskStateChange, DeskView
 from api.services.desks import DeskService
 from api.tokens import Principal
 
@@ -51,21 +51,30 @@ def desks_router(access: Access, desks: DeskService) -> APIRouter:
         (session cookie) a pause gives one of the city file's ``[console] pause_reasons``. A supervisor
         forcing a desk that is not their own gives a reason (any text); the desk record (``state_set_by``)
         and the audit event (``set_by``) name the supervisor."""
-        allowed(principal, desk_id)
-        forced_by = access.forcing(principal, desk_id)
-        if forced_by and not change.reason.strip():
-            raise InvalidInput(f"a supervisor forcing desk {desk_id} to {change.state} gives a reason (any text)")
-        if change.state == "paused" and not forced_by:
+        forced(principal, desk_id, change.state, change.reason)
+        if change.state == "paused" and not access.forcing(principal, desk_id):
             access.check_pause_reason(principal, change.reason)
         return change_desk(principal, desk_id, change.state, change.reason)
 
-    @router.post("/desks/{desk_id}/login", response_model=DeskView, responses=REFUSED)
-    def login(desk_id: str, principal: Principal = Depends(access.operator)) -> DeskView:
-        """Start of a shift: the desk is logged in, not ready yet (paused "logged in")."""
-        return change_desk(principal, desk_id, "login")
+    def forced(principal: Principal, desk_id: str, target: str, reason: str) -> None:
+        """A supervisor forcing a desk that is not their own says why (any text): 422 without."""
+        allowed(principal, desk_id)
+        if access.forcing(principal, desk_id) and not reason.strip():
+            raise InvalidInput(f"a supervisor forcing desk {desk_id} to {target} gives a reason (any text)")
 
-    @router.post("/desks/{desk_id}/logout", response_model=DeskView, responses=REFUSED)
-    def logout(desk_id: str, principal: Principal = Depends(access.operator)) -> DeskView:
-        return change_desk(principal, desk_id, "offline")
+    @router.post("/desks/{desk_id}/login", response_model=DeskView, responses={**REFUSED, **INVALID})
+    def login(desk_id: str, body: DeskReason | None = None, principal: Principal = Depends(access.operator)) -> DeskView:
+        """Start of a shift: the desk is logged in, not ready yet (paused "logged in"). A supervisor
+        logging in a desk not their own gives a reason."""
+        reason = body.reason if body else ""
+        forced(principal, desk_id, "login", reason)
+        return change_desk(principal, desk_id, "login", reason)
+
+    @router.post("/desks/{desk_id}/logout", response_model=DeskView, responses={**REFUSED, **INVALID})
+    def logout(desk_id: str, body: DeskReason | None = None, principal: Principal = Depends(access.operator)) -> DeskView:
+        """The desk goes offline. A supervisor logging out a desk not their own gives a reason."""
+        reason = body.reason if body else ""
+        forced(principal, desk_id, "offline", reason)
+        return change_desk(principal, desk_id, "offline", reason)
 
     return router

@@ -5,7 +5,8 @@
 -- = the call-taker finished early). Ready from offline logs in too. Setting ready resets
 -- the missed-call count: the call-taker is back.
 -- ARGV[3..] desk_id, state (offline, ready, paused, or the command login), reason, set_by (who
---           forced it when not the desk's own call-taker, e.g. a supervisor; empty: the desk's own)
+--           forced it when not the desk's own call-taker, e.g. a supervisor; empty: the desk's own;
+--           the event keeps the reason given as set_reason, a login's too)
 -- Reply: desk_id, agency, state, previous, changed ("0" when the desk already was ready or
 --        offline: a ready desk keeps its place in the idle order)
 return run(function()
@@ -13,6 +14,7 @@ return run(function()
   local target = ARGV[4] or ''
   local reason = arg_text(5)
   local set_by = arg_text(6)
+  local given = reason  -- the words as given (a login's reason becomes "logged in" below)
 
   local targets = { offline = true, ready = true, paused = true, login = true }
   local desk_states = { offline = true, ready = true, ringing = true, on_call = true,
@@ -54,7 +56,7 @@ return run(function()
       'wrap_up_until_ms', '', 'since_ms', int_str(NOW), 'state_set_by', set_by)
   end
   emit('desk_state', 'desk_id', desk_id, 'agency', desk.agency, 'state', target,
-    'previous', previous, 'reason', reason, 'set_by', set_by)
+    'previous', previous, 'reason', reason, 'set_by', set_by, 'set_reason', given)
   if target == 'ready' then wake('desk_ready') end
   return { 'desk_id', desk_id, 'agency', desk.agency, 'state', target, 'previous', previous,
     'changed', '1' }

@@ -109,7 +109,7 @@ def test_set_ready_on_an_empty_redis_registers_the_desk_from_the_city_file(redis
         assert response.status_code == 200, response.text
         assert response.json() == {"desk_id": "desk-201", "agency": "fire", "state": "ready", "call_id": "",
                                    "reason": "shift start", "since_ms": int(routing.desk("desk-201")["since_ms"]), **NOT_WRAPPING_UP}
-        login = c.post("/desks/desk-101/login")
+        login = c.post("/desks/desk-101/login", json={"reason": "shift start"})
         assert login.status_code == 200, login.text
     desk = routing.desk("desk-201")
     assert (desk["state"], desk["agency"], desk["cross_trained"]) == ("ready", "fire", "police")

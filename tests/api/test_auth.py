@@ -70,6 +70,7 @@ WRAP_UP = {"action": "end"}
 TRANSFER = {"agency": "fire"}
 HANGUP = {"confirm": True}
 FORCED = {"state": "ready", "reason": "covering the night shift"}
+REASON = {"reason": "the call-taker went home without logging out"}
 SPY = {"mode": "listen", "supervisor_desk": "desk-201"}
 
 # (method, path, body) → expected status for:   none  bad  sup  viewer police p@101 fire metrics
@@ -88,8 +89,10 @@ ROUTES: list[tuple[str, str, dict | None, tuple[int, ...]]] = [
     # a supervisor forcing a desk says why (422 without a reason); its call-takers need none
     ("put", "/desks/desk-101/state", {"state": "ready"}, (401, 401, 422, 403, 200, 200, 403, 403)),
     ("put", "/desks/desk-102/state", FORCED,         (401, 401, 200, 403, 200, 403, 403, 403)),
-    ("post", "/desks/desk-201/login", None,          (401, 401, 200, 403, 403, 403, 200, 403)),
-    ("post", "/desks/desk-101/logout", None,         (401, 401, 200, 403, 200, 200, 403, 403)),
+    ("post", "/desks/desk-201/login", None,          (401, 401, 422, 403, 403, 403, 200, 403)),
+    ("post", "/desks/desk-201/login", REASON,        (401, 401, 200, 403, 403, 403, 200, 403)),
+    ("post", "/desks/desk-101/logout", None,         (401, 401, 422, 403, 200, 200, 403, 403)),
+    ("post", "/desks/desk-101/logout", REASON,       (401, 401, 200, 403, 200, 200, 403, 403)),
     ("get", "/callbacks/police", None,               (401, 401, 200, 200, 200, 200, 403, 403)),
     ("get", "/callbacks/fire", None,                 (401, 401, 200, 200, 403, 403, 200, 403)),
     ("get", "/callbacks/general", None,              (401, 401, 200, 200, 200, 200, 200, 403)),

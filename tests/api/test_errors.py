@@ -26,8 +26,8 @@ CITY = load_settings(E2E_CITY)
 PROTECTED = [
     ("get", "/desks", None),
     ("put", "/desks/desk-101/state", {"state": "ready", "reason": "shift start"}),
-    ("post", "/desks/desk-101/login", None),
-    ("post", "/desks/desk-101/logout", None),
+    ("post", "/desks/desk-101/login", {"reason": "shift start"}),
+    ("post", "/desks/desk-101/logout", {"reason": "shift end"}),
     ("get", "/calls/c-1", None),
     ("get", "/queues", None),
     ("get", "/callbacks/police", None),
@@ -97,7 +97,7 @@ def test_login_of_a_logged_in_desk_is_409_and_changes_nothing(redis_client):
     routing = Routing(redis_client)
     with api(routing) as c:
         assert c.put("/desks/desk-101/state", json={"state": "ready", "reason": "shift start"}).status_code == 200
-        response = c.post("/desks/desk-101/login")
+        response = c.post("/desks/desk-101/login", json={"reason": "shift start"})
     assert response.status_code == 409
     assert response.json() == {"detail": "desk desk-101 is already logged in (ready)"}
     assert routing.desk("desk-101")["state"] == "ready"

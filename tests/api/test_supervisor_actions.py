@@ -129,3 +129,19 @@ def test_a_supervisor_forcing_a_desk_gives_a_reason_and_is_named(client, routing
     # the desk's own call-taker needs no reason to be ready, and nobody is named
     assert client.put("/desks/desk-101/state", json={"state": "ready"}, headers=bearer("police@desk-101")).status_code == 200
     assert last_event(routing, "desk_state")["set_by"] == ""
+
+
+def test_a_supervisor_logging_a_desk_in_or_out_gives_a_reason(client, routing):
+    reply = client.post("/desks/desk-101/login")
+    assert (reply.status_code, reply.json()["detail"]) == (
+        422, "a supervisor forcing desk desk-101 to login gives a reason (any text)")
+    assert routing.desk("desk-101")["state"] == "offline"
+    assert client.post("/desks/desk-101/login", json={"reason": "covering the night shift"}).status_code == 200
+    event = last_event(routing, "desk_state")
+    assert (event["state"], event["reason"], event["set_by"], event["set_reason"]) == (
+        "paused", "logged in", "supervisor", "covering the night shift")
+    assert client.post("/desks/desk-101/logout").status_code == 422
+    assert client.post("/desks/desk-101/logout", json={"reason": "went home"}).status_code == 200
+    assert (routing.desk("desk-101")["state"], last_event(routing, "desk_state")["set_reason"]) == ("offline", "went home")
+    # the desk's own call-taker logs in and out with no reason
+    assert client.post("/desks/desk-101/login", headers=bearer("police@desk-101")).status_code == 200

@@ -200,3 +200,8 @@ def test_a_forced_desk_state_names_who_forced_it(routing):
     assert (event["state"], event["reason"], event["set_by"]) == ("paused", "headset broken", "sup-anh")
     routing.set_desk_state("desk-101", "ready", now_ms=T0 + 3_000)  # the call-taker's own: nobody forced it
     assert (routing.desk("desk-101")["state_set_by"], last_event(routing, "desk_state")["set_by"]) == ("", "")
+    # a forced log-in: the desk's reason is "logged in", the event keeps the supervisor's words
+    routing.set_desk_state("desk-102", "offline", reason="gone home", set_by="sup-anh", now_ms=T0 + 4_000)
+    routing.set_desk_state("desk-102", "login", reason="covering desk-101", set_by="sup-anh", now_ms=T0 + 5_000)
+    event = last_event(routing, "desk_state")
+    assert (event["reason"], event["set_by"], event["set_reason"]) == ("logged in", "sup-anh", "covering desk-101")
