@@ -172,8 +172,8 @@ function falseCallTables(r) {
 
 function repeatTables(r) {
   return [
-    table(t("sec_repeats"), [t("rep_numbers"), t("rep_repeat_calls")],
-      [["", [["repeats.numbers", count(r.repeats.numbers)], ["repeats.calls", count(r.repeats.calls)]]]]),
+    table(t("sec_repeats"), [t("rep_range"), t("rep_numbers"), t("rep_repeat_calls")],
+      [[t("rep_overall"), [["repeats.numbers", count(r.repeats.numbers)], ["repeats.calls", count(r.repeats.calls)]]]]),
     table(t("rep_number"), [t("rep_number"), t("rep_calls")],
       r.repeats.top.map((n) => [n.number, [[`repeats.top.${n.number}`, count(n.calls)]]])),
   ];
