@@ -52,6 +52,7 @@ from api.auth import AUTH_RESPONSES, Access, Problem
 from api.tokens import Principal
 from config.names import GENERAL_QUEUE
 from config.settings import CitySettings
+from queueing.ended_calls import EndedCalls
 from queueing.routing import Routing
 from queueing.script_timing import BUCKETS_S as SCRIPT_BUCKETS_S
 from queueing.script_timing import parse_snapshot
@@ -78,7 +79,7 @@ class HotlineCollector(Collector):
         self.queues = list(city.queues)
         self.agencies = [a.id for a in city.agencies]
         self.desks = [(d.id, d.agency) for d in city.desks]
-        self.day = DayTally(routing)
+        self.day = EndedCalls(routing, DAY_FIELDS)
 
     def describe(self) -> Iterable[Metric]:
         return []
@@ -156,7 +157,7 @@ class HotlineCollector(Collector):
     def _today(self, now_ms: int) -> Iterator[Metric]:
         """The counter and the histogram, from the records of the calls that arrived since midnight."""
         midnight = local_midnight_ms(now_ms)
-        records = self.day.records(midnight)
+        records = self.day.since(midnight)
         calls = CounterMetricFamily("hotline_calls", "Calls that arrived since midnight (local time) and have ended, "
                                                      "by outcome; starts again from 0 each midnight", labels=["outcome"])
         outcomes = Counter(r["outcome"] for r in records if r["outcome"])
@@ -179,28 +180,6 @@ class HotlineCollector(Collector):
 
 def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
-
-
-class DayTally:
-    """The day's call records for the counters, each ended call read once: an ended call's
-    outcome, queue and wait never change, so only the calls not yet seen ended are read again."""
-
-    def __init__(self, routing: Routing) -> None:
-        self.routing = routing
-        self.since_ms = -1
-        self.ended: dict[str, dict[str, str]] = {}
-
-    def records(self, since_ms: int) -> list[dict[str, str]]:
-        if since_ms != self.since_ms:  # a new day (or the first scrape): start again
-            self.since_ms, self.ended = since_ms, {}
-        fresh = self.routing.calls_by_id_since(since_ms, DAY_FIELDS, skip=self.ended.keys())
-        live = []
-        for call_id, record in fresh.items():
-            if record["outcome"]:
-                self.ended[call_id] = record
-            else:
-                live.append(record)
-        return [*self.ended.values(), *live]
 
 
 # The refusals are JSON as everywhere (a "model" would file them under the route's text/plain).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable, Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
@@ -487,16 +487,18 @@ class RoutingBase(Generic[ClientT]):
     @operation
     def calls_since(self, since_ms: int, fields: Sequence[str]) -> Steps[list[dict[str, str]]]:
         """``fields`` of every call that arrived at or after ``since_ms``, by arrival (missing fields: "")."""
-        by_id = yield from RoutingBase.calls_by_id_since.steps(self, since_ms, fields)
+        call_ids = yield from RoutingBase.call_ids_since.steps(self, since_ms)
+        by_id = yield from RoutingBase.call_fields.steps(self, call_ids, fields)
         return list(by_id.values())
 
     @operation
-    def calls_by_id_since(self, since_ms: int, fields: Sequence[str],
-                          skip: Collection[str] = ()) -> Steps[dict[str, dict[str, str]]]:
-        """``fields`` of every call that arrived at or after ``since_ms`` and is not in ``skip``, by
-        call id in arrival order (missing fields: ""): a reader that remembers ended calls reads only the rest."""
-        call_ids = [c for c in _texts((yield lambda: self.redis.zrangebyscore(self.keys.calls(), since_ms, "+inf")))
-                    if c not in skip]
+    def call_ids_since(self, since_ms: int) -> Steps[list[str]]:
+        """The ids of the calls that arrived at or after ``since_ms``, by arrival (the ``calls`` index)."""
+        return _one(lambda: self.redis.zrangebyscore(self.keys.calls(), since_ms, "+inf"), _texts)
+
+    @operation
+    def call_fields(self, call_ids: Sequence[str], fields: Sequence[str]) -> Steps[dict[str, dict[str, str]]]:
+        """``fields`` of each call, by id in the order given (missing fields: ""), in one round trip."""
         if not call_ids:
             return {}
         pipeline = self.redis.pipeline(transaction=False)

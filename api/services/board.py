@@ -4,7 +4,8 @@
 Fifty wall screens refreshing at once must not each read the shift's call records: the
 board is computed at most once per :data:`CACHE_S` per process (a lock makes the others
 wait for that one reading, then share it). The shift's records come from the ``calls``
-index by arrival, as the reports' do, never by scanning keys.
+index by arrival, as the reports' do, never by scanning keys; an ended call's record is read
+once (queueing/ended_calls.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from config.settings import CitySettings, RuntimeSettings
 from queueing.board import BoardInputs, BridgeBeat, DeskNow, DiskNow, RedisNow, build_board, records_since, shift_start
+from queueing.ended_calls import EndedCalls
 from queueing.keys import PRIORITY_FACTOR
 from queueing.recording_files import host_folder
 from queueing.routing import Routing
@@ -69,6 +71,7 @@ class BoardService:
         self.recording_folder = host_folder(city, runtime)
         self._lock = threading.Lock()
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self.records = EndedCalls(routing, RECORD_FIELDS)
 
     def board(self) -> dict[str, Any]:
         """The board, computed at most once per ``cache_s`` (a second) per process."""
@@ -103,7 +106,7 @@ class BoardService:
         return BoardInputs(
             now_ms=now, shift_start_ms=began, queues=city.queues,
             waiting={q: [arrived for _, arrived in routing.waiting_since(q)] for q in city.queues},
-            active_calls=active, records=routing.calls_since(records_since(now, began), RECORD_FIELDS),
+            active_calls=active, records=self.records.since(records_since(now, began)),
             desks=desks, callbacks=callbacks, bridges=bridges,
             bridge_stale_ms=city.queueing.bridge_heartbeat_stale_s * 1000,
             redis=redis_now(routing.redis), disk=disk_of(self.recording_folder),

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from api.metrics import DayTally, local_midnight_ms
+from api.metrics import local_midnight_ms
 from config.settings import RuntimeSettings
 from queueing.accounts import AccountError, check_user
 from queueing.routing import Routing, wall_clock_ms
@@ -181,28 +181,6 @@ def test_redis_down_is_a_200_with_redis_up_0():
 def test_a_console_user_is_never_a_scraper():
     with pytest.raises(AccountError, match="role 'metrics' is for API tokens only"):
         check_user(CITY, "prom", "metrics", None, None)
-
-
-def test_the_days_ended_calls_are_read_once(redis_client):
-    now = local_midnight_ms(wall_clock_ms()) + 12 * 3_600_000
-    routing = Routing(redis_client, clock=lambda: now)
-    seed(routing, now=now)  # three calls ended (the callbacks'), three waiting
-    asked: list[set[str]] = []
-    read = routing.calls_by_id_since
-
-    def spy(since_ms, fields, skip=()):
-        asked.append(set(skip))
-        return read(since_ms, fields, skip=skip)
-
-    routing.calls_by_id_since = spy  # type: ignore[method-assign]
-    tally = DayTally(routing)
-    assert len(tally.records(local_midnight_ms(now))) == 6
-    routing.hangup("c-fire", 0)
-    records = tally.records(local_midnight_ms(now))
-    assert sorted(r["outcome"] for r in records) == ["", "", "abandoned", "abandoned", "abandoned", "abandoned"]
-    assert asked == [set(), {"cb-police", "cb-fire", "cb-general"}]
-    tally.records(local_midnight_ms(now) + 86_400_000)  # the next day starts afresh
-    assert asked[-1] == set()
 
 
 def test_bridges_and_their_lua_timings_match_redis(client, routing):
