@@ -31,10 +31,10 @@ addStrings({
     sact_spy_ringing: "máy của giám sát đang đổ chuông",
     sact_spy_answered: "đang kết nối",
     sact_spy_none: "Không nghe bàn nào.",
-    sact_spy_mine: "Bạn: {mode} bàn {desk} từ {from} ({phase}).",
+    sact_spy_mine: "Bạn ở {desk}: {mode} từ {from} ({phase}).",
     sact_spy_others: "Đang nghe bàn khác: {list}.",
     sact_need_desk: "Chọn máy bàn của bạn trước (phím D).",
-    sact_spy_started: "Đã gọi máy {from}: nhấc máy để {mode} bàn {desk}.",
+    sact_spy_started: "Đang gọi máy {from}: nhấc máy để vào bàn {desk} ({mode}).",
     sact_spy_switched: "Bàn {desk}: {mode}.",
     sact_spy_stopped: "Đã dừng nghe bàn {desk}.",
     sact_force_title: "Đặt trạng thái bàn {desk}",
@@ -88,10 +88,10 @@ addStrings({
     sact_spy_ringing: "the supervisor's phone rings",
     sact_spy_answered: "connected",
     sact_spy_none: "Not listening to any desk.",
-    sact_spy_mine: "You: {mode} desk {desk} from {from} ({phase}).",
+    sact_spy_mine: "You on {desk}: {mode} from {from} ({phase}).",
     sact_spy_others: "Others listening: {list}.",
     sact_need_desk: "Choose your desk phone first (key D).",
-    sact_spy_started: "Ringing {from}: answer it to {mode} desk {desk}.",
+    sact_spy_started: "Ringing {from}: answer it to join desk {desk} ({mode}).",
     sact_spy_switched: "Desk {desk}: {mode}.",
     sact_spy_stopped: "Stopped listening to desk {desk}.",
     sact_force_title: "Set desk {desk}'s state",
@@ -449,49 +449,45 @@ function tick() {
   }
 }
 
-function callerAction(callId, refreshAfter) {
-  return async (...args) => {
-    const result = await refreshAfter(...args);
+/** One caller's action in the dialog: `field` (its label `label`) and a note; send() makes the
+ * request and returns what to say when done. The caller is read again after. */
+function callerDialog(callId, titleKey, label, field, send) {
+  const note = h("input", { id: `${field.id}-note`, name: "note", maxlength: 200, autocomplete: "off" });
+  const caller = callerLabel(callId);
+  openDialog(t(titleKey, { caller }), [
+    h("label", { for: field.id }, t(label)), field,
+    h("label", { for: note.id }, t("sact_note")), note,
+  ], async () => {
+    say(await send(caller, note.value.trim()));
     act.callers.delete(callId);
     readQueues();
-    return result;
-  };
+    return "";
+  }, field);
 }
 
-function noteField(id) {
-  return h("input", { id, name: "note", maxlength: 200, autocomplete: "off" });
+function callPath(callId, action) {
+  return `/calls/${encodeURIComponent(callId)}/${action}`;
 }
 
 function moveDialog(callId, from) {
   const queue = h("select", { id: "sact-move-queue", name: "queue" },
     ...act.queues.map((q) => q.queue).filter((q) => q !== from).map((q) => h("option", { value: q }, agencyName(q))));
-  const note = noteField("sact-move-note");
-  const caller = callerLabel(callId);
-  openDialog(t("sact_move_title", { caller }), [
-    h("label", { for: "sact-move-queue" }, t("sact_move_queue")), queue,
-    h("label", { for: "sact-move-note" }, t("sact_note")), note,
-  ], callerAction(callId, async () => {
-    await request("POST", `/calls/${encodeURIComponent(callId)}/move`, { queue: queue.value, note: note.value.trim() });
-    say(t("sact_moved", { caller, queue: agencyName(queue.value) }));
-    return "";
-  }), queue);
+  callerDialog(callId, "sact_move_title", "sact_move_queue", queue, async (caller, note) => {
+    await request("POST", callPath(callId, "move"), { queue: queue.value, note });
+    return t("sact_moved", { caller, queue: agencyName(queue.value) });
+  });
 }
 
 function priorityDialog(callId) {
   const record = act.callers.get(callId) || {};
   const value = h("input", { id: "sact-priority-value", name: "priority", type: "number", min: 0, max: 99, step: 1,
     value: record.priority ?? "" });
-  const note = noteField("sact-priority-note");
-  const caller = callerLabel(callId);
-  openDialog(t("sact_priority_title", { caller }), [
-    h("label", { for: "sact-priority-value" }, t("sact_priority_value")), value,
-    h("label", { for: "sact-priority-note" }, t("sact_note")), note,
-  ], callerAction(callId, async () => {
+  callerDialog(callId, "sact_priority_title", "sact_priority_value", value, async (caller, note) => {
     const priority = Number.parseInt(value.value, 10);
-    await request("PUT", `/calls/${encodeURIComponent(callId)}/priority`, { priority: Number.isNaN(priority) ? value.value : priority, note: note.value.trim() });
-    say(t("sact_reprioritized", { caller, p: priority }));
-    return "";
-  }), value);
+    // not a number: sent as typed, and the server says what it wants
+    await request("PUT", callPath(callId, "priority"), { priority: Number.isNaN(priority) ? value.value : priority, note });
+    return t("sact_reprioritized", { caller, p: priority });
+  });
 }
 
 function pickDialog(callId, queue) {
@@ -501,16 +497,10 @@ function pickDialog(callId, queue) {
   const desk = h("select", { id: "sact-pick-desk", name: "desk_id" },
     ...(ready.length ? ready.map((d) => h("option", { value: d.desk_id }, `${d.desk_id} · ${agencyName(d.agency)}`))
       : [h("option", { value: "" }, t("sact_pick_none"))]));
-  const note = noteField("sact-pick-note");
-  const caller = callerLabel(callId);
-  openDialog(t("sact_pick_title", { caller }), [
-    h("label", { for: "sact-pick-desk" }, t("sact_pick_desk")), desk,
-    h("label", { for: "sact-pick-note" }, t("sact_note")), note,
-  ], callerAction(callId, async () => {
-    await request("POST", `/calls/${encodeURIComponent(callId)}/pick`, { desk_id: desk.value, note: note.value.trim() });
-    say(t("sact_picked_done", { caller, desk: desk.value }));
-    return "";
-  }), desk);
+  callerDialog(callId, "sact_pick_title", "sact_pick_desk", desk, async (caller, note) => {
+    await request("POST", callPath(callId, "pick"), { desk_id: desk.value, note });
+    return t("sact_picked_done", { caller, desk: desk.value });
+  });
 }
 
 // --- the number policy ----------------------------------------------------------------------

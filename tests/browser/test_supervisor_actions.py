@@ -99,7 +99,7 @@ def test_listen_then_whisper_then_stop_from_the_chosen_desk_phone(page: Page, sh
     page.keyboard.press("l")
     expect(row.locator(".sact-spy")).to_have_text("NGHE từ desk-401 · máy của giám sát đang đổ chuông")
     expect(page.locator("#sact-spy-status")).to_have_text(
-        "Bạn: NGHE bàn desk-201 từ desk-401 (máy của giám sát đang đổ chuông).")
+        "Bạn ở desk-201: NGHE từ desk-401 (máy của giám sát đang đổ chuông).")
     expect(row.locator('[data-action="listen"]')).to_have_attribute("aria-pressed", "true")
     spy = server.routing.spy("desk-201")
     assert (spy["mode"], spy["supervisor_desk"], spy["call_id"], spy["by"]) == ("listen", "desk-401", "c7", "sup-1")
@@ -112,15 +112,19 @@ def test_listen_then_whisper_then_stop_from_the_chosen_desk_phone(page: Page, sh
 
     row.locator('[data-action="whisper"]').focus()
     page.keyboard.press("w")
-    expect(page.locator("#sact-spy-status")).to_have_text("Bạn: NHẮC bàn desk-201 từ desk-401 (đang kết nối).")
+    expect(page.locator("#sact-spy-status")).to_have_text("Bạn ở desk-201: NHẮC từ desk-401 (đang kết nối).")
     expect(row.locator('[data-action="whisper"]')).to_have_attribute("aria-pressed", "true")
     expect(row.locator('[data-action="listen"]')).to_have_attribute("aria-pressed", "false")
     assert server.routing.spy("desk-201")["mode"] == "whisper"
     assert last_event(server, "spy_mode")["mode"] == "whisper"
     shots.take("whispering")
+    page.click('#langs button[lang="en"]')  # the same, in English
+    expect(page.locator("#sact-spy-status")).to_have_text("You on desk-201: WHISPERING from desk-401 (connected).")
+    expect(row.locator('[data-action="stop"]')).to_have_text("S Stop")
+    row.locator('[data-action="stop"]').focus()
 
     page.keyboard.press("s")
-    expect(page.locator("#sact-spy-status")).to_have_text("Không nghe bàn nào.")
+    expect(page.locator("#sact-spy-status")).to_have_text("Not listening to any desk.")
     expect(row.locator(".sact-spy")).to_have_count(0)
     assert server.routing.spy("desk-201") == {}
     event = last_event(server, "spy_stopped")
@@ -160,7 +164,7 @@ def test_move_a_waiting_caller_then_pick_it_for_a_named_desk(page: Page, shots: 
     c3.locator('[data-action="move"]').focus()
     page.keyboard.press("m")
     page.select_option("#sact-move-queue", "fire")
-    page.fill("#sact-move-note", "cháy nhà")
+    page.fill("#sact-move-queue-note", "cháy nhà")
     page.keyboard.press("Enter")
     fire_c3 = column(page, "fire").locator('[data-call="c3"]')
     expect(fire_c3).to_contain_text("0903")
@@ -169,7 +173,8 @@ def test_move_a_waiting_caller_then_pick_it_for_a_named_desk(page: Page, shots: 
     assert (call["queue"], call["state"], int(call["arrived_ms"])) == ("fire", "queued", arrived)
     assert routing.queue("fire") == ["c3"]
     event = last_event(server, "call_moved")
-    assert (event["call_id"], event["queue"], event["previous_queue"]) == ("c3", "fire", "police")
+    assert (event["call_id"], event["queue"], event["previous_queue"], event["moved_by"], event["note"]) == (
+        "c3", "fire", "police", "sup-1", "cháy nhà")
     shots.take("moved")
 
     # priority of c8: 0
