@@ -15,6 +15,7 @@ from api.services.alerts import AlertService
 from config.settings import RuntimeSettings, load_settings
 from queueing.alert_store import AlertStore
 from queueing.routing import Routing
+from tests.api_client import api_client
 from tests.api_tokens import SUPERVISOR, TOKENS, bearer
 from tests.replay import E2E_CITY
 
@@ -40,7 +41,7 @@ def alerts(routing):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS)) as c:
+    with api_client(routing) as c:
         yield c
 
 
@@ -80,7 +81,7 @@ def test_a_cleared_alert_moves_to_the_history_and_cannot_be_acknowledged(client,
 
 
 def test_the_app_evaluates_nothing_by_itself_unless_asked(routing, redis_client):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS)) as c:
+    with api_client(routing) as c:
         c.get("/alerts", headers=SUPERVISOR)
     assert not redis_client.exists(routing.keys.alerts_evaluated())
     app = create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS, alerts_every_s=0.05)

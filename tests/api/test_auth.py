@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 import api.tokens
 from api.app import create_app
 from api.tokens import TokenEntry, TokenTable, load_tokens, token_hash
-from config.settings import RuntimeSettings, SettingsError, load_settings
+from config.settings import RuntimeSettings, SettingsError
 from hotline.cli import app as cli_app
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
+from tests.api_client import CITY, api_client
 from tests.api_tokens import HOLDERS, TOKENS, bearer
 from tests.replay import E2E_CITY
 
-CITY = load_settings(E2E_CITY)
 NUMBER = "0912345678"
 
 
@@ -54,7 +54,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS)) as c:
+    with api_client(routing) as c:
         yield c
 
 

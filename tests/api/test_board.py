@@ -18,15 +18,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.services.board import BoardService
 from config.settings import RuntimeSettings, load_settings
 from queueing.board import shift_start
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing
-from tests.api_tokens import SUPERVISOR, TOKENS, bearer
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR, bearer
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -74,7 +73,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS)) as c:
+    with api_client(routing) as c:
         yield c
 
 

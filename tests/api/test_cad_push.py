@@ -17,10 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 
 from api import cad_push
-from api.app import create_app
 from config.settings import RuntimeSettings, SettingsError, load_settings, parse_settings
 from queueing import jobs
 from queueing.cad_pushes import CadPushes
@@ -28,7 +26,8 @@ from queueing.incidents import Incidents
 from queueing.routing import Routing, wall_clock_ms
 from queueing.states import CadPushStatus
 from tests.api.test_eido import errors as eido_errors
-from tests.api_tokens import TOKENS, bearer
+from tests.api_client import api_client
+from tests.api_tokens import bearer
 from tests.queueing.test_jobs import run_scheduled, work
 from tests.replay import E2E_CITY
 
@@ -110,8 +109,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def api(routing, city):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=city, routing=routing, tokens=TOKENS),
-                    headers=bearer("police")) as c:
+    with api_client(routing, city=city, headers=bearer("police")) as c:
         yield c
 
 
@@ -332,8 +330,7 @@ def test_dispatching_in_the_form_pushes_once_and_other_saves_do_not(api, routing
 
 
 def test_dispatching_where_no_agency_has_a_cad_saves_the_incident_and_says_so(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=BASE, routing=routing, tokens=TOKENS),
-                    headers=bearer("police")) as client:
+    with api_client(routing, city=BASE, headers=bearer("police")) as client:
         at = wall_clock_ms() - 60_000
         routing.arrive("c-3", "0912345678", "PJSIP/citizens-c-3", now_ms=at)
         routing.enqueue("c-3", "police", 1, choice="1", route_reason="chosen", now_ms=at + 2_000)

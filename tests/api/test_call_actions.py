@@ -5,13 +5,12 @@ transferred call, and hanging up with its confirmation."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.keys import Keys
 from queueing.routing import Routing, wall_clock_ms
-from tests.api_tokens import SUPERVISOR, TOKENS, bearer
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR, bearer
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -26,8 +25,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS),
-                    headers=POLICE_AT_DESK) as c:
+    with api_client(routing, headers=POLICE_AT_DESK) as c:
         yield c
 
 

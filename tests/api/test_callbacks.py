@@ -7,15 +7,14 @@ import socket
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from api.app import create_app
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.callbacks import Callbacks
 from queueing.routing import Routing, wall_clock_ms
-from tests.api_tokens import SUPERVISOR, TOKENS
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -29,8 +28,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS),
-                    headers=SUPERVISOR) as c:
+    with api_client(routing, headers=SUPERVISOR) as c:
         yield c
 
 
@@ -139,8 +137,7 @@ def test_redis_down_is_503():
         port = s.getsockname()[1]
     dead = redis.Redis(port=port, socket_connect_timeout=0.5, decode_responses=True,
                        retry=Retry(NoBackoff(), 0))  # fail at once, no reconnect attempts
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=Routing(dead), tokens=TOKENS),
-                    headers=SUPERVISOR) as c:
+    with api_client(Routing(dead), headers=SUPERVISOR) as c:
         assert c.get("/callbacks/police").status_code == 503
         assert c.get("/numbers/0912345678").status_code == 503
         assert c.put("/numbers/0912345678/policy",

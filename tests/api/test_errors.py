@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from api.app import create_app
 from api.errors import add_error_handlers
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.errors import RoutingRefused
 from queueing.routing import Routing
-from tests.api_tokens import SUPERVISOR, TOKENS
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -38,8 +38,7 @@ PROTECTED = [
 
 
 def api(routing: Routing) -> TestClient:
-    return TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS),
-                      headers=SUPERVISOR)
+    return api_client(routing, headers=SUPERVISOR)
 
 
 @pytest.fixture

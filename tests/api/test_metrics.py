@@ -17,12 +17,13 @@ from queueing.routing import Routing, wall_clock_ms
 from queueing.script_timing import ScriptTimings
 from tests.api.test_app import closed_port
 from tests.api.test_auth import CITY, seed
+from tests.api_client import api_client
 from tests.api_tokens import TOKENS, bearer
 from tests.replay import E2E_CITY
 
 
 def make_client(routing: Routing, **runtime: object) -> TestClient:
-    return TestClient(create_app(RuntimeSettings(city_file=E2E_CITY, **runtime), city=CITY, routing=routing, tokens=TOKENS))
+    return api_client(routing, **runtime)
 
 
 @pytest.fixture

@@ -8,15 +8,14 @@ import json
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 from rq import Queue
 
-from api.app import create_app
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.callbacks import Callbacks
 from queueing.jobs import DIAL_CALLBACK, QUEUE_NAME
 from queueing.routing import Routing, wall_clock_ms
-from tests.api_tokens import SUPERVISOR, TOKENS, bearer
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR, bearer
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -31,8 +30,7 @@ def routing(redis_client):
 
 
 def app_client(routing, city=CITY, headers=SUPERVISOR):
-    return TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=city, routing=routing, tokens=TOKENS),
-                      headers=headers)
+    return api_client(routing, city=city, headers=headers)
 
 
 @pytest.fixture

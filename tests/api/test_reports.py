@@ -18,15 +18,14 @@ import csv
 import io
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.services.reports import CSV_COLUMNS, MAX_RANGE_DAYS, local_midnight_ms
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.callbacks import Callbacks, Outcome, RetryRules
 from queueing.incidents import Incidents
 from queueing.routing import Routing
-from tests.api_tokens import SUPERVISOR, TOKENS, bearer
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR, bearer
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -84,7 +83,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS)) as c:
+    with api_client(routing) as c:
         yield c
 
 

@@ -15,6 +15,7 @@ from queueing.keys import Keys
 from queueing.routing import Routing
 from queueing.states import UserRole
 from tests.api.test_auth import CITY, seed
+from tests.api_client import api_client
 from tests.api_tokens import TOKENS, bearer
 from tests.replay import E2E_CITY
 
@@ -36,8 +37,7 @@ def routing(redis_client):
 
 
 def make_client(routing: Routing, **runtime) -> TestClient:
-    return TestClient(create_app(RuntimeSettings(city_file=E2E_CITY, **runtime), city=CITY, routing=routing,
-                                 tokens=TOKENS))
+    return api_client(routing, **runtime)
 
 
 @pytest.fixture

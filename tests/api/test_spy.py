@@ -11,12 +11,12 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth import Access
 from api.services.events import EventScope
 from api.tokens import Principal
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.routing import AsyncRouting, Routing
+from tests.api_client import api_client
 from tests.api_tokens import SUPERVISOR, TOKENS, bearer
 from tests.replay import E2E_CITY
 
@@ -39,7 +39,7 @@ def routing(redis_client):
 
 
 def client_of(routing, city=CITY) -> TestClient:
-    return TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=city, routing=routing, tokens=TOKENS))
+    return api_client(routing, city=city)
 
 
 def test_a_supervisor_starts_switches_and_stops_a_session(routing):

@@ -6,12 +6,11 @@ routes, their errors, and the audit naming the supervisor."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from config.settings import RuntimeSettings, load_settings
+from config.settings import load_settings
 from queueing.routing import Routing, wall_clock_ms
-from tests.api_tokens import SUPERVISOR, TOKENS, bearer
+from tests.api_client import api_client
+from tests.api_tokens import SUPERVISOR, bearer
 from tests.replay import E2E_CITY
 
 CITY = load_settings(E2E_CITY)
@@ -32,8 +31,7 @@ def routing(redis_client):
 
 @pytest.fixture
 def client(routing):
-    with TestClient(create_app(RuntimeSettings(city_file=E2E_CITY), city=CITY, routing=routing, tokens=TOKENS),
-                    headers=SUPERVISOR) as c:
+    with api_client(routing, headers=SUPERVISOR) as c:
         yield c
 
 
