@@ -15,18 +15,41 @@ from redis.exceptions import RedisError
 from structlog.contextvars import bound_contextvars
 
 from config.settings import GENERAL_QUEUE, CitySettings
+from ivr.early_keys import next_key
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
 from queueing.routing import AsyncRouting
 from queueing.states import RouteReason
+from telephony.agi_protocol import AgiReply
 from telephony.agi_server import AgiChannel, CallerHungUp
 
 log = logging.getLogger("hotline.ivr")
 
 ALL_KEYS = "0123456789*#"
+# Asterisk's log of the caller's keys (StoreDTMF in [hotline-inbound]; ivr/early_keys.py).
+KEY_LOG_VARIABLE = "HOTLINE_KEYS"
 
 
 def prompt_path(language: str, key: str) -> str:
     return f"hotline/{language}/{key}"
+
+
+class CallerKeys:
+    """The keys of one caller: what the AGI commands heard, checked against Asterisk's log,
+    which also has the keys pressed while no command listened (ivr.early_keys.next_key)."""
+
+    def __init__(self, agi: AgiChannel):
+        self.agi = agi
+        self.consumed = 0
+
+    async def take(self, heard: str | None) -> str | None:
+        reply = await self.agi.send("GET VARIABLE", KEY_LOG_VARIABLE)
+        key, self.consumed = next_key(logged_keys(reply), self.consumed, heard)
+        return key
+
+
+def logged_keys(reply: AgiReply) -> str:
+    """GET VARIABLE's answer: ``200 result=1 (91)``, or ``200 result=0`` when unset."""
+    return reply.data if reply.ok and reply.result == "1" else ""
 
 
 class IvrCall:
@@ -57,9 +80,10 @@ class IvrCall:
         language = languages[0]
         # The menu's steps as the call-taker's screen shows them: what the caller did, when, hearing which language.
         path: list[dict[str, str | int]] = []
+        keys = CallerKeys(agi)
         state, action = step(self.menu, start(), Started())
         while isinstance(action, PlayMenu):
-            digit, heard = await self._play_menu(agi, action)
+            digit, heard = await self._play_menu(agi, keys, action)
             if digit:
                 language = heard
             result = RouteReason.NO_INPUT if not digit else (
@@ -95,19 +119,23 @@ class IvrCall:
                  agi.env.caller_number or "unknown", action.queue, action.priority, action.reason,
                  action.choice, language)
 
-    async def _play_menu(self, agi: AgiChannel, action: PlayMenu) -> tuple[str | None, str]:
+    async def _play_menu(self, agi: AgiChannel, keys: CallerKeys, action: PlayMenu) -> tuple[str | None, str]:
         """Notice and menu in each language in turn, any key interrupting; then wait.
-        Returns the key and the language the caller was hearing when they pressed it."""
+        Returns the key and the language the caller was hearing when they pressed it.
+        A key already pressed (before the answer's end, while the session connected, or
+        after a key acted on) is acted on before any prompt plays."""
         languages = self.city.hotline.languages
+        if digit := await keys.take(None):
+            return digit, languages[0]
         for lang in languages:
             for key in ([action.notice] if action.notice else []) + ["menu"]:
-                digit = await self._play(agi, lang, key, escape=ALL_KEYS)
+                digit = await keys.take(await self._play(agi, lang, key, escape=ALL_KEYS))
                 if digit:
                     return digit, lang
         reply = await agi.send("WAIT FOR DIGIT", int(self.city.ivr.no_input_timeout_s * 1000))
         if reply.hangup:
             raise CallerHungUp(agi.env.channel)
-        return reply.digit, languages[-1]
+        return await keys.take(reply.digit), languages[-1]
 
     async def _play(self, agi: AgiChannel, language: str, key: str, escape: str) -> str | None:
         reply = await agi.send("STREAM FILE", prompt_path(language, key), escape)

@@ -109,7 +109,8 @@ class Lab:
         self.asterisk.prepare()
         self._timed("prompts (espeak-ng + sox, cached)", self._install_media)
         self.carrier_port = self.carrier_port or free_port()
-        rtp_start, rtp_end = self.rtp_ports or (20000 + (os.getpid() % 200) * 100, 20000 + (os.getpid() % 200) * 100 + 99)
+        # 200 ports (100 calls) a lab: a burst of 50 citizens with calls still ending fits.
+        rtp_start, rtp_end = self.rtp_ports or (20000 + (os.getpid() % 100) * 200, 20000 + (os.getpid() % 100) * 200 + 199)
         self.site = AsteriskSite(
             # SIP is UDP; AMI and FastAGI are TCP: each port free for its own protocol.
             sip_port=free_port(), ami_port=free_port(TCP), agi_port=free_port(TCP),

@@ -171,7 +171,9 @@ def citizen_scenario(caller: str, digits: str = "", first_digit_after_ms: int = 
     (counted in ``stay_ms``); none: the citizen sends no audio but its keys."""
     press = []
     for i, d in enumerate(digits):
-        press.append(f'  <pause milliseconds="{first_digit_after_ms if i == 0 else between_digits_ms}"/>')
+        wait_ms = first_digit_after_ms if i == 0 else between_digits_ms
+        if wait_ms > 0:  # 0: the key right after the ACK, as a caller already pressing when answered
+            press.append(f'  <pause milliseconds="{wait_ms}"/>')
         press.append(f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>')
         press.append(f'  <nop><action><log message="DTMF {escape(d)} at [clock_tick]"/></action></nop>')
     if voice is not None:

@@ -35,9 +35,9 @@ def sentinel_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab
     that one runs): Lab.start() starts no redis-server of its own when given redis_url."""
     cluster = start_sentinel_cluster(tmp_path_factory.mktemp("sentinel"))
     pid = os.getpid()
-    rtp_start = 20000 + ((pid + 100) % 200) * 100  # the session lab takes (pid % 200)
+    rtp_start = 20000 + ((pid + 50) % 100) * 200  # the session lab takes (pid % 100)
     lab = Lab(city_file=CITY, workdir=tmp_path_factory.mktemp("sentinel-lab"), name=f"sentinel-{pid}",
-              redis_url=cluster.url, rtp_ports=(rtp_start, rtp_start + 99))
+              redis_url=cluster.url, rtp_ports=(rtp_start, rtp_start + 199))
     try:
         lab.start()
         lab.asterisk.cli("core set verbose 3")

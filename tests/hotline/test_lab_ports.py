@@ -24,3 +24,14 @@ def test_a_media_port_pair_is_even_with_three_free_after_it():
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_a_burst_of_citizens_never_gets_a_port_twice():
+    # 50 SIPp citizens started at once: a SIP port and a media block of four each, none shared
+    # (a SIPp that finds its port taken exits before calling).
+    taken: list[int] = []
+    for _ in range(50):
+        taken.append(free_port(UDP))
+        media = free_port_pair()
+        taken.extend(range(media, media + 4))
+    assert len(set(taken)) == len(taken)

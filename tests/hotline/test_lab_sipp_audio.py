@@ -99,3 +99,13 @@ def test_a_desk_plays_its_audio_once_the_call_is_answered(tmp_path):
     # A desk that only rings or rejects plays nothing.
     assert "play_pcap_audio" not in desk_incoming_scenario(answer=False, audio=tone)
     assert "play_pcap_audio" not in desk_incoming_scenario(reject=True, audio=tone)
+
+
+@pytest.mark.parametrize(("after_ms", "pauses"), [(0, []), (50, ["50"]), (1500, ["1500"])])
+def test_a_citizens_first_key_follows_the_ack_by_the_delay_asked(after_ms, pauses):
+    steps = list(ET.fromstring(citizen_scenario("0911", "1", first_digit_after_ms=after_ms)))
+    ack = next(i for i, el in enumerate(steps) if el.tag == "send" and (el.text or "").strip().startswith("ACK"))
+    key = next(i for i, el in enumerate(steps) if el.find("action/exec") is not None)
+    # 0 ms: the key is the step right after the ACK (no pause at all)
+    assert [el.get("milliseconds") for el in steps[ack + 1:key]] == pauses
+    assert all(el.tag == "pause" for el in steps[ack + 1:key])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
+from ivr.early_keys import KEY_LOG_LIMIT
 from telephony.asterisk_config import (
     INCLUDABLE,
     STATIC_INSTANCE_FILES,
@@ -19,6 +20,7 @@ from telephony.asterisk_config import (
     render_template,
     write,
 )
+from telephony.ivr_call import KEY_LOG_VARIABLE
 from tests.replay import E2E_CITY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,10 +193,12 @@ APP_MODULES = {
     "UserEvent": "app_userevent", "MusicOnHold": "res_musiconhold", "StartMusicOnHold": "res_musiconhold",
     "StopMusicOnHold": "res_musiconhold", "Gosub": "app_stack", "Return": "app_stack", "ExecIf": "app_exec",
     "ConfBridge": "app_confbridge", "ConfKick": "app_confbridge", "ChanSpy": "app_chanspy",
+    "StoreDTMF": "app_dtmfstore",
 }
 FUNCTION_MODULES = {
     "CALLERID": "func_callerid", "CHANNEL": "func_channel", "DB": "func_db", "DEVICE_STATE": "func_devstate",
     "IF": "func_logic", "IMPORT": "func_logic", "LEN": "func_strings", "MATH": "func_math",
+    "IFMODULE": "func_module",
 }
 DIALPLAN = TEMPLATES.joinpath("extensions.conf.tmpl").read_text()
 LOADED = set(re.findall(r"^load\s*=>?\s*(\w+)\.so", TEMPLATES.joinpath("modules.conf").read_text(), re.M))
@@ -208,6 +212,8 @@ def dialplan_apps() -> set[str]:
             apps.add(m.group(1))
         elif m := re.match(r"\s*same\s*=>\s*[^,]+,(\w+)\(", line):
             apps.add(m.group(1))
+        # the application an ExecIf runs (its condition ends at "]?")
+        apps.update(re.findall(r"ExecIf\(\$\[.*?\]\?(\w+)\(", line))
     # Dial's U(context^…) option runs a Gosub on the desk's channel
     if re.search(r"Dial\([^)]*,[a-zA-Z]*U\(", DIALPLAN):
         apps.add("Gosub")
@@ -217,7 +223,22 @@ def dialplan_apps() -> set[str]:
 def test_dialplan_parser_sees_the_applications():
     apps = dialplan_apps()
     assert {"Dial", "Playback", "Queue", "AGI", "UserEvent", "StartMusicOnHold", "StopMusicOnHold",
-            "Gosub", "Return", "NoOp", "Hangup"} <= apps
+            "Gosub", "Return", "NoOp", "Hangup", "StoreDTMF"} <= apps
+
+
+def test_the_callers_keys_are_logged_from_before_the_answer(city):
+    """No key is lost (issue 11): StoreDTMF logs every key before Answer() and the AGI run;
+    the IVR reads that variable, with the same limit; guarded, as a missing application
+    would hang the caller up."""
+    ext = render(city, site_for(city))["extensions.conf"]
+    inbound = ext.split("[hotline-inbound]", 1)[1].split("\n[", 1)[0]
+    steps = [line.split(";", 1)[0] for line in inbound.splitlines() if "same =>" in line.split(";", 1)[0]]
+    store = next(i for i, line in enumerate(steps) if "StoreDTMF(" in line)
+    answer = next(i for i, line in enumerate(steps) if "Answer()" in line)
+    first_agi = next(i for i, line in enumerate(steps) if "AGI(" in line)
+    assert store < answer < first_agi
+    assert (f"ExecIf($[${{IFMODULE(app_dtmfstore.so)}}]?StoreDTMF(RX,{KEY_LOG_VARIABLE},{KEY_LOG_LIMIT}))"
+            in steps[store])
 
 
 def test_modules_conf_loads_every_module_the_dialplan_applications_need():

@@ -15,8 +15,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from config.settings import load_settings
 from queueing import AsyncRouting
 from queueing.audit import audit
+from telephony.agi_protocol import parse_reply
 from telephony.agi_server import FastAgiServer
-from telephony.ivr_call import IvrCall
+from telephony.ivr_call import IvrCall, logged_keys
 from tests.replay import AGI_RECORDINGS, E2E_CITY, ReplayMismatch, agi_recording, replay
 
 CITY = load_settings(E2E_CITY)
@@ -126,7 +127,8 @@ def test_hang_up_in_the_menu_is_recorded_as_abandoned(routing_factory, redis_cli
     sent = run_replay(routing_factory, "agi_hangs_up_in_menu.agi")
     # result=-1 may be a missing file, so the bridge asks for the channel's status; the
     # HANGUP already on the wire answers it.
-    assert sent == recording.bridge_lines == ['STREAM FILE "hotline/vi/menu" "0123456789*#"', "CHANNEL STATUS"]
+    assert sent == recording.bridge_lines == ['GET VARIABLE "HOTLINE_KEYS"', 'STREAM FILE "hotline/vi/menu" "0123456789*#"',
+                                              "CHANNEL STATUS"]
 
     call_id = "hotline-rec4-1795595092.0"
     call = redis_client.hgetall(f"hotline:call:{call_id}")
@@ -145,8 +147,8 @@ def test_a_missing_prompt_is_logged_and_the_menu_goes_on(routing_factory, redis_
     recording = agi_recording("agi_missing_prompt.agi")
     sent = run_replay(routing_factory, "agi_missing_prompt.agi")
     assert sent == recording.bridge_lines
-    assert sent[:3] == ['STREAM FILE "hotline/vi/menu" "0123456789*#"', "CHANNEL STATUS",
-                        'STREAM FILE "hotline/en/menu" "0123456789*#"']
+    assert [line for line in sent if "HOTLINE_KEYS" not in line][:3] == [
+        'STREAM FILE "hotline/vi/menu" "0123456789*#"', "CHANNEL STATUS", 'STREAM FILE "hotline/en/menu" "0123456789*#"']
     calls = [redis_client.hgetall(k) for k in redis_client.keys("hotline:call:*")]
     assert [(c["state"], c["queue"], c["choice"], c["language"]) for c in calls] == [("queued", "fire", "2", "en")]
     assert any("prompt hotline/vi/menu could not be played" in m for m in caplog.messages)
@@ -247,3 +249,65 @@ def test_handler_returns_quietly_when_redis_is_unreachable(caplog):
     assert result is None
     assert sent == []
     assert any("Redis unreachable at arrival of hotline-rec2-1795594166.0" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize(("line", "keys"), [
+    ("200 result=1 (1)", "1"),
+    ("200 result=1 (9*#2)", "9*#2"),
+    ("200 result=0", ""),  # HOTLINE_KEYS unset: no key yet, or StoreDTMF missing
+    ("HANGUP", ""),
+    ("511 Command Not Permitted on a dead channel or intercept routine", ""),
+])
+def test_the_key_log_as_get_variable_answers_it(line, keys):
+    assert logged_keys(parse_reply(line)) == keys
+
+
+
+class KeyLogChannel:
+    """An AGI channel whose caller pressed keys no command heard: Asterisk's key log
+    (HOTLINE_KEYS) answers GET VARIABLE from the ``logs`` given, one per read; prompts play
+    to their end and WAIT FOR DIGIT times out."""
+
+    def __init__(self, logs: list[str]):
+        from telephony.agi_protocol import parse_environment
+        self.env = parse_environment(agi_recording("agi_presses_1.agi").environment)
+        self.logs = logs
+        self.sent: list[tuple[str, tuple]] = []
+
+    async def send(self, verb, *args):
+        from telephony.agi_protocol import parse_reply
+        self.sent.append((verb, args))
+        if verb == "GET VARIABLE":
+            log = self.logs.pop(0) if len(self.logs) > 1 else self.logs[0]
+            return parse_reply(f"200 result=1 ({log})" if log else "200 result=0")
+        return parse_reply("200 result=0 endpos=9404" if verb == "STREAM FILE" else "200 result=0")
+
+    async def set_variable(self, name, value):
+        self.sent.append(("SET VARIABLE", (name, value)))
+
+
+@pytest.mark.parametrize(("logs", "queue", "choice", "prompts", "path"), [
+    # pressed before the menu (while the session connected, Redis answered arrive): no prompt
+    (["1"], "police", "1", 0, [("1", "chosen", "vi")]),
+    # a wrong key then a right one, both before the menu: each acted on, in order
+    (["92"], "fire", "2", 0, [("9", "invalid", "vi"), ("2", "chosen", "vi")]),
+    # pressed while no command listened, just before the English menu would start
+    (["", "3"], "medical", "3", 1, [("3", "chosen", "vi")]),
+])
+def test_keys_no_command_heard_are_honoured(routing_factory, redis_client, logs, queue, choice, prompts, path):
+    async def main():
+        channel = KeyLogChannel(logs)
+        client, routing = routing_factory()
+        try:
+            await IvrCall(CITY, routing)(channel)
+        finally:
+            await client.aclose()
+        return channel.sent
+
+    redis_client.flushdb()
+    sent = asyncio.run(main())
+    assert sum(verb == "STREAM FILE" for verb, _ in sent) == prompts
+    assert ("SET VARIABLE", ("HOTLINE_ROUTE", "queued")) in sent
+    call = redis_client.hgetall("hotline:call:hotline-rec-1795594136.0")
+    assert (call["state"], call["queue"], call["choice"], call["route_reason"]) == ("queued", queue, choice, "chosen")
+    assert [(s["key"], s["result"], s["language"]) for s in json.loads(call["ivr_path"])] == path
