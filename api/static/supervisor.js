@@ -469,33 +469,43 @@ function renderWaiting(queue) {
   column.dataset.oldest = now.oldest ?? "";
 }
 
+// Each desk's row and its cells, found once: a wall screen redraws hundreds of desks.
+const deskRows = new Map();
+
 function deskRow(desk) {
-  const existing = document.querySelector(`#desks tr[data-desk="${CSS.escape(desk.desk_id)}"]`);
-  if (existing) return existing;
+  const known = deskRows.get(desk.desk_id);
+  if (known) return known;
+  const cell = (name, attrs = {}) => h("td", { "data-field": name, ...attrs });
+  const symbol = h("span", { class: "state-symbol", "aria-hidden": "true" });
+  const words = h("span", { class: "state-words" });
+  const state = h("span", { class: "state", "data-field": "state" }, symbol, " ", words);
+  const cells = { agency: cell("agency"), time: cell("time", { class: "timer" }), reason: cell("reason"),
+                  caller: cell("caller", { class: "mono" }) };
   const row = h("tr", { "data-desk": desk.desk_id },
-    h("th", { scope: "row", class: "mono" }, desk.desk_id),
-    h("td", { "data-field": "agency" }),
-    h("td", {}, h("span", { class: "state", "data-field": "state" },
-      h("span", { class: "state-symbol", "aria-hidden": "true" }), " ", h("span", { class: "state-words" }))),
-    h("td", { class: "timer", "data-field": "time" }),
-    h("td", { "data-field": "reason" }),
-    h("td", { class: "mono", "data-field": "caller" }),
-    h("td", { class: "desk-actions", "data-desk": desk.desk_id }));
+    h("th", { scope: "row", class: "mono" }, desk.desk_id), cells.agency, h("td", {}, state), cells.time,
+    cells.reason, cells.caller, h("td", { class: "desk-actions", "data-desk": desk.desk_id }));
   $("desks").querySelector("tbody").append(row);
-  return row;
+  const entry = { row, state, symbol, words, ...cells, drawn: "" };
+  deskRows.set(desk.desk_id, entry);
+  return entry;
 }
 
 function renderDesk(desk) {
-  const row = deskRow(desk);
-  row.dataset.state = desk.state;
-  row.dataset.since = desk.since_ms ?? "";
-  setText(row.querySelector('[data-field="agency"]'), agencyName(desk.agency));
-  const state = row.querySelector('[data-field="state"]');
-  state.dataset.state = desk.state;
-  setText(state.querySelector(".state-symbol"), STATE_SYMBOLS[desk.state] || "?");
-  setText(state.querySelector(".state-words"), t(`state_${desk.state}`));
-  setText(row.querySelector('[data-field="reason"]'), desk.state === "paused" ? desk.reason : "");
-  setText(row.querySelector('[data-field="caller"]'), desk.caller || "");
+  const entry = deskRow(desk);
+  // Drawn only when something shown changed (the board is read every second).
+  const drawn = [desk.state, desk.since_ms, desk.reason, desk.caller, desk.agency, view.language].join("\u0000");
+  if (entry.drawn === drawn) return;
+  entry.drawn = drawn;
+  entry.row.dataset.state = desk.state;
+  entry.row.dataset.since = desk.since_ms ?? "";
+  entry.since = Number(desk.since_ms) || null;
+  setText(entry.agency, agencyName(desk.agency));
+  entry.state.dataset.state = desk.state;
+  setText(entry.symbol, STATE_SYMBOLS[desk.state] || "?");
+  setText(entry.words, t(`state_${desk.state}`));
+  setText(entry.reason, desk.state === "paused" ? desk.reason : "");
+  setText(entry.caller, desk.caller || "");
+  setText(entry.time, entry.since ? clock(serverNow() - entry.since) : "—");
 }
 
 function renderHealth() {
@@ -562,9 +572,7 @@ function tick() {
     setText(field(column, "callbacks"), column.dataset.oldestCallback
       ? `${column.dataset.callbacks} · ${t("sup_oldest")} ${clock(now - callback)}` : column.dataset.callbacks || "0");
   }
-  for (const row of document.querySelectorAll("#desks tr[data-desk]")) {
-    setText(row.querySelector('[data-field="time"]'), row.dataset.since ? clock(now - Number(row.dataset.since)) : "—");
-  }
+  for (const entry of deskRows.values()) setText(entry.time, entry.since ? clock(now - entry.since) : "—");
 }
 
 async function start() {
