@@ -8,7 +8,7 @@ and reads ``/board`` again (at most once a second) for the windows' figures.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 
 from api.auth import AUTH_RESPONSES, Access
@@ -24,10 +24,10 @@ def board_router(access: Access, boards: BoardService) -> APIRouter:
     router = APIRouter(responses={**AUTH_RESPONSES, **REDIS_DOWN})
 
     @router.get("/board", response_model=BoardView)
-    def get_board(principal: Principal = Depends(access.overseer)) -> BoardView:
+    def get_board(principal: Principal = Depends(access.overseer)) -> Response:
         """Every queue's callers and figures (last 15 min, the 15 before, last hour, shift), the desks
         and the line's health; computed at most once a second (supervisors and viewers)."""
-        return BoardView.model_validate(boards.board())
+        return Response(boards.board_json(), media_type="application/json")
 
     return router
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from api.schemas import BoardView
 from config.settings import CitySettings, RuntimeSettings
 from queueing.board import BoardInputs, BridgeBeat, DeskNow, DiskNow, RedisNow, build_board, records_since, shift_start
 from queueing.ended_calls import EndedCalls
@@ -70,17 +71,26 @@ class BoardService:
         self.routing = routing
         self.recording_folder = host_folder(city, runtime)
         self._lock = threading.Lock()
-        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._cached: tuple[float, dict[str, Any], bytes] | None = None
         self.records = EndedCalls(routing, RECORD_FIELDS)
 
     def board(self) -> dict[str, Any]:
         """The board, computed at most once per ``cache_s`` (a second) per process."""
+        return self._read()[0]
+
+    def board_json(self) -> bytes:
+        """The board as ``BoardView`` JSON, checked and written once per reading: fifty wall screens
+        asking within the second are each sent the same bytes."""
+        return self._read()[1]
+
+    def _read(self) -> tuple[dict[str, Any], bytes]:
         with self._lock:
             if self._cached and time.monotonic() - self._cached[0] < self.cache_s:
-                return self._cached[1]
+                return self._cached[1], self._cached[2]
             board = asdict(build_board(self.inputs()))
-            self._cached = (time.monotonic(), board)
-            return board
+            body = BoardView.model_validate(board).model_dump_json().encode("utf-8")
+            self._cached = (time.monotonic(), board, body)
+            return board, body
 
     def inputs(self) -> BoardInputs:
         routing, keys, city = self.routing, self.routing.keys, self.city
