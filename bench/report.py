@@ -309,11 +309,12 @@ def wallboard_section(wall: dict[str, Any]) -> list[str]:
     """The ``wallboard`` phase's table: a desk's state changed in Redis → drawn on every wallboard."""
     d = wall.get("draw_ms") or {}
     out = ["\n### Wallboard: a desk's state changed in Redis → drawn on each supervisor's page (ms)\n",
-           "| pages open / asked | calls | rate (calls/s) | desk changes | draws paired | draws missed | p50 | p95 | p99 | max |",
-           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+           "| pages open / asked | calls | rate (calls/s) | desk changes | draws paired | missed | stale | p50 | p95 | p99 | max |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
            f"| {wall.get('pages', '—')} / {wall.get('pages_asked', '—')} | {wall.get('calls', '—')} | "
            f"{_num(wall.get('rate'), '{:g}')} | {wall.get('changes', '—')} | {wall.get('draws_paired', '—')} | "
-           f"{wall.get('draws_missed', '—')} | {_num(d.get('p50'), '{:.0f}')} | {_num(d.get('p95'), '{:.0f}')} | "
+           f"{wall.get('draws_missed', '—')} | {wall.get('draws_stale', '—')} | "
+           f"{_num(d.get('p50'), '{:.0f}')} | {_num(d.get('p95'), '{:.0f}')} | "
            f"{_num(d.get('p99'), '{:.0f}')} | {_num(d.get('max'), '{:.0f}')} |"]
     if wall.get("page_error_count"):
         out.append(f"\n{wall['page_error_count']} page errors.")

@@ -61,25 +61,31 @@ def desk_changes(events: Iterable[Mapping[str, str]]) -> list[tuple[str, str, fl
     return out
 
 
-def pair_draws(changes: Sequence[tuple[str, str, float]], draws: Iterable[tuple[str, str, float]],
+def pair_draws(changes: Sequence[tuple[str, str, float]], draws: Iterable[tuple[int, str, str, float]],
                pages: int) -> dict[str, Any]:
     """Each page's draw of a desk state matched to the latest change of that desk to that state
     at or before it; draws with none (the page's first drawing of states older than the run) are
-    left out. ``missed``: changes some page never drew (a page may skip a state that changed again
-    within a frame: counted, not hidden)."""
-    by_desk: dict[tuple[str, str], list[float]] = {}
+    left out. ``missed``: (page, change) pairs with no draw (a page may skip a state that changed
+    again within a frame: counted, not hidden). ``stale``: draws of a state the desk had already
+    left (a later change of the desk came before the draw): the page showed the past."""
+    by_state: dict[tuple[str, str], list[float]] = {}
+    by_desk: dict[str, list[float]] = {}
     for desk, state, ms in changes:
-        by_desk.setdefault((desk, state), []).append(ms)
-    for times in by_desk.values():
+        by_state.setdefault((desk, state), []).append(ms)
+        by_desk.setdefault(desk, []).append(ms)
+    for times in (*by_state.values(), *by_desk.values()):
         times.sort()
     latencies = []
-    drawn_changes: dict[tuple[str, str, float], int] = {}
-    for desk, state, t in draws:
-        before = [ms for ms in by_desk.get((desk, state), []) if ms <= t]
-        if before:
-            latencies.append(t - before[-1])
-            key = (desk, state, before[-1])
-            drawn_changes[key] = drawn_changes.get(key, 0) + 1
-    expected = len(changes) * pages
+    drawn: set[tuple[int, str, str, float]] = set()
+    stale = 0
+    for page, desk, state, t in draws:
+        before = [ms for ms in by_state.get((desk, state), []) if ms <= t]
+        if not before:
+            continue
+        latencies.append(t - before[-1])
+        drawn.add((page, desk, state, before[-1]))
+        if any(before[-1] < ms <= t for ms in by_desk[desk]):
+            stale += 1
     return {"pages": pages, "changes": len(changes), "draws_paired": len(latencies),
-            "draws_missed": max(0, expected - len(latencies)), "draw_ms": summary_ms(latencies)}
+            "draws_missed": max(0, len(changes) * pages - len(drawn)), "draws_stale": stale,
+            "draw_ms": summary_ms(latencies)}

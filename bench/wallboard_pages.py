@@ -98,14 +98,15 @@ def run_wallboard(rig: Rig, plan: TrialPlan, pages_asked: int, rate: float, dura
                 while batch := routing.events_since(after, 5000):
                     events += batch
                     after = batch[-1]["id"]
-                draws: list[tuple[str, str, float]] = []
+                draws: list[tuple[int, str, str, float]] = []
                 for n, page in enumerate(pages):
                     try:
                         stamps = page.evaluate("window.__deskStamps || []")
                     except Exception as exc:
                         errors.append(f"page {n}: stamps not read: {exc}")
                         continue
-                    draws += [(str(s["desk"]), str(s["state"]), float(s["t"])) for s in stamps if float(s["t"]) >= start_ms]
+                    draws += [(n, str(s["desk"]), str(s["state"]), float(s["t"])) for s in stamps
+                              if float(s["t"]) >= start_ms]
                 changes = [c for c in desk_changes(events) if c[2] >= start_ms]
                 out = pair_draws(changes, draws, len(pages))
                 out.update({"pages_asked": pages_asked, "rate": rate, "duration_s": duration_s, "calls": calls,
@@ -118,7 +119,8 @@ def run_wallboard(rig: Rig, plan: TrialPlan, pages_asked: int, rate: float, dura
         out["settle"] = rig.settle()
     d = out.get("draw_ms") or {}
     progress(f"    {out.get('draws_paired', 0)} draws paired of {out.get('changes', 0)} desk changes × {out.get('pages', 0)} "
-             f"pages, change → drawn p50 {_ms(d.get('p50'))} p95 {_ms(d.get('p95'))} max {_ms(d.get('max'))}"
+             f"pages, change → drawn p50 {_ms(d.get('p50'))} p95 {_ms(d.get('p95'))} max {_ms(d.get('max'))}; "
+             f"{out.get('draws_missed', 0)} missed, {out.get('draws_stale', 0)} stale"
              + (f"; {out['page_error_count']} page errors" if out.get("page_error_count") else ""))
     return out
 

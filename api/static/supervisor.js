@@ -302,8 +302,19 @@ async function readBoard() {
     const board = await request("GET", "/board");
     view.board = board;
     view.boardFailed = "";
-    view.desks = new Map(board.desks.map((d) => [d.desk_id, { ...d }]));
-    view.waiting = new Map(board.queues.map((q) => [q.queue, { waiting: q.waiting, oldest: q.oldest_waiting_arrived_ms }]));
+    // The board was computed up to a second ago: what an event drew since (a desk's later
+    // change, a queue's count moved after the board's moment) is not drawn back to the older state.
+    const before = view.desks || new Map();
+    view.desks = new Map(board.desks.map((d) => {
+      const seen = before.get(d.desk_id);
+      return [d.desk_id, seen && (Number(seen.since_ms) || 0) > (Number(d.since_ms) || 0) ? seen : { ...d }];
+    }));
+    const counted = view.waiting || new Map();
+    view.waiting = new Map(board.queues.map((q) => {
+      const seen = counted.get(q.queue);
+      return [q.queue, seen && seen.moved_ms > board.now_ms ? seen
+        : { waiting: q.waiting, oldest: q.oldest_waiting_arrived_ms, moved_ms: 0 }];
+    }));
     showBoardMessage("");
     renderBoard();
     emit("board", board);
@@ -336,9 +347,10 @@ function moveDesk(deskId, change) {
 function moveWaiting(queue, by, at) {
   const now = view.waiting.get(queue);
   if (!now) return;
+  now.moved_ms = at;
   now.waiting = Math.max(0, now.waiting + by);
   if (now.waiting === 0) now.oldest = null;
-  else if (now.oldest === null && at) now.oldest = at;  // roughly, until the board says exactly
+  else if (by > 0 && now.oldest === null && at) now.oldest = at;  // roughly, until the board says exactly
   renderWaiting(queue);
 }
 
@@ -353,7 +365,7 @@ function onEvent(type, data, id) {
       break;
     case "offered":
       if (desk) moveDesk(desk, { state: "ringing", since_ms: at, call_id: data.call_id || "", caller: data.caller || "", reason: "" });
-      if (data.queue) moveWaiting(data.queue, -1);
+      if (data.queue) moveWaiting(data.queue, -1, at);
       break;
     case "answered":
       if (desk) moveDesk(desk, { state: "on_call", since_ms: at });

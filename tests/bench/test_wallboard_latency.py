@@ -21,10 +21,10 @@ def test_the_events_that_change_a_desk_and_the_state_each_leaves_it_in():
 
 def test_draws_pair_with_the_latest_change_before_them():
     changes = [("d-1", "ringing", 1000.0), ("d-1", "on_call", 1200.0), ("d-1", "ringing", 5000.0)]
-    draws = [("d-1", "ringing", 1040.0), ("d-1", "on_call", 1260.0), ("d-1", "ringing", 5010.0),  # page 1
-             ("d-1", "ringing", 1090.0), ("d-1", "ringing", 5100.0),  # page 2 skipped on_call
-             ("d-1", "ready", 900.0)]  # a state drawn from before the run: no change to pair with
+    draws = [(1, "d-1", "ringing", 1040.0), (1, "d-1", "on_call", 1260.0), (1, "d-1", "ringing", 5010.0),
+             (2, "d-1", "ringing", 1090.0), (2, "d-1", "ringing", 5100.0),  # page 2 skipped on_call
+             (2, "d-1", "ready", 900.0),  # a state drawn from before the run: no change to pair with
+             (2, "d-1", "ringing", 1300.0)]  # page 2 drew ringing again after on_call: the past, stale
     figures = pair_draws(changes, draws, pages=2)
-    assert (figures["changes"], figures["draws_paired"], figures["draws_missed"]) == (3, 5, 1)
-    assert figures["draw_ms"]["n"] == 5 and figures["draw_ms"]["max"] == 100.0
-    assert sorted([10.0, 40.0, 60.0, 90.0, 100.0])[2] == figures["draw_ms"]["p50"]
+    assert (figures["changes"], figures["draws_paired"], figures["draws_missed"], figures["draws_stale"]) == (3, 6, 1, 1)
+    assert figures["draw_ms"]["n"] == 6 and figures["draw_ms"]["max"] == 300.0

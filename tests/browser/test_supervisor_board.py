@@ -126,3 +126,27 @@ def test_a_call_taker_is_told_it_is_the_wrong_page(page: Page, shots: Shots, ser
     expect(page.locator("#board")).to_be_hidden()
     expect(page.locator('#wrong-page a[href="/console"]')).to_be_visible()
     shots.take("wrong-page")
+
+
+def test_a_board_read_before_an_event_does_not_draw_the_past_back(page: Page, shots: Shots, server: Server) -> None:
+    seed(server)
+    sign_in(page, shots, user(server, "sup-1", "supervisor"))
+    row = page.locator('#desks tr[data-desk="desk-102"]')
+    waiting = column(page, "police").locator('[data-field="waiting"]')
+    expect(row).to_have_attribute("data-state", "paused")
+    expect(page.locator("#live")).to_have_attribute("data-live", "yes")
+    # Every later /board answers what the server computed before the changes below (as a
+    # board cached up to a second earlier does).
+    before = page.request.get("/board").text()
+    page.route("**/board", lambda route: route.fulfill(status=200, content_type="application/json", body=before))
+    server.routing.set_desk_state("desk-102", "ready")
+    server.routing.arrive("c7", "0907", "PJSIP/citizens-7")
+    server.routing.enqueue("c7", "police", 1)
+    expect(row).to_have_attribute("data-state", "ready")
+    expect(waiting).to_have_text("2")
+    with page.expect_response("**/board"):  # an event asks for the board again: the old one comes
+        server.routing.set_desk_state("desk-101", "ready")
+    page.wait_for_timeout(300)  # that board drawn
+    expect(row).to_have_attribute("data-state", "ready")
+    expect(waiting).to_have_text("2")
+    shots.take("stale board ignored")
