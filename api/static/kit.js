@@ -119,15 +119,31 @@ export function msField(record, name) {
   return Number.isFinite(value) && value > 0 ? value : null;
 }
 
-// The server's clock minus this browser's, when they differ by more than the Date header's
-// one-second grain: times in state are counted on the server's clock.
+// The server's clock minus this browser's: times in state are counted on the server's clock.
+// A response's Date header (whole seconds) says the server's time was in [date, date + 1 s)
+// at some moment between sending the request and reading the answer, so the offset lies in
+// [date - received, date + 1000 - sent]. Each answer narrows that range; a slow answer only
+// widens its own sample, never moves the clock (a fixed threshold on one sample took a
+// two-second-late answer for a two-second skew). A range that no longer meets the new one
+// (the server's clock was set) starts again from that sample.
+const skew = { lo: -Infinity, hi: Infinity };
 let clockSkewMs = 0;
 
-function noteServerClock(response) {
+/** The offset range after one more sample, and the offset to use: 0 while 0 is possible. */
+export function narrowSkew(range, date, sent, received) {
+  let lo = Math.max(range.lo, date - received);
+  let hi = Math.min(range.hi, date + 1000 - sent);
+  if (lo > hi) [lo, hi] = [date - received, date + 1000 - sent];
+  return { lo, hi, offset: lo > 0 ? lo : hi < 0 ? hi : 0 };
+}
+
+function noteServerClock(response, sent) {
   const date = Date.parse(response.headers.get("Date") || "");
   if (Number.isNaN(date)) return;
-  const skew = date - Date.now();
-  clockSkewMs = Math.abs(skew) > 2000 ? skew : 0;
+  const next = narrowSkew(skew, date, sent, Date.now());
+  skew.lo = next.lo;
+  skew.hi = next.hi;
+  clockSkewMs = next.offset;
 }
 
 export function serverNow() {
@@ -150,6 +166,7 @@ export async function request(method, path, body) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && view.session) headers["X-CSRF-Token"] = view.session.csrf;
   let response;
+  const sent = Date.now();
   try {
     response = await fetch(path, {
       method, headers, credentials: "same-origin", cache: "no-store",
@@ -158,7 +175,7 @@ export async function request(method, path, body) {
   } catch (error) {
     throw new ApiError(0, t("unreachable", { detail: error.message }));
   }
-  noteServerClock(response);
+  noteServerClock(response, sent);
   let data = null;
   try {
     data = await response.json();

@@ -283,3 +283,31 @@ def test_a_session_that_ran_out_brings_back_the_sign_in(page: Page, shots: Shots
     expect(page.locator("#signin-desk")).to_have_value(DESK)  # the desk is remembered
     shots.take("session over")
     assert desk_state(server)[0] != "ready"
+
+
+# (range so far, Date header, sent, received) → (lo, hi, offset used): all in ms. The header is
+# whole seconds: the server's time was in [date, date + 1000) between sending and receiving.
+SKEW_CASES = [
+    ("one quick answer, clocks agree", (None, None), 10_000, 10_200, 10_250, (-250, 800, 0)),
+    ("one answer 2.5 s late: not a skew", (None, None), 10_000, 10_000, 12_500, (-2500, 1000, 0)),
+    ("late, then quick: still none", (-2500, 1000), 13_000, 13_100, 13_150, (-150, 900, 0)),
+    ("the server 5 s ahead, quick answers", (None, None), 15_000, 10_000, 10_050, (4950, 6000, 4950)),
+    ("narrowed by a second answer", (4950, 6000), 16_000, 10_600, 10_650, (5350, 6000, 5350)),
+    ("the server 5 s behind", (None, None), 5_000, 10_000, 10_100, (-5100, -4000, -4000)),
+    ("the server's clock set meanwhile: start again", (4950, 6000), 10_000, 10_000, 10_100, (-100, 1000, 0)),
+]
+
+
+@pytest.mark.parametrize(("why", "before", "date", "sent", "received", "expected"), SKEW_CASES,
+                         ids=[c[0] for c in SKEW_CASES])
+def test_the_server_clock_offset_is_narrowed_from_the_date_headers(page: Page, server: Server, why, before, date,
+                                                                    sent, received, expected) -> None:
+    page.goto("/console")
+    lo, hi = before
+    got = page.evaluate(
+        """async ([lo, hi, date, sent, received]) => {
+             const kit = await import('/console/assets/kit.js');
+             const r = kit.narrowSkew({lo: lo ?? -Infinity, hi: hi ?? Infinity}, date, sent, received);
+             return [r.lo, r.hi, r.offset];
+           }""", [lo, hi, date, sent, received])
+    assert tuple(got) == expected, why

@@ -89,7 +89,8 @@ def test_the_longest_wait_clock_runs(page: Page, shots: Shots, server: Server) -
     second, second_at = seconds(longest.inner_text()), time.monotonic()
     elapsed = second_at - first_at
     assert 60 <= first < 120
-    assert abs((second - first) - elapsed) <= 1, (first, second, elapsed)
+    # whole seconds, redrawn every 250 ms: each reading is up to 1.25 s behind the true wait
+    assert abs((second - first) - elapsed) <= 1.5, (first, second, elapsed)
     assert second > first
 
 
