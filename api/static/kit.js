@@ -120,9 +120,10 @@ export function msField(record, name) {
 }
 
 // The server's clock minus this browser's: times in state are counted on the server's clock.
-// A response's Date header (whole seconds) says the server's time was in [date, date + 1 s)
-// at some moment between sending the request and reading the answer, so the offset lies in
-// [date - received, date + 1000 - sent]. Each answer narrows that range; a slow answer only
+// A response's Date header (whole seconds, and written by the server up to a second before:
+// uvicorn renews it once a second) says the server's time was in [date, date + 2 s) at some
+// moment between sending the request and reading the answer, so the offset lies in
+// [date - received, date + 2000 - sent]. Each answer narrows that range; a slow answer only
 // widens its own sample, never moves the clock (a fixed threshold on one sample took a
 // two-second-late answer for a two-second skew). A range that no longer meets the new one
 // (the server's clock was set) starts again from that sample.
@@ -132,8 +133,8 @@ let clockSkewMs = 0;
 /** The offset range after one more sample, and the offset to use: 0 while 0 is possible. */
 export function narrowSkew(range, date, sent, received) {
   let lo = Math.max(range.lo, date - received);
-  let hi = Math.min(range.hi, date + 1000 - sent);
-  if (lo > hi) [lo, hi] = [date - received, date + 1000 - sent];
+  let hi = Math.min(range.hi, date + 2000 - sent);
+  if (lo > hi) [lo, hi] = [date - received, date + 2000 - sent];
   return { lo, hi, offset: lo > 0 ? lo : hi < 0 ? hi : 0 };
 }
 
