@@ -79,8 +79,6 @@ def run_pop(rig: Rig, plan: TrialPlan, consoles: int, rate: float, duration_s: f
             progress: Callable[[str], object] = print) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing (scripts/bootstrap.sh installs Debian's chromium)")
     lab = rig.running_lab
     desks = spread_desks([(d.id, d.agency) for d in lab.city.desks], consoles)
     rig.set_desks("offline")
@@ -90,10 +88,7 @@ def run_pop(rig: Rig, plan: TrialPlan, consoles: int, rate: float, duration_s: f
     out: dict[str, Any] = {}
     try:
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                      "--disable-default-apps", "--disable-sync", "--no-first-run"])
+            browser = launch_chromium(driver)
             try:
                 pages = []
                 errors: list[str] = []
@@ -166,6 +161,16 @@ def run_pop(rig: Rig, plan: TrialPlan, consoles: int, rate: float, duration_s: f
              f"{out['pops']} pops), DialBegin → pop p50 {_ms(d['p50'])} p95 {_ms(d['p95'])} max {_ms(d['max'])}"
              + (f"; {out['console_error_count']} console errors" if out.get("console_error_count") else ""))
     return out
+
+
+def launch_chromium(driver: Any) -> Any:
+    """Debian's headless chromium (never a downloaded one) for the browser phases."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is missing (scripts/bootstrap.sh installs Debian's chromium)")
+    return driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+              "--disable-default-apps", "--disable-sync", "--no-first-run"])
 
 
 def noting_errors(errors: list[str], desk: str) -> Callable[[object], None]:

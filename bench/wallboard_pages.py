@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.api_server import ApiServer
-from bench.pop_consoles import CHROMIUM, noting_errors
+from bench.pop_consoles import launch_chromium, noting_errors
 from bench.rig import Rig
 from bench.sipp_load import start_citizens
 from bench.stats import summary_ms
@@ -42,8 +42,6 @@ def run_wallboard(rig: Rig, plan: TrialPlan, pages_asked: int, rate: float, dura
                   progress: Callable[[str], object] = print) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing (scripts/bootstrap.sh installs Debian's chromium)")
     lab = rig.running_lab
     password = add_wall_viewer(rig)
     server = ApiServer(rig).start()
@@ -51,10 +49,7 @@ def run_wallboard(rig: Rig, plan: TrialPlan, pages_asked: int, rate: float, dura
     out: dict[str, Any] = {}
     try:
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                      "--disable-default-apps", "--disable-sync", "--no-first-run"])
+            browser = launch_chromium(driver)
             try:
                 pages = []
                 errors: list[str] = []

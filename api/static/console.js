@@ -7,7 +7,7 @@ import {
   $, city, view, emit, t, spokenLanguages, agencyName, clock, setText, timeOfDay, msField, serverNow,
   request, ApiError, showMessage, shortcuts, eventTypes, savedLanguage, saveLanguage,
 } from "./kit.js";
-import { LiveStream, startPage } from "./live.js";
+import { LiveStream, startPage, signInFromForm } from "./live.js";
 
 const STATE_SYMBOLS = {
   offline: "○", ready: "▶", ringing: "☎", on_call: "◆", wrap_up: "◐", paused: "‖",
@@ -117,30 +117,6 @@ function showConsole(session) {
   emit("session", session);
   stream.start();
   refreshDesk();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  const user = $("signin-user").value.trim();
-  const password = $("signin-password").value;
-  const desk = $("signin-desk").value.trim();
-  const error = $("signin-error");
-  if (!user || !password || !desk) {
-    error.textContent = t("signin_missing");
-    error.hidden = false;
-    return;
-  }
-  error.hidden = true;
-  $("signin-submit").disabled = true;
-  try {
-    showConsole(await request("POST", "/session", { user, password, desk }));
-  } catch (failure) {
-    error.textContent = failure.status ? t("signin_refused", { detail: failure.detail }) : failure.detail;
-    error.hidden = false;
-    $("signin-password").select();
-  } finally {
-    $("signin-submit").disabled = false;
-  }
 }
 
 async function logOut() {
@@ -496,7 +472,7 @@ async function start() {
     option.label = agencyName(city.desks[desk]);
     list.append(option);
   }
-  $("signin-form").addEventListener("submit", signIn);
+  $("signin-form").addEventListener("submit", (event) => signInFromForm(event, "signin-desk", showConsole));
   $("ready-button").addEventListener("click", () => setState("ready"));
   $("pause-button").addEventListener("click", openPause);
   $("logout-button").addEventListener("click", logOut);

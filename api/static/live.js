@@ -3,9 +3,10 @@
 // (the server lost track) or a (re)open asks the page to read its state again; a stream
 // silent past two keepalives is opened again; a stream the browser gave up on is retried
 // after checking the session is still there (a 401 is the page's sign-in, not a dead page).
-// startPage() is how the console and the wallboard start: the session they have, or the sign-in.
+// startPage() is how the console and the wallboard start: the session they have, or the sign-in;
+// signInFromForm() is their sign-in form's submit.
 
-import { view, t, request, bus, eventTypes } from "./kit.js";
+import { $, view, t, request, bus, eventTypes } from "./kit.js";
 
 const RECONNECT_MS = 2000;
 const SILENCE_MS = 40000;  // two of the server's 15 s keepalives missed, and some
@@ -120,4 +121,30 @@ export async function startPage({ stream, tick, render, showSignIn, showSession 
     return;
   }
   showSession(session);
+}
+
+/** The sign-in form's submit: ``deskField`` is the id of the desk input (the console binds a
+ * desk) or null (the wallboard: no desk); ``onSession`` gets the new session. */
+export async function signInFromForm(event, deskField, onSession) {
+  event.preventDefault();
+  const user = $("signin-user").value.trim();
+  const password = $("signin-password").value;
+  const desk = deskField ? $(deskField).value.trim() : null;
+  const error = $("signin-error");
+  if (!user || !password || desk === "") {
+    error.textContent = t("signin_missing");
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  $("signin-submit").disabled = true;
+  try {
+    onSession(await request("POST", "/session", { user, password, desk }));
+  } catch (failure) {
+    error.textContent = failure.status ? t("signin_refused", { detail: failure.detail }) : failure.detail;
+    error.hidden = false;
+    $("signin-password").select();
+  } finally {
+    $("signin-submit").disabled = false;
+  }
 }

@@ -19,7 +19,7 @@ import {
   $, city, view, emit, t, spokenLanguages, agencyName, clock, setText, timeOfDay, serverNow,
   request, ApiError, addStrings, h, eventTypes, savedLanguage, saveLanguage,
 } from "./kit.js";
-import { LiveStream, startPage } from "./live.js";
+import { LiveStream, startPage, signInFromForm } from "./live.js";
 
 addStrings({
   vi: {
@@ -221,29 +221,6 @@ function showSession(session) {
   emit("session", session);
   stream.start();
   refreshBoard();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  const user = $("signin-user").value.trim();
-  const password = $("signin-password").value;
-  const error = $("signin-error");
-  if (!user || !password) {
-    error.textContent = t("signin_missing");
-    error.hidden = false;
-    return;
-  }
-  error.hidden = true;
-  $("signin-submit").disabled = true;
-  try {
-    showSession(await request("POST", "/session", { user, password, desk: null }));
-  } catch (failure) {
-    error.textContent = failure.status ? t("signin_refused", { detail: failure.detail }) : failure.detail;
-    error.hidden = false;
-    $("signin-password").select();
-  } finally {
-    $("signin-submit").disabled = false;
-  }
 }
 
 async function signOut() {
@@ -589,7 +566,7 @@ function tick() {
 
 async function start() {
   setText($("line-number"), city.number || "");
-  $("signin-form").addEventListener("submit", signIn);
+  $("signin-form").addEventListener("submit", (event) => signInFromForm(event, null, showSession));
   $("signout-button").addEventListener("click", signOut);
   await startPage({ stream, tick, render: renderAll, showSignIn, showSession });
 }
