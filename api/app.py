@@ -30,7 +30,7 @@ from api.routers.call_actions import call_actions_router
 from api.routers.callback_dial import callback_dial_router
 from api.routers.callbacks import callbacks_router
 from api.routers.calls import calls_router
-from api.routers.console import add_console
+from api.routers.console import add_console, page_router
 from api.routers.desks import desks_router
 from api.routers.eido import eido_router
 from api.routers.events import events_router
@@ -40,11 +40,10 @@ from api.routers.numbers import numbers_router
 from api.routers.pop import pop_router
 from api.routers.queues import queues_router
 from api.routers.recordings import recordings_router
-from api.routers.report_page import report_page_router
 from api.routers.reports import reports_router
 from api.routers.session import session_router
 from api.routers.spy import spy_router
-from api.routers.supervisor import board_router, supervisor_page_router
+from api.routers.supervisor import board_router
 from api.routers.supervisor_actions import supervisor_actions_router
 from api.routers.wrap_up import wrap_up_router
 from api.services.alerts import AlertService
@@ -125,8 +124,9 @@ def create_app(runtime: RuntimeSettings, city: CitySettings | None = None, routi
     app.include_router(alerts_router(access, alerts))
     app.include_router(spy_router(access, SpyService(city, routing)))
     app.include_router(board_router(access, BoardService(city, routing, runtime)))
-    app.include_router(supervisor_page_router(city))
-    app.include_router(report_page_router(city))
+    # The supervisors' pages: the wallboard, and the reports (docs/kpis.md).
+    app.include_router(page_router(city, "/supervisor", "supervisor.html"))
+    app.include_router(page_router(city, "/supervisor/reports", "reports.html"))
     add_console(app, city)
     return app
 

@@ -77,3 +77,16 @@ def add_console(app: FastAPI, city: CitySettings) -> None:
 
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC), name="console-assets")
+
+
+def page_router(city: CitySettings, path: str, template: str) -> APIRouter:
+    """One more page of the same kind (the wallboard, the reports): ``template`` from api/static
+    with the city's facts, at ``path``, with the console's headers; its assets are the console's."""
+    page = console_page(city, template)
+    router = APIRouter(tags=["console"])
+
+    @router.get(path, response_class=HTMLResponse, include_in_schema=False)
+    def serve_page() -> HTMLResponse:
+        return HTMLResponse(page, headers=PAGE_HEADERS)
+
+    return router

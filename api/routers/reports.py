@@ -6,7 +6,7 @@
 * ``GET /reports/calls.csv?from_ms=&to_ms=``: the same range's calls, one row each with their raw
   timestamps, so anyone can recompute every figure.
 * ``GET /reports/plots/{name}.png?from_ms=&to_ms=&lang=``: one plot of that report, drawn on the server
-  (api/report_plots.py), for the report page (``GET /supervisor/reports``, api/routers/report_page.py).
+  (api/report_plots.py), for the report page (``GET /supervisor/reports``, api/static/reports.html).
 
 A range that ends before it starts, or is longer than 92 days, is a 422 saying so.
 """
