@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.names import GENERAL_QUEUE as GENERAL_QUEUE  # re-exported: the city file's reserved queue id
+from config.names import IvrMode
 from config.redis_url import check_url as check_redis_url
 
 DEFAULT_CITY_FILE = Path("hotline.toml")
@@ -215,6 +216,7 @@ class IvrSettings(_Table):
     no_input_timeout_s: float = Field(ge=1, le=30)
     attempts: int = Field(ge=1, le=5)
     general_priority: Priority = 0
+    mode: IvrMode = IvrMode.MENU_FIRST
 
 
 class QueueingSettings(_Table):
