@@ -217,6 +217,9 @@ class IvrSettings(_Table):
     attempts: int = Field(ge=1, le=5)
     general_priority: Priority = 0
     mode: IvrMode = IvrMode.MENU_FIRST
+    # A caller who speaks this long in the menu without pressing a key goes to a person at
+    # once (the general queue, top priority); 0 turns the speech detector off.
+    speech_to_human_s: float = Field(default=1.5, ge=0, le=10)
 
 
 class QueueingSettings(_Table):
