@@ -105,6 +105,11 @@ def _enqueued(reply: Any) -> Enqueued:
     return Enqueued(f["call_id"], f["queue"], int(f["queue_score"]), int(f["position"]))
 
 
+def _to_idle_desk(reply: Any) -> Enqueued | None:
+    f = _fields(reply)
+    return Enqueued(f["call_id"], f["queue"], int(f["queue_score"]), int(f["position"])) if f["queued"] == "1" else None
+
+
 def _claim(reply: Any) -> Claim | None:
     if reply is None:
         return None
@@ -245,6 +250,14 @@ class RoutingBase(Generic[ClientT]):
         """
         return self._script("call_enqueue", now_ms, call_id, queue, priority, choice,
                             route_reason, language, ivr_path, priority_reason, parse=_enqueued)
+
+    @operation
+    def to_idle_desk(self, call_id: str, priority: int, agencies: Sequence[str], *,
+                     now_ms: int | None = None) -> Steps[Enqueued | None]:
+        """[ivr] mode human_first: ivr -> the general queue at ``priority`` (route_reason
+        desk_free), only when a desk of one of ``agencies`` is ready and no caller waits in
+        any queue; None (still in the ivr) otherwise."""
+        return self._script("call_to_idle_desk", now_ms, call_id, priority, *agencies, parse=_to_idle_desk)
 
     @operation
     def claim_next(self, agencies: Sequence[str], ring_timeout_ms: int, *,

@@ -46,6 +46,7 @@ class RouteReason(StrEnum):
     NO_INPUT = "no_input"  # no key: the general queue
     INVALID = "invalid"    # only wrong keys: the general queue
     REJOINED = "rejoined"  # back from the fallback without having chosen (call_rejoin)
+    DESK_FREE = "desk_free"  # [ivr] mode human_first: a desk was idle and nobody waiting, so no menu
 
 
 class PriorityReason(StrEnum):

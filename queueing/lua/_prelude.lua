@@ -145,6 +145,47 @@ local function number_key(n) return PREFIX .. 'number:' .. n end
 local function callback_key(call_id) return PREFIX .. 'callback:' .. call_id end
 local function callback_tasks_key(queue) return PREFIX .. 'callback_tasks:' .. queue end
 
+-- ivr -> queued (call_enqueue, call_to_idle_desk). The score is priority * 10^13 + arrival ms
+-- (arrival at the hotline, not at the queue: time in the menu does not cost the caller their
+-- place). A supervisor's policy for the caller's number is applied here, whoever queues:
+-- lower_priority adds its priority_delta (at most 99), general_only puts the caller in the
+-- general queue. Nobody is ever refused; the record's policy_applied says what changed.
+-- Reply: call_id, queue, queue_score, position (1 = next to be served in that queue)
+local function queue_call(call_id, call, queue, priority, choice, route_reason, language, ivr_path,
+                          priority_reason)
+  if priority_reason == '' then
+    priority_reason = 'no_choice'
+    if route_reason == 'chosen' then priority_reason = 'chosen' end
+  end
+  local policy_applied = ''
+  if callable_number(call.caller) then
+    local policy = redis.call('HMGET', number_key(call.caller) .. ':policy', 'policy', 'priority_delta')
+    if policy[1] == 'general_only' and queue ~= GENERAL then
+      queue, policy_applied = GENERAL, 'general_only'
+      priority_reason = 'policy'
+    elseif policy[1] == 'lower_priority' then
+      priority = math.min(priority + (tonumber(policy[2]) or 1), 99)
+      policy_applied = 'lower_priority'
+      priority_reason = 'policy'
+    end
+  end
+
+  -- 99 * 10^13 + ms since 1970 stays far below 2^53, where Lua numbers stop being exact.
+  local score = int_str(priority * 10 ^ 13 + tonumber(call.arrived_ms))
+  if language ~= '' then redis.call('HSET', call_key(call_id), 'language', language) end
+  redis.call('HSET', call_key(call_id), 'state', 'queued', 'queue', queue, 'choice', choice,
+    'priority', int_str(priority), 'route_reason', route_reason, 'queued_ms', int_str(NOW),
+    'queue_score', score, 'policy_applied', policy_applied, 'priority_reason', priority_reason,
+    'ivr_path', ivr_path, 'ivr_ms', int_str(math.max(0, NOW - tonumber(call.arrived_ms))))
+  redis.call('ZADD', queue_key(queue), score, call_id)
+  local position = redis.call('ZRANK', queue_key(queue), call_id) + 1
+  emit('call_queued', 'call_id', call_id, 'queue', queue, 'priority', int_str(priority),
+    'choice', choice, 'state', 'queued', 'policy_applied', policy_applied, 'priority_reason', priority_reason,
+    'route_reason', route_reason)
+  wake('call_queued')
+  return { 'call_id', call_id, 'queue', queue, 'queue_score', score, 'position', int_str(position) }
+end
+
 -- Gives an open callback task its final status: off the open list, its number free for a
 -- new one. The task's history is the events stream (type callback_<status>).
 local function close_callback(task, status, reason)

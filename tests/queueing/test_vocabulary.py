@@ -354,7 +354,7 @@ def test_the_extraction_sees_the_scripts():
                      ("call_hangup", "CallOutcome", "abandoned"), ("call_hangup", "state", "ended"),
                      ("_prelude", "state", "ready"), ("offer_failed", "DeskState", "paused"),
                      ("callback_create", "CallbackStatus", "not_possible"),
-                     ("call_enqueue", "NumberPolicy", "general_only"),
+                     ("_prelude", "NumberPolicy", "general_only"),
                      ("call_rejoin", "RouteReason", "rejoined"),
                      ("callback_outcome", "CallbackOutcome", "reached")]:
         assert expected in seen, expected
