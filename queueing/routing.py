@@ -260,6 +260,13 @@ class RoutingBase(Generic[ClientT]):
         return self._script("call_to_idle_desk", now_ms, call_id, priority, *agencies, parse=_to_idle_desk)
 
     @operation
+    def spoke(self, call_id: str, priority: int, speech_ms: int, *, now_ms: int | None = None) -> Steps[Enqueued | None]:
+        """The caller spoke in the menu without a key (telephony/speech.py): ivr -> the general
+        queue at ``priority`` (route_reason spoke); None when the call was no longer in the ivr
+        (a key, another bridge or a hang-up came first). The reply has call_to_idle_desk's shape."""
+        return self._script("call_spoke", now_ms, call_id, priority, speech_ms, parse=_to_idle_desk)
+
+    @operation
     def claim_next(self, agencies: Sequence[str], ring_timeout_ms: int, *,
                    overflow_after_ms: Mapping[str, int] | None = None,
                    now_ms: int | None = None) -> Steps[Claim | None]:

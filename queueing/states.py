@@ -47,6 +47,7 @@ class RouteReason(StrEnum):
     INVALID = "invalid"    # only wrong keys: the general queue
     REJOINED = "rejoined"  # back from the fallback without having chosen (call_rejoin)
     DESK_FREE = "desk_free"  # [ivr] mode human_first: a desk was idle and nobody waiting, so no menu
+    SPOKE = "spoke"  # spoke in the menu for [ivr] speech_to_human_s without a key (call_spoke)
 
 
 class PriorityReason(StrEnum):
