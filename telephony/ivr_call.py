@@ -14,6 +14,7 @@ import logging
 from redis.exceptions import RedisError
 from structlog.contextvars import bound_contextvars
 
+from config.names import IvrMode
 from config.settings import GENERAL_QUEUE, CitySettings
 from ivr.early_keys import next_key
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
@@ -27,6 +28,10 @@ log = logging.getLogger("hotline.ivr")
 ALL_KEYS = "0123456789*#"
 # Asterisk's log of the caller's keys (StoreDTMF in [hotline-inbound]; ivr/early_keys.py).
 KEY_LOG_VARIABLE = "HOTLINE_KEYS"
+# What [hotline-wait] plays once before the hold music: "connecting you to an operator" for a
+# caller who chose nothing. Played there, after queueing, it never delays a free desk's ring:
+# the desk's Redirect cuts it short.
+WAIT_PROMPT_VARIABLE = "HOTLINE_WAIT_PROMPT"
 
 
 def prompt_path(language: str, key: str) -> str:
@@ -78,6 +83,8 @@ class IvrCall:
     async def _converse(self, agi: AgiChannel, call_id: str, arrived_ms: int) -> None:
         languages = self.city.hotline.languages
         language = languages[0]
+        if self.city.ivr.mode is IvrMode.HUMAN_FIRST and await self._to_idle_desk(agi, call_id):
+            return
         # The menu's steps as the call-taker's screen shows them: what the caller did, when, hearing which language.
         path: list[dict[str, str | int]] = []
         keys = CallerKeys(agi)
@@ -94,9 +101,8 @@ class IvrCall:
         if not isinstance(action, RouteTo):  # only a hang-up leaves the menu otherwise
             raise CallerHungUp(agi.env.channel)
 
-        if action.prompt:  # the caller chose nothing: say where they are going
-            for lang in languages:
-                await self._play(agi, lang, action.prompt, escape="")
+        if action.prompt:  # the caller chose nothing: [hotline-wait] says where they are going
+            await agi.set_variable(WAIT_PROMPT_VARIABLE, self._in_every_language(action.prompt))
         label = "EMERGENCY" if action.queue == GENERAL_QUEUE else self.city.agency(action.queue).label
         await agi.set_variable("HOTLINE_LANG", language)
         await agi.set_variable("HOTLINE_LABEL", label)
@@ -118,6 +124,35 @@ class IvrCall:
         log.info("call %s from %s → queue %s (priority %s, %s, digit %r, %s)", call_id,
                  agi.env.caller_number or "unknown", action.queue, action.priority, action.reason,
                  action.choice, language)
+
+    async def _to_idle_desk(self, agi: AgiChannel, call_id: str) -> bool:
+        """[ivr] mode human_first: a desk is idle and nobody waits, so the caller skips the
+        menu and goes to that desk through the general queue (call_to_idle_desk decides both
+        at once). False: every desk is busy or callers wait; the menu plays as usual."""
+        # Set before the caller becomes claimable, as at the menu's end: a desk's Redirect
+        # may come the moment the script returns.
+        await agi.set_variable(WAIT_PROMPT_VARIABLE, self._in_every_language("connecting_general"))
+        await agi.set_variable("HOTLINE_QUEUE", GENERAL_QUEUE)
+        await agi.set_variable("HOTLINE_ROUTE", "queued")
+        try:
+            queued = await self.routing.to_idle_desk(call_id, self.city.ivr.general_priority,
+                                                     [a.id for a in self.city.agencies])
+        except RedisError as exc:
+            log.error("Redis unreachable when looking for an idle desk for %s (%s): caller goes to the fallback queue",
+                      call_id, exc)
+            await agi.set_variable("HOTLINE_ROUTE", "not-queued")
+            return True
+        if queued is None:
+            await agi.set_variable("HOTLINE_ROUTE", "")
+            await agi.set_variable(WAIT_PROMPT_VARIABLE, "")
+            return False
+        log.info("call %s from %s → a desk is idle: general queue without the menu (%s)", call_id,
+                 agi.env.caller_number or "unknown", RouteReason.DESK_FREE)
+        return True
+
+    def _in_every_language(self, key: str) -> str:
+        """Playback()'s argument for one prompt in each language in turn."""
+        return "&".join(prompt_path(lang, key) for lang in self.city.hotline.languages)
 
     async def _play_menu(self, agi: AgiChannel, keys: CallerKeys, action: PlayMenu) -> tuple[str | None, str]:
         """Notice and menu in each language in turn, any key interrupting; then wait.

@@ -264,7 +264,9 @@ async function refreshCall(callId) {
 
 function ivrLine(call) {
   const parts = [];
-  if (call.route_reason === "no_input" || (!call.choice && call.route_reason !== "rejoined")) parts.push(t("no_key"));
+  // human_first: a desk was free, so the caller heard no menu; the call-taker asks and transfers.
+  if (call.route_reason === "desk_free") parts.push(t("no_choice_yet"));
+  else if (call.route_reason === "no_input" || (!call.choice && call.route_reason !== "rejoined")) parts.push(t("no_key"));
   else if (call.route_reason === "invalid") parts.push(t("invalid_key"));
   else if (call.choice) parts.push(t("chose", { digit: call.choice }));
   if (call.route_reason === "rejoined") parts.push(t("rejoined"));

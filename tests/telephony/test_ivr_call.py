@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from config.names import IvrMode
 from config.settings import load_settings
 from queueing import AsyncRouting
 from queueing.audit import audit
@@ -311,3 +312,70 @@ def test_keys_no_command_heard_are_honoured(routing_factory, redis_client, logs,
     call = redis_client.hgetall("hotline:call:hotline-rec-1795594136.0")
     assert (call["state"], call["queue"], call["choice"], call["route_reason"]) == ("queued", queue, choice, "chosen")
     assert [(s["key"], s["result"], s["language"]) for s in json.loads(call["ivr_path"])] == path
+
+
+HUMAN_FIRST = CITY.model_copy(update={"ivr": CITY.ivr.model_copy(update={"mode": IvrMode.HUMAN_FIRST})})
+SILENT_CALL = "hotline:call:hotline-rec-1795594136.0"
+
+
+@pytest.mark.parametrize(("city", "desk_state", "waiting", "skips_menu"), [
+    (HUMAN_FIRST, "ready", False, True),    # a desk idle, nobody waiting: straight to it
+    (HUMAN_FIRST, "paused", False, False),  # no desk idle: the menu as usual
+    (HUMAN_FIRST, "ready", True, False),    # a caller already waits: no jumping ahead of them
+    (CITY, "ready", False, False),          # menu_first: the menu even with a desk idle
+])
+def test_human_first_skips_the_menu_only_for_an_idle_desk(routing_factory, redis_client, city, desk_state, waiting,
+                                                           skips_menu):
+    async def main():
+        client, routing = routing_factory()
+        try:
+            await routing.register_desk("desk-101", "police")
+            await routing.set_desk_state("desk-101", "ready")
+            if desk_state != "ready":
+                await routing.set_desk_state("desk-101", desk_state, reason="meal")
+            if waiting:
+                await routing.arrive("c-0", "0912000000", "PJSIP/trunk-0")
+                await routing.enqueue("c-0", "fire", 1)
+            channel = KeyLogChannel(["", "", "", "", "1"])  # presses 1 once the menu has played
+            await IvrCall(city, routing)(channel)
+        finally:
+            await client.aclose()
+        return channel.sent
+
+    redis_client.flushdb()
+    sent = asyncio.run(main())
+    call = redis_client.hgetall(SILENT_CALL)
+    if skips_menu:
+        assert not any(verb in ("STREAM FILE", "WAIT FOR DIGIT") for verb, _ in sent)
+        assert (call["state"], call["queue"], call["route_reason"], call["choice"]) == (
+            "queued", "general", "desk_free", "")
+        assert ("SET VARIABLE", ("HOTLINE_WAIT_PROMPT",
+                                 "hotline/vi/connecting_general&hotline/en/connecting_general")) in sent
+        assert sent[-1] == ("SET VARIABLE", ("HOTLINE_ROUTE", "queued"))
+    else:
+        assert any(verb == "STREAM FILE" for verb, _ in sent)
+        assert (call["state"], call["queue"], call["route_reason"]) == ("queued", "police", "chosen")
+        route_sets = [args[1] for verb, args in sent if verb == "SET VARIABLE" and args[0] == "HOTLINE_ROUTE"]
+        assert route_sets == (["queued", "", "queued"] if city is HUMAN_FIRST else ["queued"])
+
+
+def test_human_first_with_redis_lost_at_the_idle_desk_check_sends_the_caller_to_the_fallback(routing_factory,
+                                                                                             redis_client):
+    async def lost(*args, **kwargs):
+        raise RedisConnectionError("Redis went away")
+
+    async def main():
+        client, routing = routing_factory()
+        routing.to_idle_desk = lost  # Redis answered the arrival, then went away
+        channel = KeyLogChannel([""])
+        try:
+            await IvrCall(HUMAN_FIRST, routing)(channel)
+        finally:
+            await client.aclose()
+        return channel.sent
+
+    redis_client.flushdb()
+    sent = asyncio.run(main())
+    assert not any(verb == "STREAM FILE" for verb, _ in sent)
+    route_sets = [args[1] for verb, args in sent if verb == "SET VARIABLE" and args[0] == "HOTLINE_ROUTE"]
+    assert route_sets == ["queued", "not-queued"]  # the dialplan's fallback queue rings desks
