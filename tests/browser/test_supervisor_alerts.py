@@ -94,3 +94,25 @@ def test_a_viewer_sees_the_alert_but_cannot_acknowledge_it(page: Page, shots: Sh
     assert refused.status == 403, refused.text()
     assert AlertStore(server.client).active()[0]["acked_by"] == ""
     expect(line.locator(".alert-acked-by")).to_have_count(0)
+
+
+def test_an_unacknowledged_critical_alert_sounds_again_until_acknowledged(page: Page, no_police_desk: str) -> None:
+    # The page's own clock, run forward: every repeat_critical_s the three beeps again, none after the ack.
+    repeat_ms = CITY.supervision.alerts.repeat_critical_s * 1000
+    page.clock.install()
+    open_board(page, SUPERVISOR)
+    bar = page.locator("#alerts")
+    expect(bar.locator(f'li[data-alert-id="{no_police_desk}"]')).to_be_visible()
+    expect(bar).to_have_attribute("data-beeps", "1")  # it sounded when it appeared
+
+    page.clock.run_for(repeat_ms - 2000)
+    expect(bar).to_have_attribute("data-beeps", "1")  # not before its time
+    page.clock.run_for(2000)
+    expect(bar).to_have_attribute("data-beeps", "2")
+    page.clock.run_for(repeat_ms)
+    expect(bar).to_have_attribute("data-beeps", "3")
+
+    page.keyboard.press("a")
+    expect(bar.locator(".alert-acked-by")).to_be_visible()
+    page.clock.run_for(3 * repeat_ms)
+    expect(bar).to_have_attribute("data-beeps", "3")  # acknowledged: silent
