@@ -216,7 +216,7 @@ class IvrSettings(_Table):
     no_input_timeout_s: float = Field(ge=1, le=30)
     attempts: int = Field(ge=1, le=5)
     general_priority: Priority = 0
-    mode: IvrMode = IvrMode.MENU_FIRST
+    mode: IvrMode = Field(default=IvrMode.MENU_FIRST, strict=False)  # not strict: TOML gives the enum's value as text
     # A caller who speaks this long in the menu without pressing a key goes to a person at
     # once (the general queue, top priority); 0 turns the speech detector off.
     speech_to_human_s: float = Field(default=1.5, ge=0, le=10)

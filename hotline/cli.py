@@ -15,6 +15,7 @@ import redis
 import typer
 
 from config.settings import CitySettings, RuntimeSettings, SettingsError, load_settings
+from ivr.paths import CallerPaths, caller_paths, check_built_prompts, measure_prompts, target_s
 from queueing.accounts import AccountError, Accounts, check_password, check_user
 from queueing.desks import register_and_set_state
 from queueing.errors import RoutingRefused
@@ -35,6 +36,8 @@ app.add_typer(api_token_app, name="api-token")
 user_app = typer.Typer(help="Console users: who signs in to the browser console, their role, agency and desk.",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
+ivr_app = typer.Typer(help="The caller's menu: how long each path takes before a person.", no_args_is_help=True)
+app.add_typer(ivr_app, name="ivr")
 
 
 def _fail(message: str) -> NoReturn:
@@ -299,6 +302,79 @@ def prompts(out: Path = typer.Option(..., help="sounds folder the dialplan plays
     except (OSError, PromptBuildError) as exc:
         _fail(str(exc))
     typer.echo(f"{len(rebuilt)} prompt(s) made in {out}")
+    _warn_slow_silent_caller(city, out, str(_runtime().city_file))
+
+
+def _warn_slow_silent_caller(city: CitySettings, prompts_dir: Path, source: str) -> None:
+    from ivr.prompts import PromptBuildError
+
+    try:
+        warning = check_built_prompts(city, prompts_dir, source)
+    except PromptBuildError as exc:
+        _fail(str(exc))
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@ivr_app.command("paths")
+def ivr_paths(city_file: Path = typer.Option(Path("hotline.toml"), "--city", help="the city's data file"),
+              prompts_dir: Path = typer.Option(Path("var/prompts"), "--prompts",
+                                               help="where the prompts are built (only changed ones are spoken again)")) -> None:
+    """How long each caller's path takes from the answer until queued for a person, from the
+    prompts' real durations (built with espeak-ng, measured with sox)."""
+    from ivr.prompts import PromptBuildError, build_prompts
+
+    try:
+        city = load_settings(city_file)
+    except SettingsError as exc:
+        _fail(str(exc))
+    try:
+        build_prompts(city, prompts_dir)
+        paths = caller_paths(city, measure_prompts(city, prompts_dir))
+    except (OSError, PromptBuildError) as exc:
+        _fail(str(exc))
+    for line in _paths_table(city, paths):
+        typer.echo(line)
+    _warn_slow_silent_caller(city, prompts_dir, str(city_file))
+
+
+def _paths_table(city: CitySettings, paths: CallerPaths) -> list[str]:
+    """The paths as a caller lives them: the summary by desk availability, then the menu moment by moment."""
+    def s(seconds: float) -> str:
+        return f"{seconds:.1f} s"
+
+    options = ", ".join(f"{digit} {agency}" for digit, agency in sorted(paths.options.items()))
+    free, busy = paths.no_input_when(desk_free=True), paths.no_input_when(desk_free=False)
+    skipped = paths.menu_skipped_when_desk_free
+    key_free = "at the answer (no menu)" if skipped else "when pressed"
+    speech_free = "at the answer (no menu)" if skipped else (
+        f"{s(paths.speech_to_human_s)} after speech starts" if paths.speech_to_human_s > 0 else s(free))
+    speech_busy = (f"{s(paths.speech_to_human_s)} after speech starts" if paths.speech_to_human_s > 0
+                   else f"{s(busy)} (detector off: as silence)")
+    lines = [
+        f"{city.ivr.mode.value}, {city.ivr.attempts} attempt(s), languages {', '.join(city.languages)}, "
+        f"wait for a key {city.ivr.no_input_timeout_s:g} s; target {target_s(city)} s",
+        "",
+        f"{'caller':40} {'a desk free':28} {'no desk free'}",
+        f"{'silent (no key)':40} {s(free):28} {s(busy)} (general queue, no input)",
+        f"{'presses a menu key by ' + s(paths.latest_key_s):40} {key_free:28} when pressed (the key's agency)",
+        f"{'speaks, no key':40} {speech_free:28} {speech_busy} (general queue, top priority)",
+        "",
+        f"The menu{' when no desk is free' if skipped else ''}, from the answer (menu keys: {options}):",
+        f"{'attempt':8} {'from':>7} {'to':>7}  {'the caller hears':22} {'a menu key':18} {'a wrong key'}",
+    ]
+    wrong = {w.attempt: w for w in paths.wrong_keys}
+    for step in paths.steps:
+        hears = f"{step.language} {step.prompt}" if step.prompt else "waiting for a key"
+        w = wrong[step.attempt]
+        after = (f"'invalid', the menu again; silent: queued {s(w.queued_after_s)} later" if w.menu_again
+                 else "general queue at once (invalid)")
+        lines.append(f"{step.attempt:<8} {s(step.start_s):>7} {s(step.end_s):>7}  {hears:22} {'its agency at once':18} {after}")
+    lines.append(f"{'':8} {s(paths.no_input_s):>7} {'':>7}  queued: general queue (no input); a later key finds the "
+                 "caller already there")
+    if paths.latest_speech_start_s is not None:
+        lines.append(f"Speech starting after {s(paths.latest_speech_start_s)}: the silent path ends first.")
+    return lines
 
 
 @app.command()

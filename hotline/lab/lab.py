@@ -24,6 +24,7 @@ from config.settings import CitySettings, load_settings
 from hotline.lab.asterisk_sandbox import AsteriskInstance, default_cache_dir, ensure_root
 from hotline.lab.ports import TCP, free_port
 from hotline.lab.redis_server import RedisServer, start_redis_server
+from ivr.paths import check_built_prompts
 from ivr.prompts import build_hold_music, build_prompts, build_tones
 from queueing.redis_connect import redis_client
 from queueing.routing import Routing
@@ -136,6 +137,8 @@ class Lab:
         built = build_prompts(self.city, cache / "prompts" / self.name)
         if built:
             self.progress(f"    generated {len(built)} prompt file(s)")
+        if warning := check_built_prompts(self.city, cache / "prompts" / self.name, str(self.city_file)):
+            self.progress(f"    warning: {warning}")
         asterisk = self.started_asterisk()
         shutil.copytree(cache / "prompts" / self.name, asterisk.sounds_dir, dirs_exist_ok=True)
         build_tones(asterisk.sounds_dir / "tones")
