@@ -314,7 +314,7 @@ class BoardWindow(BaseModel):
 
 
 class BoardQueue(BaseModel):
-    queue: str = Field(description="general, or an agency's id")
+    queue: str = Field(description="general, an agency's id, or centre (every queue together)")
     in_ivr: int | None = Field(description="callers in the menu now (general only)")
     waiting: int
     oldest_waiting_arrived_ms: int | None = Field(description="the longest waiting caller's arrival; the page runs the clock")
@@ -368,6 +368,7 @@ class BoardView(BaseModel):
     short_abandon_s: int
     service_level_targets: list[tuple[int, float]] = Field(description="(within_s, percent) of the city file")
     queues: list[BoardQueue] = Field(description="general first, then the agencies in the city file's order")
+    centre: BoardQueue = Field(description="the whole centre: every queue together, every desk")
     desks: list[BoardDesk]
     health: BoardHealth
     notes: list[str]

@@ -4,7 +4,8 @@ to the figures the page draws.
 :func:`build_board` takes :class:`BoardInputs` (waiting callers, calls under way, the call
 records of the shift, desks, callbacks, bridges' heartbeats, Redis and disk health) and
 returns a :class:`Board`: one :class:`QueueBoard` per queue (the general queue first, then
-each agency), the desks, and the health line. The windows' figures come from
+each agency), one for the whole centre (every queue together: ``centre``), the desks, and
+the health line. The windows' figures come from
 :func:`queueing.kpis.figures` (the reports' definitions, docs/kpis.md), never computed again
 here: a call belongs to a window when it *arrived* in it, and to the queue it was in (an IVR
 abandon, which never reached a queue, counts in the general column, next to the callers in
@@ -32,6 +33,8 @@ WINDOW_15M, WINDOW_HOUR, WINDOW_SHIFT = "last_15m", "last_hour", "shift"
 WINDOW_PREVIOUS = "previous_15m"
 #: Service levels closer than this (percentage points) are "the same": no arrow for noise.
 TREND_DEAD_BAND = 0.5
+#: The whole centre's column: every queue together (one caller counts once, in its own queue).
+CENTRE = "centre"
 
 
 def shift_start(now: datetime, starts: Sequence[str]) -> datetime:
@@ -191,6 +194,7 @@ class Board:
     short_abandon_s: int
     service_level_targets: list[tuple[int, float]]
     queues: list[QueueBoard]
+    centre: QueueBoard  # every queue together: the centre's own service level and abandons
     desks: list[DeskBoard]
     health: Health
     notes: list[str] = field(default_factory=list)
@@ -265,6 +269,19 @@ def build_board(inputs: BoardInputs) -> Board:
             desks=_desk_counts([d for d in inputs.desks if general or d.agency == queue]),
             windows=_windows(by_queue[queue], inputs),
         ))
+    every_waiting = [a for q in inputs.queues for a in inputs.waiting.get(q, ())]
+    every_callback = [a for q in inputs.queues for a in inputs.callbacks.get(q, ())]
+    centre = QueueBoard(
+        queue=CENTRE,
+        in_ivr=sum(n for (state, _), n in active.items() if state == CallState.IVR),
+        waiting=len(every_waiting),
+        oldest_waiting_arrived_ms=min(every_waiting, default=None),
+        ringing=sum(n for (state, _), n in active.items() if state == CallState.RINGING),
+        callbacks_pending=len(every_callback),
+        oldest_callback_abandoned_ms=min(every_callback, default=None),
+        desks=_desk_counts(inputs.desks),
+        windows=_windows(inputs.records, inputs),
+    )
     fallback = [_int(c.get("arrived_ms")) for c in inputs.active_calls if c.get("state") == CallState.FALLBACK]
     bridges = [BridgeHealth(b.bridge_id, b.heartbeat_ms, max(0, now - b.heartbeat_ms),
                             now - b.heartbeat_ms <= inputs.bridge_stale_ms, b.ami_up, b.ami_since_ms, b.loop_lag_ms)
@@ -288,5 +305,6 @@ def build_board(inputs: BoardInputs) -> Board:
     )
     desks = [DeskBoard(d.desk_id, d.agency, d.state, d.reason, d.since_ms, d.call_id, d.caller) for d in inputs.desks]
     return Board(now_ms=now, shift_start_ms=inputs.shift_start_ms, short_abandon_s=inputs.short_abandon_s,
-                 service_level_targets=[(s, p) for s, p in inputs.service_levels], queues=queues, desks=desks,
+                 service_level_targets=[(s, p) for s, p in inputs.service_levels], queues=queues, centre=centre,
+                 desks=desks,
                  health=health)

@@ -36,6 +36,7 @@ addStrings({
     sup_caller: "Người gọi",
     sup_actions: "Thao tác",
     sup_waiting: "đang chờ",
+    sup_centre: "Toàn trung tâm",
     sup_longest: "chờ lâu nhất",
     sup_in_ivr: "đang ở menu",
     sup_ringing: "đang đổ chuông",
@@ -86,6 +87,7 @@ addStrings({
     sup_caller: "Caller",
     sup_actions: "Actions",
     sup_waiting: "waiting",
+    sup_centre: "Whole centre",
     sup_longest: "longest wait",
     sup_in_ivr: "in the menu now",
     sup_ringing: "ringing",
@@ -329,6 +331,7 @@ function moveWaiting(queue, by, at) {
   if (now.waiting === 0) now.oldest = null;
   else if (by > 0 && now.oldest === null && at) now.oldest = at;  // roughly, until the board says exactly
   renderWaiting(queue);
+  renderWaiting(CENTRE);
 }
 
 function onEvent(type, data, id) {
@@ -361,11 +364,16 @@ function onEvent(type, data, id) {
 
 // --- drawing ----------------------------------------------------------------------------
 
-/** The queues in the wall's order: the agencies as the city lists them, the general queue last. */
+// The whole centre's column (GET /board's ``centre``): every queue together, drawn first.
+const CENTRE = "centre";
+
+/** The columns in the wall's order: the whole centre, the agencies as the city lists them, the general queue last. */
 function queueOrder(board) {
   const general = board.queues.filter((q) => q.queue === city.general);
-  return [...board.queues.filter((q) => q.queue !== city.general), ...general];
+  return [board.centre, ...board.queues.filter((q) => q.queue !== city.general), ...general];
 }
+
+const columnName = (queue) => (queue === CENTRE ? t("sup_centre") : agencyName(queue));
 
 function percent(value) {
   return value === null || value === undefined ? "—" : `${Math.round(value * 10) / 10} %`;
@@ -379,16 +387,17 @@ function queueColumn(queue) {
   const existing = document.querySelector(`.queue[data-queue="${CSS.escape(queue)}"]`);
   if (existing) return existing;
   const general = queue === city.general;
+  const centre = queue === CENTRE;
   const line = (label, name, extra = {}) => h("p", { class: `line ${extra.class || ""}` },
     h("span", { class: "label", "data-t": label }, t(label)), " ", h("span", { class: "value", "data-field": name }));
-  const column = h("section", { class: "queue", "data-queue": queue, "aria-label": agencyName(queue) },
+  const column = h("section", { class: "queue", "data-queue": queue, "aria-label": columnName(queue) },
     h("h2", { class: "queue-name", "data-field": "name" }),
     h("p", { class: "headline" },
       h("span", { class: "big", "data-field": "waiting" }), " ", h("span", { "data-t": "sup_waiting" }, t("sup_waiting"))),
     h("p", { class: "line longest-line" },
       h("span", { class: "label", "data-t": "sup_longest" }, t("sup_longest")), " ",
       h("span", { class: "big timer", "data-field": "longest" })),
-    general ? line("sup_in_ivr", "in_ivr") : null,
+    general || centre ? line("sup_in_ivr", "in_ivr") : null,
     line("sup_ringing", "ringing"),
     h("div", { class: "levels", "data-field": "levels" }),
     h("div", { class: "abandons" },
@@ -397,7 +406,7 @@ function queueColumn(queue) {
       line("sup_abandoned_shift", "abandoned_shift", { class: "small" })),
     line("sup_callbacks", "callbacks"),
     h("p", { class: "line small", "data-field": "desk_states" }),
-    h("div", { class: "queue-actions", "data-queue": queue }),
+    centre ? null : h("div", { class: "queue-actions", "data-queue": queue }),
   );
   $("queues").append(column);
   return column;
@@ -426,8 +435,8 @@ function renderLevels(column, q) {
 
 function renderColumn(q) {
   const column = queueColumn(q.queue);
-  setText(field(column, "name"), agencyName(q.queue));
-  column.setAttribute("aria-label", agencyName(q.queue));
+  setText(field(column, "name"), columnName(q.queue));
+  column.setAttribute("aria-label", columnName(q.queue));
   if (q.in_ivr !== null) setText(field(column, "in_ivr"), String(q.in_ivr));
   setText(field(column, "ringing"), String(q.ringing));
   renderLevels(column, q);
@@ -449,9 +458,16 @@ function renderColumn(q) {
   renderWaiting(q.queue);
 }
 
+/** The whole centre's callers waiting now, from the queues' own live counts. */
+function centreWaiting() {
+  const queues = [...view.waiting.values()];
+  const oldest = queues.map((q) => q.oldest).filter((a) => a !== null && a !== undefined);
+  return { waiting: queues.reduce((sum, q) => sum + q.waiting, 0), oldest: oldest.length ? Math.min(...oldest) : null };
+}
+
 function renderWaiting(queue) {
   const column = document.querySelector(`.queue[data-queue="${CSS.escape(queue)}"]`);
-  const now = view.waiting.get(queue);
+  const now = queue === CENTRE ? centreWaiting() : view.waiting.get(queue);
   if (!column || !now) return;
   setText(field(column, "waiting"), String(now.waiting));
   column.dataset.waiting = String(now.waiting);

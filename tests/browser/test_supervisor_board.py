@@ -76,6 +76,14 @@ def test_the_board_draws_the_seeded_figures(page: Page, shots: Shots, server: Se
     expect(paused.locator('[data-field="reason"]')).to_have_text("meal")
     assert 500 <= seconds(paused.locator('[data-field="time"]').inner_text()) <= 510
     expect(page.locator('#desks tr[data-desk="desk-101"] [data-field="state"]')).to_contain_text("HOÀN TẤT CUỘC GỌI")
+    # the whole centre, first on the wall: every queue together
+    centre = column(page, "centre")
+    expect(page.locator(".queue").first).to_have_attribute("data-queue", "centre")
+    expect(centre.locator('[data-field="name"]')).to_have_text("Toàn trung tâm")
+    expect(centre.locator('[data-field="waiting"]')).to_have_text("1")
+    expect(centre.locator('[data-field="in_ivr"]')).to_have_text("1")
+    expect(centre.locator('[data-field="sl_15"]')).to_have_text("100 %")
+    expect(centre.locator(".queue-actions")).to_have_count(0)
     shots.take("board")
 
 
@@ -100,9 +108,14 @@ def test_a_new_caller_moves_the_waiting_count_at_once(page: Page, shots: Shots, 
     waiting = column(page, "police").locator('[data-field="waiting"]')
     expect(waiting).to_have_text("1")
     expect(page.locator("#live")).to_have_attribute("data-live", "yes")
+    centre = column(page, "centre").locator('[data-field="waiting"]')
+    expect(centre).to_have_text("1")
     server.routing.arrive("c6", "0906", "PJSIP/citizens-6")
     server.routing.enqueue("c6", "police", 1)
+    server.routing.arrive("c7", "0907", "PJSIP/citizens-7")
+    server.routing.enqueue("c7", "fire", 1)
     expect(waiting).to_have_text("2")
+    expect(centre).to_have_text("3")  # the centre's count moves with every queue's
     server.routing.set_desk_state("desk-102", "ready")
     expect(page.locator('#desks tr[data-desk="desk-102"]')).to_have_attribute("data-state", "ready")
 

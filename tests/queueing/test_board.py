@@ -155,6 +155,25 @@ def test_queue_now():
     assert general.desks == {"offline": 1, "ready": 1, "ringing": 0, "on_call": 1, "wrap_up": 0, "paused": 1}
 
 
+def test_the_whole_centre_is_every_queue_together():
+    board = build_board(inputs(waiting={"police": [NOW - 50_000, NOW - 20_000], "general": [NOW - 70_000],
+                                        "fire": [NOW - 1_000]}))
+    centre = board.centre
+    assert centre.queue == "centre" and centre.queue not in columns(board)
+    assert (centre.waiting, centre.oldest_waiting_arrived_ms, centre.ringing, centre.in_ivr) == (4, NOW - 70_000, 1, 2)
+    assert (centre.callbacks_pending, centre.oldest_callback_abandoned_ms) == (2, NOW - 300_000)
+    assert centre.desks == {"offline": 1, "ready": 1, "ringing": 0, "on_call": 1, "wrap_up": 0, "paused": 1}
+    # Last 15 min: police p1, p2, p3 and general g1, g2: 5 calls, each counted once.
+    last, shift = centre.windows[WINDOW_15M], centre.windows[WINDOW_SHIFT]
+    assert (last.calls, last.answered, last.abandoned, last.short_abandoned) == (5, 3, 2, 2)
+    assert last.abandoned_by_stage == {"ivr": 1, "queued": 1, "ringing": 0}
+    # 15 s: p1 (10 s) and g2 (12 s) of p1, p2, g2; 20 s: all three. The 15 min before: p4 only, at 30 s.
+    assert levels(last) == [(15, 2, 66.67, False, "better"), (20, 3, 100.0, True, "better")]
+    assert (shift.calls, shift.answered, shift.abandoned) == (8, 5, 3)
+    per_queue = columns(board)
+    assert shift.calls == sum(q.windows[WINDOW_SHIFT].calls for q in per_queue.values())
+
+
 def test_the_general_column_counts_the_menu_abandons():
     general = columns(build_board(inputs()))["general"]
     last = general.windows[WINDOW_15M]
