@@ -5,7 +5,9 @@ failed call for (a) hotline, (b) native and (c) bare; the key → desk-INVITE de
 fixed moderate rate; the most callers held with music; the claim script against a
 trivial EVAL; the FastAGI round trip with 200 sessions; a profile of the bridge; and the
 DialBegin → screen pop delay in call-takers' consoles (one headless chromium); a desk's change →
-drawn on supervisors' wallboards; and the cost of scraping /metrics every second at the hotline's best rate.
+drawn on supervisors' wallboards; the cost of scraping /metrics every second at the hotline's best rate;
+and, on a lab of its own with the shipped city's prompts, the answer time (arrival → a desk
+bridged) per kind of caller for hotline's two menu modes and the native menu.
 Writes results.json, report.md and report.png to bench/results/<time>/.
 """
 
@@ -26,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.answer_time import AnswerPlan, run_answer_time
 from bench.capacity import CapacitySearch, SearchPlan, find_capacities
 from bench.city import BenchCity
 from bench.fastagi_rtt import bridge_ivr_round_trips, echo_round_trips
@@ -38,6 +41,7 @@ from bench.report import update_benchmarks_md, write_report
 from bench.rig import Rig
 from bench.trial import TrialPlan, Trials
 from bench.wallboard_pages import run_metrics_cost, run_wallboard
+from hotline.lab.asterisk_sandbox import default_cache_dir, ensure_root
 from queueing.errors import RoutingRefused
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,16 +80,17 @@ class Mode:
     profile_s: float
     pop_rate: float  # calls/s to the consoles' desks
     pop_s: float
+    answer_window_s: float  # answer time: callers arrive this long at each load, for each path
 
 
 QUICK = Mode("quick", trial_s=4, max_trials=3, fixed_rate=20, fixed_rate_s=5, held_levels=(100, 300),
              held_arrival_rate=50, held_window_s=3, claim_requests=3000, claim_python=1000,
              fastagi_calls=2, echo_calls=2, profile_s=8,
-             pop_rate=5, pop_s=6)
+             pop_rate=5, pop_s=6, answer_window_s=20)
 FULL = Mode("full", trial_s=10, max_trials=8, fixed_rate=20, fixed_rate_s=20,
             held_levels=(250, 500, 750, 1000, 1500, 2000), held_arrival_rate=40, held_window_s=5,
             claim_requests=20000, claim_python=5000, fastagi_calls=5, echo_calls=5, profile_s=15,
-            pop_rate=5, pop_s=20)
+            pop_rate=5, pop_s=20, answer_window_s=40)
 
 FASTAGI_SESSIONS = 200
 
@@ -106,7 +111,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
                    help="pop: calls/s to the consoles' desks (default 5)")
     p.add_argument("--wallboards", type=int, default=50,
                    help="wallboard: supervisors' pages opened (viewers, one headless chromium; default 50)")
-    p.add_argument("--only", default="capacity,latency,held,redis,fastagi,profile,pop,wallboard,metrics",
+    p.add_argument("--answer-desks-per-agency", type=int, default=AnswerPlan.desks_per_agency,
+                   help=f"answer: desks of each agency on its own lab (default {AnswerPlan.desks_per_agency})")
+    p.add_argument("--only", default="capacity,latency,held,redis,fastagi,profile,pop,wallboard,metrics,answer",
                    help="comma-separated parts to run (default: all)")
     p.add_argument("--update-benchmarks-md", action="store_true",
                    help="write this run's figures into BENCHMARKS.md (between its bench markers)")
@@ -146,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                      "held_levels": mode.held_levels, "held_arrival_rate": mode.held_arrival_rate,
                      "fastagi_sessions": FASTAGI_SESSIONS, "wrap_up_s": 0, "queue_strategy": "leastrecent",
                      "consoles": args.consoles, "wallboards": args.wallboards,
-                     "pop_rate": args.pop_rate or mode.pop_rate, "pop_s": mode.pop_s},
+                     "pop_rate": args.pop_rate or mode.pop_rate, "pop_s": mode.pop_s,
+                     "answer_window_s": mode.answer_window_s},
         "noise": {}, "errors": {},
     }
     print(f"hotline bench ({mode.name}): results in {workdir}")
@@ -166,10 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
 
     try:
-        rig.start()
-        results["machine"] = describe(REPO, rig.asterisk.root)
+        if parts - {"answer"}:  # the answer phase runs on a lab of its own
+            rig.start()
+            results["machine"] = describe(REPO, rig.asterisk.root)
         trials = Trials(rig, plan)
-        paths = rig.paths
+        paths = rig.paths if rig.lab else {}
         desk_limit = len(city.all_desks()) / (0.1 + args.talk_ms / 1000 + 0.1)
         searches = {}
 
@@ -239,10 +248,19 @@ def main(argv: list[str] | None = None) -> int:
 
         for name, fn in (("capacity", capacity), ("latency", latency), ("held", held), ("redis", redis),
                          ("fastagi", fastagi), ("profile", profile), ("pop", pop), ("wallboard", wallboard),
-                         ("metrics", metrics)):
+                         ("metrics", metrics)):  # none of them is in parts when the rig is not started
             phase(name, fn)
     finally:
         rig.stop()
+
+    def answer() -> None:
+        # After the main lab is down: its own lab, with the shipped city's prompts and timers.
+        results["answer"] = {}
+        run_answer_time(workdir, AnswerPlan(desks_per_agency=args.answer_desks_per_agency, window_s=mode.answer_window_s),
+                        REPO / "hotline.toml", results["answer"])
+
+    phase("answer", answer)
+    results.setdefault("machine", describe(REPO, ensure_root(default_cache_dir(), print)))
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     results["duration_s"] = round((datetime.now() - started).total_seconds())
     (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))

@@ -47,6 +47,9 @@ NATIVE_GENERAL_QUEUE = "bench-general"
 
 def bench_config(city: BenchCity, bare_hold_s: float) -> dict[str, str]:
     """File name → text appended to the lab's rendered file."""
+    ivr = city.ivr()
+    # The city's menu: each language in turn, the same prompt files hotline plays.
+    menu = "&".join(f"hotline/{lang}/menu" for lang in city.languages)
     agencies = "\n".join(f"""exten => {digit},1,Set(CALLERID(name)={label})
  same => n,Queue({native_queue(agency)},t)
  same => n,Goto(t,1)""" for agency, digit, label in AGENCIES)
@@ -56,17 +59,18 @@ def bench_config(city: BenchCity, bare_hold_s: float) -> dict[str, str]:
 exten => {NATIVE_NUMBER},1,Goto(bench-native,s,1)
 exten => {BARE_NUMBER},1,Goto(bench-bare,s,1)
 
-; (b) the same menu as hotline's IVR, in dialplan: both languages, any key interrupts,
-; no key → the menu once more, then the general queue.
+; (b) the same menu as hotline's IVR, in dialplan: every language, any key interrupts,
+; no key → the menu again up to the city's attempts, then the general queue at once (hold
+; music, no "connecting" prompt before it: the quickest a dialplan gets a silent caller to
+; a desk, so the answer-time bench compares hotline with native's best).
 [bench-native]
 exten => s,1,Answer()
  same => n,Set(BENCH_PLAYS=1)
- same => n(menu),Background(hotline/vi/menu&hotline/en/menu)
- same => n,WaitExten({city.no_input_timeout_s:g})
+ same => n(menu),Background({menu})
+ same => n,WaitExten({ivr["no_input_timeout_s"]:g})
 {agencies}
 exten => i,1,Goto(t,1)
-exten => t,1,GotoIf($[${{BENCH_PLAYS}} < 2]?again)
- same => n,Playback(hotline/vi/connecting_general&hotline/en/connecting_general)
+exten => t,1,GotoIf($[${{BENCH_PLAYS}} < {ivr["attempts"]}]?again)
  same => n,Set(CALLERID(name)=EMERGENCY)
  same => n(queue),Queue({NATIVE_GENERAL_QUEUE},t)
  same => n,Goto(queue)

@@ -3,7 +3,10 @@ with the bench-only numbers for (b) and (c), and the bank of desk phones."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,9 +47,12 @@ class CallPath:
 
 class Rig:
     def __init__(self, workdir: Path, city: BenchCity, talk_ms: int, bare_hold_s: float,
-                 progress: Callable[[str], object] = print) -> None:
+                 progress: Callable[[str], object] = print, name: str = "bench",
+                 desk_answer_ms: tuple[int, int] = (0, 200)) -> None:
         self.workdir = workdir
         self.city = city
+        self.name = name
+        self.desk_answer_ms = desk_answer_ms  # a desk answers after a uniform delay in this range
         self.talk_ms = talk_ms
         self.bare_hold_s = bare_hold_s
         self.progress = progress
@@ -56,14 +62,28 @@ class Rig:
 
     def start(self) -> Rig:
         city_file = self.city.write(self.workdir / "bench-city.toml")
-        self.lab = Lab(city_file=city_file, workdir=self.workdir / "lab", name="bench", progress=self.progress,
+        self.lab = Lab(city_file=city_file, workdir=self.workdir / "lab", name=self.name, progress=self.progress,
                        extra_config=bench_config(self.city, self.bare_hold_s), rtp_ports=RTP_PORTS)
         self.lab.start()
         self.progress(f"  registering {len(self.lab.city.desks)} desks (one SIPp desk bank)")
         self.desks = DeskBank(self.lab.sip_target, self.site.desk_passwords, self.workdir / "desks",
+                              answer_min_ms=self.desk_answer_ms[0], answer_max_ms=self.desk_answer_ms[1],
                               talk_ms=self.talk_ms).start()
         self.set_desks("ready")
         return self
+
+    def restart_bridge(self, city_file: Path) -> None:
+        """The bridge again, reading ``city_file`` (same desks, another [ivr]): what a city
+        does to change its menu's mode, on the same Asterisk and Redis."""
+        lab = self.running_lab
+        proc = lab.bridge_proc
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                lab.kill_bridge()
+        lab.start_bridge(env={"HOTLINE_CITY_FILE": str(city_file)})
 
     def stop(self) -> None:
         if self.desks and self.desks.sipp.proc:

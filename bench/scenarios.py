@@ -15,6 +15,7 @@ Log lines, one event each (``s us`` = seconds and microseconds since the epoch):
 
 from __future__ import annotations
 
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from hotline.lab.sipp_scenarios import (
@@ -38,11 +39,12 @@ def _stamp(event: str, who: str) -> str:
 
 
 def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, line_up_ms: int,
-                     answer_within_ms: int = 8000) -> str:
+                     answer_within_ms: int = 8000, voice: Path | None = None) -> str:
     """One citizen per call, caller number ``<caller_prefix><call number>``.
 
     ``press``: ``"field"`` presses the digit in field 0 of the injection file (1-4),
-    ``""`` presses nothing. After the key (or the answer) the citizen stays up to
+    ``"voice"`` speaks instead (plays the RTP pcap ``voice``, PCMU), ``""`` does nothing;
+    either ``first_key_after_ms`` after the answer. After that the citizen stays up to
     ``line_up_ms`` for the line to hang up (BYE), then hangs up itself.
     """
     caller = f"{escape(caller_prefix)}[call_number]"
@@ -60,10 +62,15 @@ def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, li
   <nop next="pressed"/>
 {keys}
   <label id="pressed"/>"""
+    elif press == "voice":
+        if voice is None:
+            raise ValueError("press='voice' needs the voice pcap")
+        pressing = f"""  <pause milliseconds="{first_key_after_ms}"/>
+  <nop><action>{_stamp("SPEAK", caller)}<exec play_pcap_audio="{escape(str(voice))}"/></action></nop>"""
     elif press == "":
         pressing = ""
     else:
-        raise ValueError(f"press must be 'field' or '', got {press!r}")
+        raise ValueError(f"press must be 'field', 'voice' or '', got {press!r}")
     return citizen_call("bench citizen", caller, pressing=pressing, stay_ms=line_up_ms,
                         on_call=_stamp("CALL", caller), on_answer=_stamp("ANSWERED", caller),
                         on_line_hangup=_stamp("BYE", caller), on_own_hangup=_stamp("HANGUP", caller),

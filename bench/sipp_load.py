@@ -105,13 +105,14 @@ class SippProcess:
 def start_citizens(target: str, number: str, workdir: Path, name: str, caller_prefix: str,
                    rate: float, calls: int, max_concurrent: int, press: str = "field",
                    first_key_after_ms: int = 500, line_up_ms: int = 8000,
-                   digits: str = "1234") -> SippProcess:
-    """``calls`` citizens at ``rate`` calls/s (``press``: see ``citizen_scenario``); the
-    digits pressed cycle through ``digits``."""
+                   digits: str = "1234", answer_within_ms: int = 8000, voice: Path | None = None) -> SippProcess:
+    """``calls`` citizens at ``rate`` calls/s (``press``, ``voice``: see ``citizen_scenario``);
+    the digits pressed cycle through ``digits``."""
     run = SippProcess(name, workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / f"{name}.xml"
-    scenario.write_text(citizen_scenario(caller_prefix, press, first_key_after_ms, line_up_ms))
+    scenario.write_text(citizen_scenario(caller_prefix, press, first_key_after_ms, line_up_ms,
+                                         answer_within_ms=answer_within_ms, voice=voice))
     inject = workdir / f"{name}.csv"
     inject.write_text("SEQUENTIAL\n" + "".join(f"{d};\n" for d in digits))
     # -rp 1000 with a fractional rate: SIPp takes calls per second as a float.

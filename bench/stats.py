@@ -31,3 +31,11 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if sxx == 0:
         return None
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+def share_within(values: Sequence[float], limit: float, total: int) -> float | None:
+    """The share of ``total`` calls whose value is at most ``limit`` (calls with no value,
+    e.g. never answered, count against it); None when there were no calls."""
+    if total <= 0:
+        return None
+    return sum(1 for v in values if v <= limit) / total
