@@ -220,6 +220,11 @@ class IvrSettings(_Table):
     # A caller who speaks this long in the menu without pressing a key goes to a person at
     # once (the general queue, top priority); 0 turns the speech detector off.
     speech_to_human_s: float = Field(default=1.5, ge=0, le=10)
+    # TALK_DETECT's thresholds (docs/speech.md has the recordings they were tuned on): the
+    # average sample magnitude above which a frame is talking (Asterisk: 1-32768), and how long
+    # the caller must be quiet for a talk to end (a shorter pause is one talk).
+    speech_energy: int = Field(default=256, ge=1, le=32768)
+    speech_silence_ms: int = Field(default=500, ge=100, le=5000)
 
 
 class QueueingSettings(_Table):

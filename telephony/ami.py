@@ -17,9 +17,11 @@ from telephony.ami_events import (
     DialplanEvent,
     LiveChannel,
     MalformedEvent,
+    TalkEvent,
     event_identity,
     parse_channel_row,
     parse_device_state,
+    parse_talking,
     parse_user_event,
 )
 
@@ -34,6 +36,11 @@ class AmiError(RuntimeError):
 
 class ChannelGone(AmiError):
     """Asterisk has no such channel: the caller hung up meanwhile."""
+
+
+class AmiNoReply(AmiError):
+    """The action was sent and no reply came in time: it may still take effect (a Redirect
+    may still land), so its outcome is unknown, not failed."""
 
 
 def refused(action: str, message: str) -> AmiError:
@@ -65,13 +72,18 @@ class AmiLink:
             # were ~5 times the traffic, parsed only to be dropped, and AMI replies such as
             # a Redirect's queued up behind them (see BENCHMARKS.md). Replies and action
             # lists (CoreShowChannels) come whatever the mask. A one-shot look (hotline
-            # drift) takes no events: it applies none.
-            events="system,call,user" if listen else "off",
+            # drift) takes no events: it applies none. "class": TALK_DETECT's talking events
+            # (telephony/speech.py), raised only for callers in the menu.
+            events="system,call,user,class" if listen else "off",
             on_login=self._logged_in, on_disconnect=self._disconnected,
             log=logging.getLogger("hotline.ami.panoramisk"),
         )
         self.manager.register_event("UserEvent", self._user_event)
         self.manager.register_event("DeviceStateChange", self._device_state)
+        self.manager.register_event("ChannelTalkingStart", self._talking)
+        self.manager.register_event("ChannelTalkingStop", self._talking)
+        # Where talking events go (telephony/speech.py); None: the speech detector is off.
+        self.on_talk: Callable[[TalkEvent], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # Events of one call must be applied in the order Asterisk sent them (a ring that
         # ended before the hang-up), so one consumer applies them one by one.
@@ -124,6 +136,11 @@ class AmiLink:
         if event is not None:  # idempotent: every bridge may apply it
             self._events.put_nowait((event, ""))
 
+    def _talking(self, manager: Manager, message: Mapping[str, str]) -> None:
+        event = parse_talking(message)
+        if event is not None and self.on_talk is not None:  # every bridge watches: call_spoke acts once
+            self.on_talk(event)
+
     async def action(self, fields: dict[str, str], timeout: float = ACTION_DEADLINE_S) -> Any:
         """The reply: a panoramisk Message, or a list of them for an action list."""
         if not self.ready.is_set() or self.manager.protocol is None:
@@ -131,7 +148,7 @@ class AmiLink:
         try:
             reply = await asyncio.wait_for(self.manager.send_action(dict(fields)), timeout)
         except TimeoutError:
-            raise AmiError(f"AMI {fields.get('Action')} got no reply within {timeout:.0f} s") from None
+            raise AmiNoReply(f"AMI {fields.get('Action')} got no reply within {timeout:.0f} s") from None
         first = reply[0] if isinstance(reply, list) else reply
         if str(first.get("Response", "")).lower() == "error":
             raise refused(str(fields.get("Action")), str(first.get("Message")))

@@ -153,6 +153,43 @@ def parse_device_state(message: Mapping[str, str]) -> DeskPhoneIdle | None:
     return None
 
 
+@dataclass(frozen=True)
+class TalkingStarted:
+    """TALK_DETECT heard sound above its energy threshold on a caller's channel (AMI
+    ChannelTalkingStart; enabled in the menu only: [hotline-inbound])."""
+
+    call_id: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class TalkingStopped:
+    """TALK_DETECT heard its silence threshold of quiet after talking (AMI ChannelTalkingStop);
+    ``duration_ms``: how long the talking lasted."""
+
+    call_id: str
+    channel: str
+    duration_ms: int
+
+
+TalkEvent = TalkingStarted | TalkingStopped
+
+
+def parse_talking(message: Mapping[str, str]) -> TalkEvent | None:
+    """ChannelTalkingStart / ChannelTalkingStop → a talk event of the caller (its Uniqueid is
+    the call id); other events, or one without a channel, → None. A Stop without a readable
+    Duration counts as 0 ms: too short to route anyone."""
+    name, call_id, channel = _get(message, "Event"), _get(message, "Uniqueid"), _get(message, "Channel")
+    if not call_id or not channel:
+        return None
+    if name == "ChannelTalkingStart":
+        return TalkingStarted(call_id, channel)
+    if name == "ChannelTalkingStop":
+        duration = _get(message, "Duration")
+        return TalkingStopped(call_id, channel, int(duration) if duration.isdigit() else 0)
+    return None
+
+
 def event_identity(message: Mapping[str, str]) -> str:
     """The same AMI event reaches every bridge logged in to that Asterisk; this names it
     (system, channel, time to the microsecond, kind) so only one bridge applies it."""

@@ -98,6 +98,9 @@ def render(settings: CitySettings, site: AsteriskSite, full_instance: bool = Tru
         "wrap_up_s": q.wrap_up_s,
         "heartbeat_stale_s": q.bridge_heartbeat_stale_s,
         "announce_interval_s": q.announce_interval_s,
+        # TALK_DETECT(set)'s argument in the menu: silence ms, energy; empty: detector off.
+        "talk_detect": (f"{settings.ivr.speech_silence_ms},{settings.ivr.speech_energy}"
+                        if settings.ivr.speech_to_human_s > 0 else ""),
     }
     if site.citizens_contact and not re.fullmatch(r"sips?:[^\s;,]+", site.citizens_contact):
         raise AsteriskConfigError(f"citizens_contact: not a SIP URI: {site.citizens_contact!r}")

@@ -35,6 +35,7 @@ from telephony.hangups import Hangups
 from telephony.ivr_call import IvrCall
 from telephony.reconcile import Reconciler
 from telephony.recorder import Recorder
+from telephony.speech import SpeechRule, SpeechWatch
 
 log = logging.getLogger("hotline.bridge")
 
@@ -67,6 +68,12 @@ class Bridge:
                                   on_ready=self.reconcile if reconcile_on_login else self._nothing_on_login,
                                   listen=reconcile_on_login)
         self.events.recorder = Recorder(self.ami, self.routing, city.recording.dir)
+        # A caller who speaks in the menu without a key goes to a person ([ivr] speech_to_human_s; 0: off).
+        self.speech: SpeechWatch | None = None
+        if city.ivr.speech_to_human_s > 0:
+            rule = SpeechRule(round(city.ivr.speech_to_human_s * 1000), city.ivr.speech_silence_ms)
+            self.speech = SpeechWatch(rule, self.routing, self.ami, city.ivr.general_priority)
+            self.ami.on_talk = self.speech.on_talk
         self.dispatcher = Dispatcher(
             self.routing, self.ami, self.hangups, self.wake, agencies=self.agencies, ring_timeout_ms=self.ring_timeout_ms,
             overflow_after_ms={a.id: a.overflow_after_s * 1000 for a in city.agencies}, missed_limit=missed_limit)
@@ -115,6 +122,8 @@ class Bridge:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.speech is not None:
+            self.speech.close()
         await self.agi.close()
         self.ami.close()
         await self.redis.aclose()

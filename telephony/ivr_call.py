@@ -18,8 +18,9 @@ from config.names import IvrMode
 from config.settings import GENERAL_QUEUE, CitySettings
 from ivr.early_keys import next_key
 from ivr.menu import DigitPressed, Menu, NoInput, PlayMenu, RouteTo, Started, start, step
+from queueing.errors import RoutingRefused
 from queueing.routing import AsyncRouting
-from queueing.states import RouteReason
+from queueing.states import CallState, RouteReason
 from telephony.agi_protocol import AgiReply
 from telephony.agi_server import AgiChannel, CallerHungUp
 
@@ -32,6 +33,10 @@ KEY_LOG_VARIABLE = "HOTLINE_KEYS"
 # caller who chose nothing. Played there, after queueing, it never delays a free desk's ring:
 # the desk's Redirect cuts it short.
 WAIT_PROMPT_VARIABLE = "HOTLINE_WAIT_PROMPT"
+
+
+class TakenFromMenu(Exception):
+    """The caller was queued while still in the menu (telephony/speech.py: it spoke)."""
 
 
 def prompt_path(language: str, key: str) -> str:
@@ -76,8 +81,18 @@ class IvrCall:
                 return
             try:
                 await self._converse(agi, call_id, arrived_ms)
+            except (TakenFromMenu, RoutingRefused):
+                if await self._in_menu(call_id):
+                    raise
+                # Queued while in the menu (call_spoke: the caller spoke): to the wait, in place.
+                await agi.set_variable(WAIT_PROMPT_VARIABLE, self._in_every_language("connecting_general"))
+                await agi.set_variable("HOTLINE_ROUTE", "queued")
+                log.info("call %s was queued while in the menu; the IVR lets it go", call_id)
             except CallerHungUp:
-                await self._record_hangup(call_id)
+                # No longer in the menu: a desk's Redirect took the caller out of AGI, not a hang-up
+                # (a real one is recorded by the dialplan's hang-up handler all the same).
+                if await self._in_menu(call_id):
+                    await self._record_hangup(call_id)
                 raise
 
     async def _converse(self, agi: AgiChannel, call_id: str, arrived_ms: int) -> None:
@@ -164,9 +179,11 @@ class IvrCall:
             return digit, languages[0]
         for lang in languages:
             for key in ([action.notice] if action.notice else []) + ["menu"]:
+                await self._still_in_menu(agi)
                 digit = await keys.take(await self._play(agi, lang, key, escape=ALL_KEYS))
                 if digit:
                     return digit, lang
+        await self._still_in_menu(agi)
         reply = await agi.send("WAIT FOR DIGIT", int(self.city.ivr.no_input_timeout_s * 1000))
         if reply.hangup:
             raise CallerHungUp(agi.env.channel)
@@ -184,6 +201,20 @@ class IvrCall:
                       prompt_path(language, key), reply.line)
             return None
         return reply.digit
+
+    async def _in_menu(self, call_id: str) -> bool:
+        """Still in the ivr state; True as well when Redis cannot tell (the menu goes on)."""
+        try:
+            state = (await self.routing.call(call_id)).get("state", "")
+        except RedisError:
+            return True
+        return state in ("", CallState.IVR)
+
+    async def _still_in_menu(self, agi: AgiChannel) -> None:
+        """Before each prompt: a caller queued meanwhile (call_spoke) leaves the menu."""
+        call_id = agi.env.variables.get("agi_arg_1") or agi.env.uniqueid
+        if not await self._in_menu(call_id):
+            raise TakenFromMenu(call_id)
 
     async def _record_hangup(self, call_id: str) -> None:
         # Asterisk's hangup handler reports this too (over AMI); recording it here as well
