@@ -347,10 +347,9 @@ def _paths_table(city: CitySettings, paths: CallerPaths) -> list[str]:
     free, busy = paths.no_input_when(desk_free=True), paths.no_input_when(desk_free=False)
     skipped = paths.menu_skipped_when_desk_free
     key_free = "at the answer (no menu)" if skipped else "when pressed"
-    speech_free = "at the answer (no menu)" if skipped else (
-        f"{s(paths.speech_to_human_s)} after speech starts" if paths.speech_to_human_s > 0 else s(free))
-    speech_busy = (f"{s(paths.speech_to_human_s)} after speech starts" if paths.speech_to_human_s > 0
+    speech_busy = (f"{s(paths.speech_after_s)} after speech starts" if paths.speech_after_s > 0
                    else f"{s(busy)} (detector off: as silence)")
+    speech_free = "at the answer (no menu)" if skipped else speech_busy
     lines = [
         f"{city.ivr.mode.value}, {city.ivr.attempts} attempt(s), languages {', '.join(city.languages)}, "
         f"wait for a key {city.ivr.no_input_timeout_s:g} s; target {target_s(city)} s",

@@ -60,7 +60,11 @@ class CallerPaths:
     options: Mapping[str, str]  # digit → agency id
     steps: tuple[Step, ...]  # the silent caller's menu, from the answer to the general queue
     wrong_keys: tuple[WrongKey, ...]  # one per attempt
-    speech_to_human_s: float  # 0: the speech detector is off
+    # A caller who keeps speaking, pressing nothing, is queued this long after starting: the
+    # city's speech_to_human_s, plus TALK_DETECT's silence threshold (speech_silence_ms), the
+    # quiet it waits for before a talk counts as ended, so the detector decides only then
+    # (telephony/speech.py). 0: the detector is off.
+    speech_after_s: float
 
     @property
     def no_input_s(self) -> float:
@@ -84,18 +88,18 @@ class CallerPaths:
 
     def speech_queued_at(self, starts_s: float) -> float:
         """When a caller who starts speaking ``starts_s`` after the answer (and keeps talking,
-        pressing nothing) is queued: after speech_to_human_s of talk, unless the silent path
-        ends first. With the detector off, speech is the silent path."""
-        if self.speech_to_human_s <= 0:
+        pressing nothing) is queued: speech_after_s later, unless the silent path ends first.
+        With the detector off, speech is the silent path."""
+        if self.speech_after_s <= 0:
             return self.no_input_s
-        return min(max(starts_s, 0.0) + self.speech_to_human_s, self.no_input_s)
+        return min(max(starts_s, 0.0) + self.speech_after_s, self.no_input_s)
 
     @property
     def latest_speech_start_s(self) -> float | None:
         """Speech starting after this changes nothing: the silent path ends first (None: detector off)."""
-        if self.speech_to_human_s <= 0:
+        if self.speech_after_s <= 0:
             return None
-        return max(self.no_input_s - self.speech_to_human_s, 0.0)
+        return max(self.no_input_s - self.speech_after_s, 0.0)
 
 
 def _attempt(attempt: int, notice: Notice | None, languages: list[str], durations: Durations,
@@ -139,7 +143,8 @@ def caller_paths(city: CitySettings, durations: Durations) -> CallerPaths:
         for attempt in range(1, ivr.attempts + 1)
     )
     return CallerPaths(mode=ivr.mode, options={a.digit: a.id for a in city.agencies}, steps=tuple(steps),
-                       wrong_keys=wrong, speech_to_human_s=ivr.speech_to_human_s)
+                       wrong_keys=wrong,
+                       speech_after_s=ivr.speech_to_human_s + ivr.speech_silence_ms / 1000 if ivr.speech_to_human_s > 0 else 0.0)
 
 
 # --- the city's target ----------------------------------------------------------------------

@@ -112,26 +112,27 @@ def test_silent_caller_by_mode(mode, desk_free, queued_s):
     assert paths.no_input_when(desk_free) == queued_s
 
 
-# (speech_to_human_s, speech starts at s, queued at s)
+# (speech_to_human_s, speech_silence_ms, speech starts at s, queued at s): a caller who keeps
+# talking is queued speech_to_human_s + the detector's silence threshold after starting.
 SPEECH = [
-    (1.5, 0.0, 1.5),
-    (1.5, 10.0, 11.5),
-    (1.5, 35.0, 36.5),  # the silent path ends first (36.5)
-    (1.5, 40.0, 36.5),
-    (1.5, -1.0, 1.5),  # speech before the answer counts from the answer
-    (0.0, 0.0, 36.5),  # detector off: speech is the silent path
-    (3.0, 2.0, 5.0),
+    (1.5, 500, 0.0, 2.0),
+    (1.5, 500, 10.0, 12.0),
+    (1.5, 500, 35.0, 36.5),  # the silent path ends first (36.5)
+    (1.5, 500, 40.0, 36.5),
+    (1.5, 500, -1.0, 2.0),  # speech before the answer counts from the answer
+    (0.0, 500, 0.0, 36.5),  # detector off: speech is the silent path
+    (3.0, 1000, 2.0, 6.0),
 ]
 
 
-@pytest.mark.parametrize(("speech_s", "starts_s", "queued_s"), SPEECH)
-def test_a_caller_who_speaks(speech_s, starts_s, queued_s):
-    paths = caller_paths(city(speech_to_human_s=speech_s), DURATIONS)
+@pytest.mark.parametrize(("speech_s", "silence_ms", "starts_s", "queued_s"), SPEECH)
+def test_a_caller_who_speaks(speech_s, silence_ms, starts_s, queued_s):
+    paths = caller_paths(city(speech_to_human_s=speech_s, speech_silence_ms=silence_ms), DURATIONS)
     assert paths.speech_queued_at(starts_s) == queued_s
 
 
 def test_latest_speech_start():
-    assert caller_paths(city(speech_to_human_s=1.5), DURATIONS).latest_speech_start_s == 35.0
+    assert caller_paths(city(speech_to_human_s=1.5), DURATIONS).latest_speech_start_s == 34.5  # 36.5 - (1.5 + 0.5)
     assert caller_paths(city(speech_to_human_s=0), DURATIONS).latest_speech_start_s is None
 
 
