@@ -16,7 +16,7 @@ from structlog.contextvars import bound_contextvars
 
 from queueing.results import Claim
 from queueing.routing import AsyncRouting
-from telephony.ami import AmiError, AmiLink, ChannelGone
+from telephony.ami import AmiError, AmiLink, AmiNoReply, ChannelGone
 from telephony.hangups import Hangups
 
 log = logging.getLogger("hotline.bridge.dispatcher")
@@ -30,6 +30,10 @@ class Delivery(StrEnum):
     RINGING = "ringing"  # the caller is on its way to the desk
     GONE = "gone"        # the caller had left: the call is closed
     RETRY = "retry"      # AMI could not move it: the caller is back at its place, the desk ready
+    # The Redirect got no reply in time: it may still land, so the offer stays open (the ring's
+    # end, the answer, or reconciliation settles it). Putting the caller back now could
+    # offer it to a second desk while the first one rings.
+    UNCONFIRMED = "unconfirmed"
 
 
 class Dispatcher:
@@ -72,8 +76,9 @@ class Dispatcher:
             if claim is None:
                 break
             outcome = await self.deliver(claim)
-            if outcome == Delivery.RETRY:
-                # The same caller and desk would be claimed again at once: wait for the next tick.
+            if outcome in (Delivery.RETRY, Delivery.UNCONFIRMED):
+                # The same caller and desk would be claimed again at once, or AMI is slow to
+                # answer: wait for the next tick.
                 break
             if outcome == Delivery.RINGING:
                 delivered += 1
@@ -90,6 +95,10 @@ class Dispatcher:
                 log.info("call %s left before its desk could ring (%s)", claim.call_id, exc)
                 await self.hangups.record(claim.call_id)
                 return Delivery.GONE
+            except AmiNoReply as exc:
+                log.warning("call %s → desk %s not confirmed (%s): the offer stays open until the ring ends "
+                            "or reconciliation finds the caller still waiting", claim.call_id, claim.desk_id, exc)
+                return Delivery.UNCONFIRMED
             except AmiError as exc:
                 # Not the desk's fault: the caller goes back to its place, the desk stays ready.
                 log.error("could not ring desk %s for call %s: %s", claim.desk_id, claim.call_id, exc)

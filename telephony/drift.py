@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from queueing.states import CallState, DeskState
+from telephony.ami import ACTION_DEADLINE_S
 from telephony.ami_events import HOTLINE_CONTEXTS, LiveChannel, caller_stage
 
-OFFER_IN_FLIGHT_MS = 3000  # longer than any AMI Redirect takes to land
+# An offer younger than this whose caller still waits is not lost: its Redirect may still land.
+# Twice the AMI reply deadline: a Redirect that got no reply in time (the dispatcher leaves
+# its offer open) has had as long again to take effect. Requeueing sooner could ring a second
+# desk for a caller the first Redirect is still taking to the first.
+OFFER_IN_FLIGHT_MS = int(2 * ACTION_DEADLINE_S * 1000)
 LIVE_CALL_STATES = (CallState.IVR, CallState.QUEUED, CallState.RINGING, CallState.ON_CALL, CallState.FALLBACK)
 
 

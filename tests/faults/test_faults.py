@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.faults.cable import CuttableLink
+from tests.faults.cable import CuttableLink, SlowRedirectLink
 from tests.faults.ledger import Ledger
 from tests.lab_fixtures import call_of, wait_call, wait_until
 
@@ -101,6 +101,32 @@ def test_ami_link_cut_for_30_seconds(hotline, phones):
         assert call_of(hotline, "0990200003")["state"] in ("abandoned", "ended")
         rec = wait_call(hotline, "0990200004", ("ended",), timeout=5)
         assert (rec["outcome"], rec["fallback_reason"]) == ("answered", "")
+    finally:
+        link.close()
+        hotline.kill_bridge(0)  # the next test gets a bridge that talks to AMI directly
+        hotline.start_bridge()
+
+
+def test_a_redirect_that_lands_after_the_ami_deadline_rings_one_desk_only(hotline, phones):
+    # The Redirect reaches Asterisk 7 s late, after the bridge stopped waiting for its reply
+    # (5 s). Putting the caller back in the queue then would offer it to a second desk while
+    # the late Redirect takes it to the first (and could pull it out of that desk's call).
+    ledger = Ledger("Redirect 7 s late (AMI reply deadline 5 s)", hotline)
+    link = SlowRedirectLink(hotline.site.ami_port, redirects=1, seconds=7)
+    try:
+        hotline.kill_bridge(0)
+        hotline.start_bridge(env={"HOTLINE_AMI_PORT": str(link.port)})
+        first = desk(ledger, phones, "desk-101", answer_after_ms=1000, talk_ms=4000)
+        second = desk(ledger, phones, "desk-102", answer_after_ms=1000, talk_ms=4000)
+        place(ledger, phones, "0990900001", stay_ms=60000)
+        row = settle(ledger, timeout=60)
+        assert link.held, "the Redirect was never held back"
+        assert row["answered"] == 1
+        rec = call_of(hotline, "0990900001")
+        assert (rec["outcome"], rec["ring_attempts"]) == ("answered", "1"), rec
+        # One desk rang, once, and talked to the caller to the end (SIPp's desk hangs up after talk_ms).
+        assert rings(first) + rings(second) == ["0990900001"]
+        assert int(rec["ended_ms"]) - int(rec["answered_ms"]) >= 3500, rec
     finally:
         link.close()
         hotline.kill_bridge(0)  # the next test gets a bridge that talks to AMI directly

@@ -9,7 +9,7 @@ import logging
 import pytest
 from panoramisk.message import Message
 
-from telephony.ami import AmiError, AmiLink, ChannelGone
+from telephony.ami import AmiError, AmiLink, AmiNoReply, ChannelGone
 from telephony.ami_events import CallerLeft, DeskAnswered, LiveChannel, RingEnded
 from tests.replay import ami_error_text, ami_reply, ami_user_events
 
@@ -142,7 +142,7 @@ def test_action_without_reply_times_out(monkeypatch):
         await asyncio.sleep(10)
 
     async def scenario(link):
-        with pytest.raises(AmiError, match=r"^AMI DBPut got no reply within 0 s$"):
+        with pytest.raises(AmiNoReply, match=r"^AMI DBPut got no reply within 0 s$"):
             await link.action({"Action": "DBPut"}, timeout=0.05)
 
     run_link({"DBPut": never}, scenario)

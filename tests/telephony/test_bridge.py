@@ -17,7 +17,7 @@ from hotline.lab.redis_server import start_redis_server
 from queueing.audit import audit
 from queueing.routing import wall_clock_ms
 from queueing.script_timing import parse_snapshot
-from telephony.ami import AmiError, refused
+from telephony.ami import ACTION_DEADLINE_S, AmiError, AmiNoReply, refused
 from telephony.ami_events import (
     CallerLeft,
     DeskAnswered,
@@ -74,6 +74,8 @@ def ami_failure(text: str) -> AmiError:
     """The error AmiLink raises with this text: Asterisk's refusals are typed by their
     message (telephony.ami.refused), the link's own failures are plain AmiErrors."""
     action, sep, message = text.partition(": ")
+    if " got no reply within " in text:
+        return AmiNoReply(text)
     if sep and action.startswith("AMI "):
         return refused(action.removeprefix("AMI "), message)
     return AmiError(text)
@@ -219,8 +221,7 @@ def test_a_caller_gone_before_the_redirect_is_closed_and_the_desk_ready_again(re
     assert audit(r) == []
 
 
-@pytest.mark.parametrize("problem", ["AMI Redirect got no reply within 5 s", "AMI Redirect: Permission denied",
-                                     "AMI not connected; cannot Redirect"])
+@pytest.mark.parametrize("problem", ["AMI Redirect: Permission denied", "AMI not connected; cannot Redirect"])
 def test_another_ami_error_puts_the_caller_back_at_its_place(redis_url, r, problem, caplog):
     async def scenario(bridge):
         await waiting(bridge, "c-1", "police", ago_ms=3_000)
@@ -241,6 +242,30 @@ def test_another_ami_error_puts_the_caller_back_at_its_place(redis_url, r, probl
     [error] = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
     assert error.getMessage() == f"could not ring desk desk-101 for call c-1: {problem}"
     assert audit(r) == []
+
+
+def test_a_redirect_without_reply_leaves_the_offer_open(redis_url, r, caplog):
+    # The Redirect may still land: putting the caller back in its queue now could offer it to
+    # a second desk while the first rings (or talks to it). The ring's end, the answer or
+    # reconciliation settles the offer instead.
+    async def scenario(bridge):
+        await waiting(bridge, "c-1", "police", ago_ms=3_000)
+        await waiting(bridge, "c-2", "police", ago_ms=1_000)
+        await ready(bridge, "desk-101")
+        await ready(bridge, "desk-102")
+        bridge.ami.redirect_error = "AMI Redirect got no reply within 5 s"
+        delivered = await bridge.dispatch_once()
+        return delivered, list(bridge.ami.redirects)
+
+    delivered, redirects = run(redis_url, scenario)
+    assert delivered == 0
+    assert [(ch, exten) for ch, _, exten in redirects] == [("PJSIP/citizens-c-1", "desk-101")]  # no second desk tried
+    record = call(r, "c-1")
+    assert (record["state"], record["desk"], record["last_ring_status"]) == ("ringing", "desk-101", "")
+    assert (desk(r, "desk-101")["state"], desk(r, "desk-101")["call_id"]) == ("ringing", "c-1")
+    assert r.zrange("hotline:queue:police", 0, -1) == ["c-2"]
+    assert desk(r, "desk-102")["state"] == "ready"
+    assert any("call c-1 → desk desk-101 not confirmed" in m for m in caplog.messages)
 
 
 def test_dispatch_once_does_not_spin_on_a_lasting_ami_error(redis_url, r):
@@ -470,8 +495,10 @@ def test_reconcile_closes_calls_whose_channel_is_gone(redis_url, r):
     assert audit(r) == []
 
 
-def test_offer_in_flight_is_three_seconds():
-    assert OFFER_IN_FLIGHT_MS == 3000
+def test_an_offer_is_in_flight_for_twice_the_ami_reply_deadline():
+    # A Redirect that got no reply within the deadline (the dispatcher leaves the offer open)
+    # has had as long again to land before reconciliation calls the offer lost.
+    assert OFFER_IN_FLIGHT_MS == 2 * ACTION_DEADLINE_S * 1000 == 10_000
 
 
 def test_reconcile_requeues_a_stale_ringing_call_back_in_hotline_wait(redis_url, r):

@@ -10,7 +10,7 @@ from telephony.drift import OFFER_IN_FLIGHT_MS, Drift, find_drift
 NOW = 1_800_000_000_000
 
 
-def call(call_id, state, desk="", offered_ago_ms=10_000):
+def call(call_id, state, desk="", offered_ago_ms=OFFER_IN_FLIGHT_MS + 1):
     return {"call_id": call_id, "state": state, "desk": desk, "offered_ms": str(NOW - offered_ago_ms)}
 
 
