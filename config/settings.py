@@ -223,7 +223,7 @@ class IvrSettings(_Table):
     # TALK_DETECT's thresholds (docs/speech.md has the recordings they were tuned on): the
     # average sample magnitude above which a frame is talking (Asterisk: 1-32768), and how long
     # the caller must be quiet for a talk to end (a shorter pause is one talk).
-    speech_energy: int = Field(default=256, ge=1, le=32768)
+    speech_energy: int = Field(default=768, ge=1, le=32768)
     speech_silence_ms: int = Field(default=500, ge=100, le=5000)
 
 

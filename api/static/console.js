@@ -266,6 +266,8 @@ function ivrLine(call) {
   const parts = [];
   // human_first: a desk was free, so the caller heard no menu; the call-taker asks and transfers.
   if (call.route_reason === "desk_free") parts.push(t("no_choice_yet"));
+  // The caller spoke in the menu instead of pressing (a panicked caller): straight to a person.
+  else if (call.route_reason === "spoke") parts.push(t("spoke"));
   else if (call.route_reason === "no_input" || (!call.choice && call.route_reason !== "rejoined")) parts.push(t("no_key"));
   else if (call.route_reason === "invalid") parts.push(t("invalid_key"));
   else if (call.choice) parts.push(t("chose", { digit: call.choice }));

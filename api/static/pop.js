@@ -16,6 +16,7 @@ addStrings({
     pop_key: "phím {key}",
     pop_no_key: "không bấm phím",
     pop_invalid: "phím không hợp lệ",
+    pop_spoke: "nói {time}, không bấm phím",
     pop_at: "lúc {time}",
     pop_priority_reason_no_choice: "không chọn (mặc định)",
     pop_priority_reason_chosen: "theo lựa chọn của người gọi",
@@ -48,6 +49,7 @@ addStrings({
     pop_key: "key {key}",
     pop_no_key: "no key",
     pop_invalid: "invalid key",
+    pop_spoke: "spoke {time}, no key",
     pop_at: "at {time}",
     pop_priority_reason_no_choice: "no choice (default)",
     pop_priority_reason_chosen: "the caller's choice",
@@ -119,7 +121,9 @@ function ivrPath(pop) {
   const steps = pop.ivr.path;
   const list = h("ol", { class: "pop-path", id: "pop-path" });
   for (const step of steps) {
-    const what = !step.key ? t("pop_no_key") : step.result === "invalid" ? `${t("pop_key", { key: step.key })} · ${t("pop_invalid")}`
+    // "spoke": TALK_DETECT heard the caller talk this long without a key (telephony/speech.py).
+    const what = step.result === "spoke" ? t("pop_spoke", { time: seconds(step.speech_ms) })
+      : !step.key ? t("pop_no_key") : step.result === "invalid" ? `${t("pop_key", { key: step.key })} · ${t("pop_invalid")}`
       : t("pop_key", { key: step.key });
     list.append(h("li", { dataset: { result: step.result || "" } }, what, " · ", seconds(step.at_ms),
       step.language ? ` · ${String(step.language).toUpperCase()}` : ""));

@@ -99,15 +99,18 @@ def _start(run: SippRun, args: list[str]) -> SippRun:
 
 def place_call(target: str, number: str, caller: str, workdir: Path, digits: str = "",
                stay_ms: int = 30000, first_digit_after_ms: int = 1500, name: str | None = None,
-               local_ip: str = "127.0.0.1", voice: Path | None = None, voice_after_ms: int = 3000) -> SippRun:
+               local_ip: str = "127.0.0.1", voice: Path | None = None, voice_after_ms: int = 3000,
+               voice_first: bool = False) -> SippRun:
     """A citizen's phone: one call from ``caller`` to ``number`` at ``target`` (host:port).
     ``voice``: an RTP pcap (hotline/lab/rtp_pcap.py) played ``voice_after_ms`` after the
-    last digit; without, the phone sends no audio but its keys."""
+    last digit (``voice_first``: after the answer, the digits pressed while it plays); without,
+    the phone sends no audio but its keys."""
     run = SippRun(name or f"citizen-{caller}", workdir)
     scenario = run.workdir / f"{run.name}.xml"
     scenario.write_text(citizen_scenario(
         caller, digits, first_digit_after_ms=first_digit_after_ms, stay_ms=stay_ms, voice=voice,
-        voice_after_ms=voice_after_ms, voice_payload_type=rtp_payload_type(voice) if voice is not None else 0))
+        voice_after_ms=voice_after_ms, voice_payload_type=rtp_payload_type(voice) if voice is not None else 0,
+        voice_first=voice_first))
     run.media_port = free_port_pair()
     return _start(run, [target, "-sf", str(scenario), "-s", number, "-m", "1", "-l", "1",
                         "-i", local_ip, "-p", str(free_port()), "-mp", str(run.media_port),

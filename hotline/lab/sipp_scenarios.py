@@ -163,20 +163,25 @@ def citizen_call(name: str, caller: str, *, pressing: str, stay_ms: int, on_answ
 
 def citizen_scenario(caller: str, digits: str = "", first_digit_after_ms: int = 1500,
                      between_digits_ms: int = 1500, stay_ms: int = 30000, voice: Path | None = None,
-                     voice_after_ms: int = 3000, voice_payload_type: int = 0) -> str:
+                     voice_after_ms: int = 3000, voice_payload_type: int = 0, voice_first: bool = False) -> str:
     """A citizen calls, presses ``digits`` (RFC 4733) and stays on the line up to
     ``stay_ms`` after the last digit: hangs up then unless the line hangs up first.
     ``voice``: an RTP pcap (of ``voice_payload_type``, which the INVITE then offers) the
     citizen plays ``voice_after_ms`` after the last digit, i.e. once a desk has answered
-    (counted in ``stay_ms``); none: the citizen sends no audio but its keys."""
+    (counted in ``stay_ms``); none: the citizen sends no audio but its keys. ``voice_first``:
+    the voice starts ``voice_after_ms`` after the answer instead, and the keys are pressed while it
+    plays (a caller speaking in the menu, then pressing)."""
     press = []
+    if voice is not None and voice_first:
+        press.append(f'  <pause milliseconds="{voice_after_ms}"/>')
+        press.append(play_audio(voice, "VOICE"))
     for i, d in enumerate(digits):
         wait_ms = first_digit_after_ms if i == 0 else between_digits_ms
         if wait_ms > 0:  # 0: the key right after the ACK, as a caller already pressing when answered
             press.append(f'  <pause milliseconds="{wait_ms}"/>')
         press.append(f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>')
         press.append(f'  <nop><action><log message="DTMF {escape(d)} at [clock_tick]"/></action></nop>')
-    if voice is not None:
+    if voice is not None and not voice_first:
         press.append(f'  <pause milliseconds="{voice_after_ms}"/>')
         press.append(play_audio(voice, "VOICE"))
         stay_ms = max(stay_ms - voice_after_ms, 1)

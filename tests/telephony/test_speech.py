@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import json
 
+import pytest
+import redis.asyncio as aioredis
+
+from queueing import AsyncRouting
+from telephony.ami import ChannelGone
 from telephony.ami_events import TalkingStarted, TalkingStopped, parse_talking
-from telephony.speech import CheckAt, Due, Heard, Quiet, SpeechRule, Spoke, Talk, detect
+from telephony.speech import CheckAt, Due, Heard, Quiet, SpeechRule, SpeechWatch, Spoke, Talk, detect
 
 RULE = SpeechRule(to_human_ms=1500, silence_ms=500)  # decides 2000 ms after the talk began
 TALKING = Talk(since_ms=1000, keys_at_start=1)
@@ -75,3 +81,70 @@ CHANNEL = "PJSIP/citizens-00000007"
 )
 def test_talking_events(message, event):
     assert parse_talking(message) == event
+
+
+# --- SpeechWatch: the detector fed from AMI, with a timer, queueing with call_spoke -------------
+
+class KeyLog:
+    """The part of the AMI link SpeechWatch uses: Getvar of HOTLINE_KEYS on a caller's channel."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, str] = {}
+        self.gone: set[str] = set()
+
+    async def getvar(self, channel: str, variable: str) -> str:
+        assert variable == "HOTLINE_KEYS"
+        if channel in self.gone:
+            raise ChannelGone(f"AMI Getvar: No such channel: {channel}")
+        return self.keys.get(channel, "")
+
+
+FAST = SpeechRule(to_human_ms=150, silence_ms=50)
+
+
+async def watch_calls(redis_url, script):
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    routing = AsyncRouting(client)
+    ami = KeyLog()
+    watch = SpeechWatch(FAST, routing, ami, general_priority=0)  # type: ignore[arg-type]
+    try:
+        await routing.arrive("c-1", "0900000001", CHANNEL)
+        await script(watch, ami, routing)
+        return await routing.call("c-1"), watch
+    finally:
+        watch.close()
+        await client.aclose()
+
+
+def test_a_caller_still_talking_when_the_timer_fires_goes_to_a_person(redis_url, redis_client):
+    async def script(watch, ami, routing):
+        watch.on_talk(TalkingStarted("c-1", CHANNEL))  # and no Stop: a caller shouting on and on
+        for _ in range(100):
+            if (await routing.call("c-1"))["state"] != "ivr":
+                return
+            await asyncio.sleep(0.02)
+
+    call, watch = asyncio.run(watch_calls(redis_url, script))
+    assert (call["state"], call["queue"], call["route_reason"]) == ("queued", "general", "spoke")
+    assert json.loads(call["ivr_path"])[0]["speech_ms"] >= FAST.to_human_ms
+    assert watch.talks == {}  # decided: forgotten
+
+
+@pytest.mark.parametrize(
+    "what", ["short sound", "key while talking", "caller gone"],
+)
+def test_no_person_for_a_short_sound_a_key_or_a_caller_gone(redis_url, redis_client, what):
+    async def script(watch, ami, routing):
+        watch.on_talk(TalkingStarted("c-1", CHANNEL))
+        await asyncio.sleep(0.05)
+        if what == "short sound":
+            watch.on_talk(TalkingStopped("c-1", CHANNEL, 60))
+        elif what == "key while talking":
+            ami.keys[CHANNEL] = "7"
+        else:
+            ami.gone.add(CHANNEL)
+        await asyncio.sleep((FAST.decide_after_ms + 300) / 1000)
+
+    call, watch = asyncio.run(watch_calls(redis_url, script))
+    assert (call["state"], call["route_reason"]) == ("ivr", "")
+    assert watch.talks == {}
