@@ -171,9 +171,13 @@ def verdicts(runs: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         goal = [meets_goal(f) for r in mine if r["load"] == "low" for f in r["types"].values()]
         entry: dict[str, Any] = {"goal_at_low_load": None if not goal or None in goal else all(goal)}
+        entry["missed_goal"] = [f"{r['load']} {t}" for r in mine if r["load"] == "low"
+                                for t, f in r["types"].items() if meets_goal(f) is False]
         if path != AnswerPath.NATIVE:
-            cmp = [not_worse_than_native(f, native.get((r["load"], t), {})) for r in mine for t, f in r["types"].items()]
-            entry["not_worse_than_native"] = None if not cmp or None in cmp else all(cmp)
+            cmp = {(r["load"], t): not_worse_than_native(f, native.get((r["load"], t), {}))
+                   for r in mine for t, f in r["types"].items()}
+            entry["not_worse_than_native"] = None if not cmp or None in cmp.values() else all(cmp.values())
+            entry["worse_than_native"] = [f"{load} {t}" for (load, t), ok in cmp.items() if ok is False]
         out[path] = entry
     return out
 
@@ -277,7 +281,11 @@ def run_load(rig: Rig, clock: AnswerClock, path: AnswerPath, number: str, load: 
                CallerType.SILENT: ("", 0), CallerType.SPEAKING: ("voice", EARLY_KEY_MS)}
     t0, since_ms = time.monotonic(), int(time.time() * 1000) - 1000
     try:
-        for caller_type, (press, after_ms) in presses.items():
+        for n, (caller_type, (press, after_ms)) in enumerate(presses.items()):
+            # Each type's SIPp starts one arrival gap after the previous one: the types take
+            # turns, one caller every 1/rate s, instead of four arriving at the same instant.
+            if n:
+                time.sleep(1 / rate)
             prefix = rig.caller_prefix()
             clock.watch(prefix)
             name = f"answer-{path}-{load}-{caller_type}"

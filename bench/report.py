@@ -387,9 +387,11 @@ def answer_section(answer: dict[str, Any]) -> list[str]:
                    f"and never worse than native (p95 at most native's + {NOT_WORSE_MARGIN_S:g} s, share within "
                    f"{GOAL_WITHIN_S} s at least native's) "
                    "for any type at either load.\n")
-        out.append("| path | goal at low load | not worse than native |")
-        out.append("| --- | --- | --- |")
+        out.append("| path | goal at low load | not worse than native | where not |")
+        out.append("| --- | --- | --- | --- |")
         for path, v in verdicts.items():
+            misses = [f"goal: {c}" for c in v.get("missed_goal", [])] + [f"native: {c}" for c in v.get("worse_than_native", [])]
             out.append(f"| {PATH_TITLES.get(path, path)} | {_yes(v.get('goal_at_low_load'))} | "
-                       f"{_yes(v.get('not_worse_than_native')) if 'not_worse_than_native' in v else '(baseline)'} |")
+                       f"{_yes(v.get('not_worse_than_native')) if 'not_worse_than_native' in v else '(baseline)'} | "
+                       f"{'; '.join(misses) or '—'} |")
     return out

@@ -122,9 +122,11 @@ def test_verdicts_goal_at_low_load_and_every_load_against_native() -> None:
             _run(AnswerPath.NATIVE, "low", silent=[16.0] * 20, key_early=[2.0] * 20),
             _run(AnswerPath.NATIVE, "high", silent=[20.0] * 20, key_early=[2.0] * 20)]
     v = verdicts(runs)
-    assert v[AnswerPath.MENU_FIRST] == {"goal_at_low_load": True, "not_worse_than_native": False}
-    assert v[AnswerPath.HUMAN_FIRST] == {"goal_at_low_load": True, "not_worse_than_native": True}
-    assert v[AnswerPath.NATIVE] == {"goal_at_low_load": False}
+    assert v[AnswerPath.MENU_FIRST] == {"goal_at_low_load": True, "missed_goal": [], "not_worse_than_native": False,
+                                        "worse_than_native": ["high silent"]}
+    assert v[AnswerPath.HUMAN_FIRST] == {"goal_at_low_load": True, "missed_goal": [], "not_worse_than_native": True,
+                                         "worse_than_native": []}
+    assert v[AnswerPath.NATIVE] == {"goal_at_low_load": False, "missed_goal": ["low silent"]}
     assert verdicts([]) == {}
 
 
@@ -142,8 +144,9 @@ def test_answer_section_has_a_row_per_path_load_and_type_and_the_verdicts() -> N
     row = next(ln for ln in lines if "(a) hotline menu_first | silent" in ln)
     assert row.split(" | ")[3:12] == ["2", "2", "15.5", "16.7", "16.9", "17.0", "0 %", "50 %", "100 %"]
     assert row.endswith("| NO | no_input 2 |")
-    assert "| (a) hotline menu_first | NO | NO |" in text  # silent: p95 16.9 s against native's 15.5 s
-    assert "| (n) native Background + app_queue | NO | (baseline) |" in text
+    # silent: p95 16.9 s against native's 15.5 s
+    assert "| (a) hotline menu_first | NO | NO | goal: low silent; native: low silent |" in text
+    assert "| (n) native Background + app_queue | NO | (baseline) | goal: low silent |" in text
     assert next(ln for ln in lines if "native Background + app_queue | silent" in ln).endswith("| NO | — |")
     assert "### Answer time" in markdown({"answer": answer})
 
