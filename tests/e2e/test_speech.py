@@ -87,3 +87,23 @@ def test_a_caller_who_presses_a_key_while_speaking_goes_to_its_agency(hotline, p
     wait_until(lambda: caller_context(hotline, "0933300001") == "hotline-wait", 20, "the caller in hotline-wait")
     rec = call_of(hotline, "0933300001")
     assert (rec["queue"], rec["route_reason"]) == ("medical", "chosen"), rec
+
+
+def test_with_two_bridges_each_caller_who_spoke_is_queued_once_and_rung_once(hotline, phones):
+    # Both bridges hear every talking event and both detectors decide; call_spoke acts once.
+    hotline.start_bridge(index=1)
+    phones.desk("desk-401", talk_ms=800)
+    callers = {"0933400001": SPEECH["vi"], "0933400002": SPEECH["en"], "0933400003": SHOUT}
+    for caller, sound in callers.items():
+        phones.citizen(caller, "", voice=sound_pcap(sound), voice_after_ms=300, voice_first=True, stay_ms=60_000)
+    records = {caller: wait_call(hotline, caller, ("ended",), timeout=60) for caller in callers}
+    for rec in records.values():
+        assert_spoke(rec)
+        assert (rec["desk"], rec["outcome"], rec["ring_attempts"]) == ("desk-401", "answered", "1"), rec
+    events = hotline.routing().events(500)
+    for rec in records.values():
+        assert [e["type"] for e in events if e.get("call_id") == rec["call_id"] and e["type"] in
+                ("call_queued", "offered")] == ["call_queued", "offered"], rec["call_id"]
+    logs = hotline.bridge_log(0).read_text() + hotline.bridge_log(1).read_text()
+    for rec in records.values():
+        assert logs.count(f"call {rec['call_id']} spoke") == 1, rec["call_id"]
