@@ -189,6 +189,12 @@ BAD = [
     ("too many attempts", changed("ivr.attempts", 6), "ivr.attempts: must be less than or equal to 5, got 6"),
     ("attempts as a float", changed("ivr.attempts", 2.5), "ivr.attempts: must be a valid integer, got 2.5"),
     ("general priority", changed("ivr.general_priority", 10), "ivr.general_priority: must be less than or equal to 9, got 10"),
+    ("speech energy zero", changed("ivr.speech_energy", 0), "ivr.speech_energy: must be greater than or equal to 1, got 0"),
+    ("speech energy too high", changed("ivr.speech_energy", 40000),
+     "ivr.speech_energy: must be less than or equal to 32768, got 40000"),
+    ("speech silence too short", changed("ivr.speech_silence_ms", 50),
+     "ivr.speech_silence_ms: must be greater than or equal to 100, got 50"),
+    ("speech silence as text", changed("ivr.speech_silence_ms", "500"), "ivr.speech_silence_ms: must be a valid integer, got '500'"),
     # [queueing]
     ("ring timeout", changed("queueing.ring_timeout_s", 0), "queueing.ring_timeout_s: must be greater than or equal to 5, got 0"),
     ("missing ring timeout", changed("queueing.ring_timeout_s", drop=True), "queueing.ring_timeout_s: required key is missing"),

@@ -241,6 +241,29 @@ def test_the_callers_keys_are_logged_from_before_the_answer(city):
             in steps[store])
 
 
+def test_talk_detection_is_on_in_the_menu_only(city):
+    """A caller who speaks in the menu reaches a person (issue 11): TALK_DETECT with the city's
+    thresholds before the IVR's AGI, off in every context the caller goes to after the menu
+    (so desk conversations raise no events), the AMI user reading its events; none when
+    [ivr] speech_to_human_s is 0."""
+    files = render(city, site_for(city))
+    ext = files["extensions.conf"]
+    assert dict(sections(ext))["globals"]["HOTLINE_TALK_DETECT"] == f"{city.ivr.speech_silence_ms},{city.ivr.speech_energy}"
+    inbound = [line.split(";", 1)[0] for line in ext.split("[hotline-inbound]", 1)[1].split("\n[", 1)[0].splitlines()]
+    talk_on = next(i for i, line in enumerate(inbound) if "Gosub(hotline-talk-on,s,1)" in line)
+    assert "IFMODULE(func_talkdetect.so)" in inbound[talk_on]
+    assert talk_on < next(i for i, line in enumerate(inbound) if "AGI(" in line)
+    for context in ("hotline-wait", "hotline-deliver", "hotline-fallback"):
+        steps = ext.split(f"[{context}]", 1)[1].split("\n[", 1)[0].splitlines()
+        assert "same => n,Gosub(hotline-talk-off,s,1)" in steps[2].split(";")[0], context  # right after the stage
+    assert "Set(TALK_DETECT(set)=${HOTLINE_TALK_DETECT})" in ext and "Set(TALK_DETECT(remove)=)" in ext
+    assert "func_talkdetect" in LOADED
+    assert "class" in dict(sections(files["manager.conf"]))["bridge"]["read"].split(",")
+
+    off = city.model_copy(update={"ivr": city.ivr.model_copy(update={"speech_to_human_s": 0})})
+    assert dict(sections(render(off, site_for(off))["extensions.conf"]))["globals"]["HOTLINE_TALK_DETECT"] == ""
+
+
 def test_modules_conf_loads_every_module_the_dialplan_applications_need():
     apps = dialplan_apps()
     unknown = apps - CORE_APPS - set(APP_MODULES)
