@@ -14,7 +14,6 @@ bridge. Hotline's Redis records are not used: the native path has none.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import wave
@@ -31,7 +30,7 @@ from bench.sipp_load import SippProcess, start_citizens
 from bench.stats import percentile, share_within
 from config.names import IvrMode
 from hotline.lab.asterisk_sandbox import default_cache_dir
-from hotline.lab.rtp_pcap import PCMU, SAMPLE_RATE, write_rtp_pcap
+from hotline.lab.speech_audio import Sound, sound_pcap
 from telephony import ami_blocking
 
 WITHIN_S = (10, 15, 20)  # NFPA 1225: 90 % in 10 s; NENA-STA-020: 90 % in 15 s, 95 % in 20 s
@@ -45,7 +44,7 @@ class CallerType(StrEnum):
     KEY_EARLY = "key_early"  # presses its agency's key half a second after the answer
     KEY_AFTER_MENU = "key_after_menu"  # hears every language's menu, then presses while the line waits
     SILENT = "silent"  # presses nothing, says nothing
-    SPEAKING = "speaking"  # speaks (espeak-ng sentences as RTP), presses nothing
+    SPEAKING = "speaking"  # speaks (an espeak-ng sentence in noise, as RTP), presses nothing
 
 
 class AnswerPath(StrEnum):
@@ -57,8 +56,9 @@ class AnswerPath(StrEnum):
 PATH_TITLES = {AnswerPath.MENU_FIRST: "(a) hotline menu_first", AnswerPath.HUMAN_FIRST: "(b) hotline human_first",
                AnswerPath.NATIVE: "(n) native Background + app_queue"}
 EARLY_KEY_MS = 500
-SPEECH = ("Help me, please help! There is a fire in my house and my father cannot breathe. "
-          "Please send someone now, hurry!")
+# The speaking caller: the speech detector's own Vietnamese sentence (an espeak-ng voice at
+# a normal pace) over street-like pink noise 20 dB below it.
+SPEAKER = Sound("vi", 160, 50, 0.0, "pink", 20.0)
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,12 @@ class AnswerPlan:
     talk_ms: int = 4000
     window_s: float = 40  # callers arrive over this long, at each load
     low_load: float = 0.3  # of what the desks can answer: desks mostly free
-    # Near what they can answer: SIPp's arrivals are evenly spaced, not random, so below
-    # the desks' rate hardly anyone would wait.
-    high_load: float = 0.95
+    high_load: float = 0.95  # near what they can answer
     # The time a desk is taken by one call beyond answer and talk (SIP set-up, hang-up).
     desk_overhead_s: float = 0.1
+    # Each caller waits a uniform 0 to this before calling: random arrivals instead of
+    # SIPp's even spacing, under which nobody would wait below the desks' rate.
+    arrival_spread_ms: int = 5000
 
     def desk_rate(self) -> float:
         """Calls per second every desk together can answer."""
@@ -225,20 +226,6 @@ class AnswerClock:
 # --- media and timing of the city's menu ------------------------------------------------------
 
 
-def speech_pcap(folder: Path, text: str = SPEECH, voice: str = "en", repeats: int = 3) -> Path:
-    """A caller speaking: ``text`` said ``repeats`` times by espeak-ng, as 8 kHz µ-law RTP
-    (a pcap SIPp plays with ``play_pcap_audio``), made at run time."""
-    folder.mkdir(parents=True, exist_ok=True)
-    spoken, raw = folder / "speech.wav", folder / "speech.ulaw"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "170", "-w", str(spoken), text], check=True,
-                   capture_output=True, timeout=60)
-    # A short breath between sentences, as a caller would take.
-    subprocess.run(["sox", "-D", str(spoken), "-r", str(SAMPLE_RATE), "-c", "1", "-e", "u-law", "-t", "raw",
-                    str(raw), "pad", "0", "0.4", "repeat", str(repeats - 1)], check=True, capture_output=True,
-                   timeout=60)
-    return write_rtp_pcap(folder / "speech-pcmu.pcap", raw.read_bytes(), PCMU)
-
-
 def menu_seconds(lab_name: str, languages: Iterable[str]) -> float:
     """How long every language's menu plays, from the prompt files the lab made."""
     total = 0.0
@@ -291,9 +278,10 @@ def run_load(rig: Rig, clock: AnswerClock, path: AnswerPath, number: str, load: 
             name = f"answer-{path}-{load}-{caller_type}"
             crowd.processes[caller_type] = (prefix, start_citizens(
                 rig.running_lab.sip_target, number, rig.workdir / "sipp", name, prefix, per_type, calls,
-                max_concurrent=500, press=press, first_key_after_ms=after_ms, line_up_ms=line_up_ms, voice=voice))
+                max_concurrent=500, press=press, first_key_after_ms=after_ms, line_up_ms=line_up_ms, voice=voice,
+                arrival_spread_ms=plan.arrival_spread_ms))
         # Every caller's longest path: the window, the whole menu, the wait, a desk's call.
-        finished = crowd.wait(plan.window_s + line_up_ms / 1000 + 30)
+        finished = crowd.wait(plan.window_s + plan.arrival_spread_ms / 1000 + line_up_ms / 1000 + 30)
     finally:
         crowd.stop()
     settle = rig.settle(30)
@@ -344,7 +332,9 @@ def run_answer_time(workdir: Path, plan: AnswerPlan, shipped_city: Path, out: di
               name="bench-answer", desk_answer_ms=plan.desk_answer_ms)
     out.update({"plan": {"desks": 4 * plan.desks_per_agency, "desk_answer_ms": list(plan.desk_answer_ms),
                                     "talk_ms": plan.talk_ms, "window_s": plan.window_s, "rates": plan.rates(),
-                                    "early_key_ms": EARLY_KEY_MS, "city_ivr": cities[IvrMode.MENU_FIRST].ivr()},
+                                    "arrival_spread_ms": plan.arrival_spread_ms,
+                                    "early_key_ms": EARLY_KEY_MS, "speaker": SPEAKER.name,
+                                    "city_ivr": cities[IvrMode.MENU_FIRST].ivr()},
                 "runs": []})
     try:
         rig.start()
@@ -353,7 +343,7 @@ def run_answer_time(workdir: Path, plan: AnswerPlan, shipped_city: Path, out: di
         # Longest path with no key: every attempt's menu and wait, the last prompt, then a desk.
         line_up_ms = int(1000 * (ivr["attempts"] * (menu_s + ivr["no_input_timeout_s"]) + 60))
         out["plan"].update({"menu_s": round(menu_s, 2), "key_after_menu_ms": key_after_menu_ms(menu_s)})
-        voice = speech_pcap(folder / "speech")
+        voice = sound_pcap(SPEAKER)
         clock = AnswerClock(rig).start()
         paths = rig.paths
         try:

@@ -365,10 +365,12 @@ def answer_section(answer: dict[str, Any]) -> list[str]:
            f"{plan.get('desks', '?')} desks answering after {answer_ms[0]}-{answer_ms[1]} ms, talking "
            f"{plan.get('talk_ms', '?')} ms; the shipped city's prompts (menu of every language "
            f"{_num(plan.get('menu_s'), '{:.1f}')} s) and [ivr] (no_input_timeout_s {ivr.get('no_input_timeout_s', '?')}, "
-           f"attempts {ivr.get('attempts', '?')}); callers arriving {plan.get('window_s', '?')} s at "
+           f"attempts {ivr.get('attempts', '?')}); callers arriving {plan.get('window_s', '?')} s "
+           f"(each a uniform 0-{plan.get('arrival_spread_ms', 0)} ms later: random arrivals) at "
            f"{rates.get('low', '?')} calls/s (low) and {rates.get('high', '?')} calls/s (high), a quarter of each type; "
            f"an early key {plan.get('early_key_ms', '?')} ms after the answer, a key after the menu at "
-           f"{plan.get('key_after_menu_ms', '?')} ms.\n",
+           f"{plan.get('key_after_menu_ms', '?')} ms, speech ({plan.get('speaker', '?')}) from "
+           f"{plan.get('early_key_ms', '?')} ms.\n",
            "| load | path | caller | calls | answered | p50 | p90 | p95 | max | ≤ 10 s | ≤ 15 s | ≤ 20 s | ≥ 95 % ≤ 15 s "
            "| hotline's route reasons |",
            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]

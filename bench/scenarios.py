@@ -39,13 +39,14 @@ def _stamp(event: str, who: str) -> str:
 
 
 def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, line_up_ms: int,
-                     answer_within_ms: int = 8000, voice: Path | None = None) -> str:
+                     answer_within_ms: int = 8000, voice: Path | None = None, arrival_spread_ms: int = 0) -> str:
     """One citizen per call, caller number ``<caller_prefix><call number>``.
 
     ``press``: ``"field"`` presses the digit in field 0 of the injection file (1-4),
     ``"voice"`` speaks instead (plays the RTP pcap ``voice``, PCMU), ``""`` does nothing;
     either ``first_key_after_ms`` after the answer. After that the citizen stays up to
-    ``line_up_ms`` for the line to hang up (BYE), then hangs up itself.
+    ``line_up_ms`` for the line to hang up (BYE), then hangs up itself. ``arrival_spread_ms``:
+    each call first waits a uniform 0 to this before its INVITE (0: none).
     """
     caller = f"{escape(caller_prefix)}[call_number]"
     if press == "field":
@@ -71,10 +72,18 @@ def citizen_scenario(caller_prefix: str, press: str, first_key_after_ms: int, li
         pressing = ""
     else:
         raise ValueError(f"press must be 'field', 'voice' or '', got {press!r}")
-    return citizen_call("bench citizen", caller, pressing=pressing, stay_ms=line_up_ms,
-                        on_call=_stamp("CALL", caller), on_answer=_stamp("ANSWERED", caller),
-                        on_line_hangup=_stamp("BYE", caller), on_own_hangup=_stamp("HANGUP", caller),
-                        answer_within_ms=answer_within_ms, bye_reply_ms=10000)
+    xml = citizen_call("bench citizen", caller, pressing=pressing, stay_ms=line_up_ms,
+                       on_call=_stamp("CALL", caller), on_answer=_stamp("ANSWERED", caller),
+                       on_line_hangup=_stamp("BYE", caller), on_own_hangup=_stamp("HANGUP", caller),
+                       answer_within_ms=answer_within_ms, bye_reply_ms=10000)
+    if arrival_spread_ms:
+        # SIPp starts calls evenly spaced; a uniform random wait before each INVITE shuffles
+        # them into random arrivals (bunches and gaps), as a city's callers come.
+        opening = '<scenario name="bench citizen">\n'
+        if opening not in xml:
+            raise ValueError("the citizen scenario's opening changed: no place for the arrival spread")
+        xml = xml.replace(opening, f'{opening}  <pause distribution="uniform" min="0" max="{arrival_spread_ms}"/>\n', 1)
+    return xml
 
 
 def desk_bank_register_scenario(expires_s: int = 3600) -> str:

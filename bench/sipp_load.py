@@ -105,14 +105,16 @@ class SippProcess:
 def start_citizens(target: str, number: str, workdir: Path, name: str, caller_prefix: str,
                    rate: float, calls: int, max_concurrent: int, press: str = "field",
                    first_key_after_ms: int = 500, line_up_ms: int = 8000,
-                   digits: str = "1234", answer_within_ms: int = 8000, voice: Path | None = None) -> SippProcess:
-    """``calls`` citizens at ``rate`` calls/s (``press``, ``voice``: see ``citizen_scenario``);
-    the digits pressed cycle through ``digits``."""
+                   digits: str = "1234", answer_within_ms: int = 8000, voice: Path | None = None,
+                   arrival_spread_ms: int = 0) -> SippProcess:
+    """``calls`` citizens at ``rate`` calls/s (``press``, ``voice``, ``arrival_spread_ms``: see
+    ``citizen_scenario``); the digits pressed cycle through ``digits``."""
     run = SippProcess(name, workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / f"{name}.xml"
     scenario.write_text(citizen_scenario(caller_prefix, press, first_key_after_ms, line_up_ms,
-                                         answer_within_ms=answer_within_ms, voice=voice))
+                                         answer_within_ms=answer_within_ms, voice=voice,
+                                         arrival_spread_ms=arrival_spread_ms))
     inject = workdir / f"{name}.csv"
     inject.write_text("SEQUENTIAL\n" + "".join(f"{d};\n" for d in digits))
     # -rp 1000 with a fractional rate: SIPp takes calls per second as a float.

@@ -16,6 +16,7 @@ from bench.answer_time import (
 from bench.city import BenchCity
 from bench.dialplan import bench_config
 from bench.report import answer_section, markdown
+from bench.scenarios import citizen_scenario
 from bench.stats import share_within
 from config.names import IvrMode
 from config.settings import load_settings
@@ -193,3 +194,10 @@ def test_bench_city_without_a_city_file_keeps_its_short_prompts(tmp_path: Path) 
     settings = load_settings(BenchCity(1).write(tmp_path / "c.toml"))
     assert settings.ivr.mode == IvrMode.MENU_FIRST and settings.ivr.no_input_timeout_s == 3.0
     assert settings.prompts["en"].menu == "Police 1. Fire 2. Ambulance 3. Other 4."
+
+
+def test_arrival_spread_is_a_random_wait_before_the_invite() -> None:
+    spread = citizen_scenario("90001", "", 0, 1000, arrival_spread_ms=5000)
+    pause = '<pause distribution="uniform" min="0" max="5000"/>'
+    assert spread.index(pause) < spread.index("INVITE sip:")
+    assert "<pause" not in citizen_scenario("90001", "", 0, 1000)
