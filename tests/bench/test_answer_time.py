@@ -107,6 +107,9 @@ def test_not_worse_than_native_allows_the_margin_only() -> None:
     # the same p95, a smaller share within 15 s
     assert not_worse_than_native(answer_figures(4, [1.0, 1.0, 16.0, 16.0]),
                                  answer_figures(4, [1.0, 1.0, 1.0, 16.0])) is False
+    # one caller of 20 just past 15 s where native had none: within the share's margin
+    assert not_worse_than_native(answer_figures(20, [14.0] * 19 + [15.1]), answer_figures(20, [14.6] * 20)) is True
+    assert not_worse_than_native(answer_figures(20, [14.0] * 18 + [15.1] * 2), answer_figures(20, [14.6] * 20)) is False
     assert not_worse_than_native(answer_figures(0, []), native) is None
 
 
