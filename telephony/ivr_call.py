@@ -83,6 +83,9 @@ class IvrCall:
                 await self._converse(agi, call_id, arrived_ms)
             except (TakenFromMenu, RoutingRefused):
                 if await self._in_menu(call_id):
+                    # Refused and still in the menu: nobody would ring a desk for this caller, so
+                    # the dialplan's fallback queue takes it rather than [hotline-wait].
+                    await agi.set_variable("HOTLINE_ROUTE", "not-queued")
                     raise
                 # Queued while in the menu (call_spoke: the caller spoke): to the wait, in place.
                 await agi.set_variable(WAIT_PROMPT_VARIABLE, self._in_every_language("connecting_general"))

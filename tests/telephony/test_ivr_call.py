@@ -379,3 +379,26 @@ def test_human_first_with_redis_lost_at_the_idle_desk_check_sends_the_caller_to_
     assert not any(verb == "STREAM FILE" for verb, _ in sent)
     route_sets = [args[1] for verb, args in sent if verb == "SET VARIABLE" and args[0] == "HOTLINE_ROUTE"]
     assert route_sets == ["queued", "not-queued"]  # the dialplan's fallback queue rings desks
+
+
+def test_a_refused_enqueue_while_still_in_the_menu_sends_the_caller_to_the_fallback(routing_factory, redis_client):
+    from queueing.errors import RoutingRefused
+
+    async def refuse(*args, **kwargs):
+        raise RoutingRefused("ivr_path is longer than 4000 characters")
+
+    async def main():
+        client, routing = routing_factory()
+        routing.enqueue = refuse
+        channel = KeyLogChannel(["1"])
+        try:
+            with pytest.raises(RoutingRefused):
+                await IvrCall(CITY, routing)(channel)
+        finally:
+            await client.aclose()
+        return channel.sent
+
+    redis_client.flushdb()
+    sent = asyncio.run(main())
+    route_sets = [args[1] for verb, args in sent if verb == "SET VARIABLE" and args[0] == "HOTLINE_ROUTE"]
+    assert route_sets[-1] == "not-queued"  # not [hotline-wait], where nobody would ring a desk for it
