@@ -25,6 +25,7 @@ from hotline.lab.sipp_scenarios import (
     desk_dial_scenario,
     desk_incoming_scenario,
     desk_register_scenario,
+    desk_unregister_scenario,
 )
 
 
@@ -134,6 +135,20 @@ def start_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
     return _start(run, [target, "-sf", str(main), "-oocsf", str(incoming), "-inf", str(inject),
                         "-m", "1", "-l", "1", "-i", local_ip, "-p", str(free_port()),
                         "-mp", str(run.media_port)])
+
+
+def unregister_desk_phone(target: str, desk_id: str, password: str, workdir: Path,
+                          local_ip: str = "127.0.0.1") -> SippRun:
+    """Takes ``desk_id``'s phone off the line (hotline/lab/sipp_scenarios.py
+    desk_unregister_scenario): afterwards Asterisk has no contact for the desk. The run exits
+    once done; its log says ``UNREGISTERED``."""
+    run = SippRun(f"desk-unregister-{desk_id}", workdir)
+    scenario = run.workdir / f"{run.name}.xml"
+    inject = run.workdir / f"{run.name}.csv"
+    scenario.write_text(desk_unregister_scenario(desk_id))
+    inject.write_text(f"SEQUENTIAL\n[authentication username={desk_id} password={password}];\n")
+    return _start(run, [target, "-sf", str(scenario), "-inf", str(inject), "-m", "1", "-l", "1",
+                        "-i", local_ip, "-p", str(free_port()), "-recv_timeout", "15000"])
 
 
 def dial_from_desk(target: str, desk_id: str, password: str, number: str, workdir: Path,

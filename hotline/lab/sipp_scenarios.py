@@ -205,22 +205,7 @@ def desk_register_scenario(desk_id: str, expires_s: int = 120, *, auth: str = "[
     answered again after half a second. ``desk_id`` may itself be an
     injection field ("[field0]"): one SIPp then registers a desk per line (the bench's
     desk bank)."""
-    register = f"""
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:{desk_id}@[remote_ip]>;tag=[pid]reg[call_number]
-To: <sip:{desk_id}@[remote_ip]>
-Call-ID: [call_id]
-CSeq: [cseq] REGISTER
-Contact: <sip:{desk_id}@[local_ip]:[local_port]>
-Expires: {expires_s}
-Max-Forwards: 70
-User-Agent: {user_agent}
-AUTH
-Content-Length: 0
-"""
-    first = register.replace("AUTH\n", "")
-    with_auth = register.replace("AUTH", auth)
+    first, with_auth = _register_requests(desk_id, expires_s, auth, user_agent)
     refresh_ms = max(5, expires_s // 2) * 1000
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="desk {escape(desk_id)} registration">
@@ -240,6 +225,48 @@ Content-Length: 0
   <label id="challenged_again"/>
   <pause milliseconds="500"/>
   <nop next="authenticate"/>
+</scenario>
+"""
+
+
+def _register_requests(desk_id: str, expires_s: int, auth: str, user_agent: str) -> tuple[str, str]:
+    """A desk phone's REGISTER (``Expires: expires_s``; 0 removes its contact): as first sent,
+    and again with the answer to the digest challenge."""
+    register = f"""
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{desk_id}@[remote_ip]>;tag=[pid]reg[call_number]
+To: <sip:{desk_id}@[remote_ip]>
+Call-ID: [call_id]
+CSeq: [cseq] REGISTER
+Contact: <sip:{desk_id}@[local_ip]:[local_port]>
+Expires: {expires_s}
+Max-Forwards: 70
+User-Agent: {user_agent}
+AUTH
+Content-Length: 0
+"""
+    return register.replace("AUTH\n", ""), register.replace("AUTH", auth)
+
+
+def desk_unregister_scenario(desk_id: str, user_agent: str = "hotline-lab-desk") -> str:
+    """A desk phone taken off the line: it registers (remove_existing: its contact replaces any
+    an earlier phone left for the desk), then sends REGISTER with Expires: 0, and exits. The
+    desk is left with no contact at all: Asterisk cannot ring it (Dial: CHANUNAVAIL)."""
+    steps = []
+    for expires_s, logged in ((120, "REGISTERED"), (0, "UNREGISTERED")):
+        first, with_auth = _register_requests(desk_id, expires_s, "[field0]", user_agent)
+        steps.append(f"""  <send retrans="500"><![CDATA[{first}
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[{with_auth}
+  ]]></send>
+  <recv response="200">
+    <action><log message="{logged} at [clock_tick]"/></action>
+  </recv>""")
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="desk {escape(desk_id)} unregistration">
+{chr(10).join(steps)}
 </scenario>
 """
 

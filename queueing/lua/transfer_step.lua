@@ -74,8 +74,9 @@ return run(function()
       redis.call('HSET', call_key(call_id), 'conference_desk', '', 'consult_desk', '')
       if ours then
         make_desk_ready(target, t.agency)
+        -- Why, in the desk's own trail too (its phone unreachable: CHANUNAVAIL; a refusal: BUSY).
         emit('desk_state', 'desk_id', target, 'agency', t.agency, 'state', 'ready', 'previous', t.state,
-          'reason', 'consultation ' .. next_state)
+          'reason', 'consultation ' .. next_state .. (reason ~= '' and (': ' .. reason) or ''))
         wake('desk_ready')
       end
     end

@@ -1,14 +1,19 @@
 """The edges of a consultative transfer and a conference on the real lab (issue 9: never drop the
 caller): the call-taker cancels while the fire desk rings; the fire desk rejects the consultation
-(486); the police desk hangs up while the two desks talk; the fire desk leaves a three-way
-conference first; the caller hangs up while the fire desk rings or talks. Each ends with the
+(486); the fire desk's phone is not registered at all; the police desk hangs up while the two
+desks talk; both desks hang up in the same instant; the fire desk leaves a three-way conference
+first; the caller hangs up while the fire desk rings or talks. Each ends with the
 caller talking to a desk (or gone by its own choice), no desk left busy with the call and no
 channel left on hold music."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+from api.services.call_actions import CallActionService
+from hotline.lab.sipp import unregister_desk_phone
 from queueing.transfers import TransferEvent
 from tests.e2e.test_conference import _leave, _members
 from tests.e2e.test_consult import _bridged_with, _lines, _rows, _start
@@ -176,3 +181,99 @@ def test_the_caller_hanging_up_mid_consultation_frees_both_desks(hotline, phones
     assert police.wait_for("CALLER HUNG UP", 10), police.log_lines()
     expected = ["ringback", "answered", "ended"] if fire_answers else ["ringback", "ended"]
     assert _transfer_states(routing, call_id) == expected
+
+
+def _hang_up_at_once(hotline, *channels: str) -> None:
+    """Hang ``channels`` up in one instant: a Hangup per channel, all in one AMI write."""
+    site = hotline.site
+
+    def block(fields: dict[str, str]) -> bytes:
+        return ("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode()
+
+    def reply(stream) -> str:
+        lines = []
+        while (line := stream.readline().decode(errors="replace").strip()) or not lines:
+            if line:
+                lines.append(line)
+        return "\n".join(lines)
+
+    with socket.create_connection((site.ami_bind, site.ami_port), timeout=10) as conn:
+        stream = conn.makefile("rwb")
+        stream.readline()  # the banner
+        stream.write(block({"Action": "Login", "Username": site.ami_user, "Secret": site.ami_secret,
+                            "Events": "off"}))
+        stream.flush()
+        assert "Success" in reply(stream)
+        stream.write(b"".join(block({"Action": "Hangup", "Channel": c, "Cause": "16"}) for c in channels))
+        stream.flush()
+        answers = [reply(stream) for _ in channels]
+    assert all("Success" in a for a in answers), answers
+
+
+def test_a_fire_desk_whose_phone_is_unregistered_gives_the_caller_back(hotline, phones):
+    """Not a refusal (486): nothing answers for desk-201 at all. Its phone went off the line while
+    its call-taker is still signed in Ready, so hotline offers it the consultation."""
+    off = unregister_desk_phone(hotline.sip_target, "desk-201", hotline.site.desk_passwords["desk-201"],
+                                phones.workdir)
+    phones.runs.append(off)
+    assert off.wait_for("UNREGISTERED", 15), off.log_lines()
+    assert "desk-201" not in hotline.asterisk.cli("pjsip show contacts").stdout
+    police = phones.desk("desk-101", talk_ms=60000)
+    routing = hotline.routing()
+    routing.set_desk_state("desk-201", "login")  # cross-trained for police: not ready yet
+    citizen = phones.citizen("0991000048", "1", stay_ms=60000)
+    rec = wait_call(hotline, "0991000048", ("on_call",), timeout=30)
+    call_id = rec["call_id"]
+    assert (rec["queue"], rec["desk"]) == ("police", "desk-101")
+    assert police.wait_for("ANSWERED", 5)
+    routing.set_desk_state("desk-201", "ready")
+
+    record = CallActionService(hotline.city, routing).transfer(call_id, "desk-101", "fire", "consult")
+    assert (record["transfer_state"], record["target_desk"]) == ("ringback", "desk-201")
+    wait_until(lambda: routing.transfer(call_id).get("transfer_state") == "cancelled", 15, "the consult cancelled")
+    _caller_back_with_police(hotline, routing, rec, police, citizen)
+    assert _transfer_states(routing, call_id) == ["ringback", "cancelled"]
+    # Why, on the audit trail: Asterisk could not ring the phone (Dial: CHANUNAVAIL), not a time-out.
+    assert routing.transfer(call_id)["reason"] == "CHANUNAVAIL"
+    desk = routing.desk("desk-201")
+    assert (desk["state"], desk["call_id"]) == ("ready", "")
+    freed = [e for e in routing.events(500) if e.get("type") == "desk_state" and e.get("desk_id") == "desk-201"][-1]
+    assert (freed["previous"], freed["state"], freed["reason"]) == ("ringing", "ready",
+                                                                    "consultation cancelled: CHANUNAVAIL")
+    assert not _rows(hotline, "PJSIP/desk-201-")
+    assert not _waiting(hotline), _waiting(hotline)
+
+
+def test_both_desks_hanging_up_at_once_mid_consultation_leave_each_desk_one_caller(hotline, phones):
+    """desk-101 consults desk-201 (the caller A held); meanwhile caller B waits in the police queue.
+    Both desks' legs end in the same instant: A is not dropped but waits at the head of its queue,
+    both desks are freed, and the two callers go to the two desks, one each."""
+    routing, _, rec, police, fire, citizen = _answered(hotline, phones, "0991000049")
+    call_id = rec["call_id"]
+    waiting = phones.citizen("0991000050", "1", stay_ms=60000)
+    second = wait_call(hotline, "0991000050", ("queued",), timeout=30)
+    assert second["queue"] == "police"
+    hung_up_ms = routing.clock()
+    _hang_up_at_once(hotline, _leg(hotline, "desk-101"), _leg(hotline, "desk-201"))
+
+    wait_until(lambda: routing.transfer(call_id).get("transfer_state") not in ("ringback", "answered"), 15,
+               "the transfer over")
+    # The initiator gone and the target leg with it: the caller at the head of its own queue (or
+    # given back to the initiator first, whose leg is gone, then there: whichever event came first).
+    assert routing.transfer(call_id)["transfer_state"] in ("requeued", "cancelled")
+    requeued = [e for e in routing.events(500) if e.get("type") == "call_queued" and e.get("call_id") == call_id
+                and int(e["ms"]) >= hung_up_ms]
+    assert [(e["queue"], e["priority"]) for e in requeued] == [("police", "0")], requeued
+    both = wait_until(lambda: all((c := routing.call(r["call_id"]))["state"] == "on_call" and c
+                                  for r in (rec, second)) and [routing.call(r["call_id"]) for r in (rec, second)],
+                      30, "both callers answered")
+    assert sorted(c["desk"] for c in both) == ["desk-101", "desk-201"]
+    for c in both:
+        assert (routing.desk(c["desk"])["state"], routing.desk(c["desk"])["call_id"]) == ("on_call", c["call_id"])
+    offers = [(e["call_id"], e["desk_id"]) for e in routing.events(500)
+              if e.get("type") == "offered" and int(e["ms"]) >= hung_up_ms]
+    assert sorted(offers) == sorted((c["call_id"], c["desk"]) for c in both), offers
+    assert _transfer_states(routing, call_id)[:2] == ["ringback", "answered"]
+    assert not _waiting(hotline), _waiting(hotline)
+    assert not _lines(citizen, "LINE HUNG UP|CITIZEN HUNG UP"), citizen.log_lines()
+    assert not _lines(waiting, "LINE HUNG UP|CITIZEN HUNG UP"), waiting.log_lines()

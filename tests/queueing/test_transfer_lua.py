@@ -177,6 +177,15 @@ def test_no_answer_gives_the_caller_back_to_its_desk_and_frees_the_target(consul
     assert consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 30_000)["transfer_state"] == "ringback"
 
 
+def test_a_target_phone_that_cannot_be_rung_frees_the_target_and_says_why(consult):
+    consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
+    consult.transfer_step("c-1", "ringback", "cancelled", reason="CHANUNAVAIL", now_ms=T0 + 20_050)
+    freed = [e for e in consult.events(20) if e["type"] == "desk_state" and e["desk_id"] == "f-2"][-1]
+    assert (freed["state"], freed["previous"], freed["reason"]) == ("ready", "ringing", "consultation cancelled: CHANUNAVAIL")
+    step = [e for e in consult.events(20) if e["type"] == "transfer"][-1]
+    assert (step["transfer_state"], step["reason"]) == ("cancelled", "CHANUNAVAIL")
+
+
 def test_answered_then_completed_makes_the_call_the_target_desks(consult):
     consult.transfer_start("c-1", "p-1", "fire", "consult", now_ms=T0 + 20_000)
     consult.transfer_step("c-1", "ringback", "answered", now_ms=T0 + 22_000)
