@@ -51,23 +51,38 @@ def recording_of(lab: Lab, call_id: str) -> CallRecording:
     return CallRecording(lab.asterisk.root / lab.city.recording.dir.lstrip("/"), call_id)
 
 
-def talk(lab: Lab, phones, caller: str, desk_audio: Path) -> tuple[dict, CallRecording]:
-    """A citizen presses 1, speaks once a police desk has answered; the desk sends
-    ``desk_audio`` and hangs up after 10 s. Returns the call record once the worker has
-    checked the recording, and its files."""
-    desk = phones.desk("desk-101", talk_ms=10000, audio=desk_audio)
-    citizen = phones.citizen(caller, "1", stay_ms=40000, voice=voice_pcap(), voice_after_ms=2500)
-    rec = wait_call(lab, caller, ("ended",), timeout=45)
-    assert desk.wait_for("AUDIO at", 1), desk.log_lines()
-    assert citizen.wait_for("VOICE at", 1), citizen.log_lines()
-    assert (rec["queue"], rec["desk"], rec["outcome"]) == ("police", "desk-101", "answered")
-    rec = wait_until(lambda: (r := call_of(lab, caller)).get("recording") in CHECKED and r, 30,
-                     f"the worker to check the recording of {caller}")
-    return rec, recording_of(lab, rec["call_id"])
+def talk(lab: Lab, phones, calls: list[tuple[str, str, Path]]) -> list[tuple[dict, CallRecording]]:
+    """Citizens press 1 and speak once a police desk has answered, all at once: each caller
+    (caller, desk, desk_audio) rings its own desk, made ready only once the callers before it
+    are at theirs; each desk sends its ``desk_audio`` and hangs up after 10 s. Returns each
+    call's record once the worker has checked the recording, and its files."""
+    placed = []
+    for caller, desk_id, desk_audio in calls:
+        desk = phones.desk(desk_id, talk_ms=10000, audio=desk_audio)
+        citizen = phones.citizen(caller, "1", stay_ms=40000, voice=voice_pcap(), voice_after_ms=2500)
+        wait_call(lab, caller, ("ringing", "on_call", "ended"), timeout=30)  # at its desk: the next desk may get ready
+        placed.append((caller, desk_id, desk, citizen))
+    checked = []
+    for caller, desk_id, desk, citizen in placed:
+        rec = wait_call(lab, caller, ("ended",), timeout=45)
+        assert desk.wait_for("AUDIO at", 1), desk.log_lines()
+        assert citizen.wait_for("VOICE at", 1), citizen.log_lines()
+        assert (rec["queue"], rec["desk"], rec["outcome"]) == ("police", desk_id, "answered")
+        rec = wait_until(lambda caller=caller: (r := call_of(lab, caller)).get("recording") in CHECKED and r, 30,
+                         f"the worker to check the recording of {caller}")
+        checked.append((rec, recording_of(lab, rec["call_id"])))
+    return checked
 
 
-def test_a_call_with_voice_both_ways_is_recorded_checked_ok_and_served(hotline, phones, capsys):
-    rec, files = talk(hotline, phones, "0966000001", tone_pcap(440, seconds=6.0, volume=0.3))
+def test_voice_both_ways_is_recorded_checked_ok_and_served_and_a_silent_desk_is_marked_broken(hotline, phones, capsys):
+    # Two calls at once, on the two police desks: one desk speaks (a 440 Hz tone), one is silent.
+    ok, broken = talk(hotline, phones, [("0966000001", "desk-101", tone_pcap(440, seconds=6.0, volume=0.3)),
+                                        ("0966000002", "desk-102", tone_pcap(440, seconds=6.0, volume=0.0))])
+    _recorded_checked_ok_and_served(hotline, *ok, capsys)
+    _marked_broken(hotline, *broken, capsys)
+
+
+def _recorded_checked_ok_and_served(hotline, rec: dict, files: CallRecording, capsys) -> None:
     for path in files.files():
         assert path.exists(), f"{path} missing; recording detail: {rec.get('recording_detail')}"
         assert wav_layout(path).final, f"{path.name} not closed"
@@ -104,8 +119,7 @@ def test_a_call_with_voice_both_ways_is_recorded_checked_ok_and_served(hotline, 
     assert reply.content == files.mix.read_bytes()
 
 
-def test_a_desk_that_sends_silence_is_marked_broken(hotline, phones, capsys):
-    rec, files = talk(hotline, phones, "0966000002", tone_pcap(440, seconds=6.0, volume=0.0))
+def _marked_broken(hotline, rec: dict, files: CallRecording, capsys) -> None:
     assert all(p.exists() for p in files.files())
     assert rec["recording"] == "broken", rec
     assert "desk's side (tx): silent" in rec["recording_detail"]
