@@ -53,6 +53,10 @@ def audit(redis: Any, prefix: str = DEFAULT_PREFIX) -> list[str]:
              for agency, key in _keys_under(redis, keys.desks_ready("")).items()}
     callbacks = {name: _zset(redis, key)
                  for name, key in _keys_under(redis, keys.callbacks("")).items()}
+    ready_for = {queue: _zset(redis, key)
+                 for queue, key in _keys_under(redis, keys.desks_ready_for("")).items()}
+    logged_in = {agency: _members(redis, key)
+                 for agency, key in _keys_under(redis, keys.desks_logged_in("")).items()}
 
     for call_id, call in calls.items():
         if not call:
@@ -101,6 +105,15 @@ def audit(redis: Any, prefix: str = DEFAULT_PREFIX) -> list[str]:
                 problems.append(f"ready desk {desk_id} of {agency} is in ready sets {ready_in}")
         elif ready_in:
             problems.append(f"desk {desk_id} is {state} but in ready sets {ready_in}")
+        # the indexes claim_next reads: cross-trained ready desks by queue, logged-in desks by agency
+        trained = sorted(q for q in desk.get("cross_trained", "").split(",") if q)
+        expected = {q: ready[agency][desk_id] for q in trained} if agency in ready and desk_id in ready[agency] else {}
+        indexed = {q: members[desk_id] for q, members in ready_for.items() if desk_id in members}
+        if state == DeskState.READY and indexed != expected or state != DeskState.READY and indexed:
+            problems.append(f"{state} desk {desk_id} cross-trained for {trained} is in ready_for sets {indexed}")
+        logged_in_at = sorted(a for a, members in logged_in.items() if desk_id in members)
+        if logged_in_at != ([] if state == DeskState.OFFLINE else [agency]):
+            problems.append(f"{state} desk {desk_id} of {agency} is in logged_in sets {logged_in_at}")
         if (state == DeskState.WRAP_UP) != (desk_id in wrapups):
             problems.append(f"desk {desk_id} is {state} but wrapups says otherwise")
         if state in (DeskState.RINGING, DeskState.ON_CALL):
@@ -112,4 +125,8 @@ def audit(redis: Any, prefix: str = DEFAULT_PREFIX) -> list[str]:
         for desk_id in members:
             if desk_id not in desks:
                 problems.append(f"ready set of {agency} holds unknown desk {desk_id}")
+    for queue, members in ready_for.items():
+        for desk_id in members:
+            if desk_id not in desks:
+                problems.append(f"ready_for set of {queue} holds unknown desk {desk_id}")
     return problems

@@ -51,9 +51,14 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("handle_ms:{queue}", "list",
             "desk time (talk + wrap-up, ms) of the queue's last 50 answered calls, newest first, "
             "for the expected wait", "handle_times"),
-    KeySpec("desks:of:{agency}", "set", "every desk of an agency (is any logged in? overflow)", "desks_of"),
+    KeySpec("desks:of:{agency}", "set", "every desk of an agency, whatever its state", "desks_of"),
     KeySpec("desks:ready:{agency}", "zset", "ready desks of an agency, score = ready since ms (longest idle first)",
             "desks_ready"),
+    KeySpec("desks:ready_for:{queue}", "zset",
+            "ready desks of other agencies cross-trained for a queue, score = ready since ms (overflow reads the head)",
+            "desks_ready_for"),
+    KeySpec("desks:logged_in:{agency}", "set",
+            "desks of an agency in any state but offline (is any logged in? overflow, transfers)", "desks_logged_in"),
     KeySpec("wrapups", "zset", "desks in wrap-up, score = wrap-up end ms", "wrapups"),
     KeySpec("offers", "zset", "call ids being rung at a desk, score = offer deadline ms", "offers"),
     KeySpec("callbacks:{queue}", "zset", "abandoned call ids to call back, score = abandoned at ms", "callbacks"),
@@ -182,6 +187,14 @@ class Keys:
 
     def desks_ready(self, agency: str) -> str:
         return f"{self.prefix}desks:ready:{agency}"
+
+    def desks_ready_for(self, queue: str) -> str:
+        """Ready desks cross-trained for ``queue`` (of other agencies), longest idle first."""
+        return f"{self.prefix}desks:ready_for:{queue}"
+
+    def desks_logged_in(self, agency: str) -> str:
+        """Set of an agency's desks that are not offline."""
+        return f"{self.prefix}desks:logged_in:{agency}"
 
     def wrapups(self) -> str:
         return f"{self.prefix}wrapups"

@@ -110,12 +110,18 @@ def _to_idle_desk(reply: Any) -> Enqueued | None:
     return Enqueued(f["call_id"], f["queue"], int(f["queue_score"]), int(f["position"])) if f["queued"] == "1" else None
 
 
-def _claim(reply: Any) -> Claim | None:
-    if reply is None:
-        return None
-    f = _fields(reply)
-    return Claim(f["call_id"], f["desk_id"], f["channel"], f["queue"], f["caller"],
-                 int(f["deadline_ms"]))
+def _claims(reply: Any) -> list[Claim]:
+    claims = []
+    for item in reply or []:
+        f = _fields(item)
+        claims.append(Claim(f["call_id"], f["desk_id"], f["channel"], f["queue"], f["caller"],
+                            int(f["deadline_ms"])))
+    return claims
+
+
+def _first_claim(reply: Any) -> Claim | None:
+    claims = _claims(reply)
+    return claims[0] if claims else None
 
 
 def _answered(reply: Any) -> Answered:
@@ -273,9 +279,22 @@ class RoutingBase(Generic[ClientT]):
         """Match the best waiting caller with the longest-idle eligible desk, or None.
         ``overflow_after_ms``: per agency, the wait after which its callers may also go to
         desks cross-trained for it (absent: never)."""
+        return self._claim(agencies, ring_timeout_ms, 1, overflow_after_ms, now_ms, _first_claim)
+
+    @operation
+    def claim_batch(self, agencies: Sequence[str], ring_timeout_ms: int, max_claims: int, *,
+                    overflow_after_ms: Mapping[str, int] | None = None,
+                    now_ms: int | None = None) -> Steps[list[Claim]]:
+        """Up to ``max_claims`` matches in one script call, in the order (and with the result)
+        that as many ``claim_next`` calls in a row would make them; empty when none."""
+        return self._claim(agencies, ring_timeout_ms, max_claims, overflow_after_ms, now_ms, _claims)
+
+    def _claim(self, agencies: Sequence[str], ring_timeout_ms: int, max_claims: int,
+               overflow_after_ms: Mapping[str, int] | None, now_ms: int | None,
+               parse: Callable[[Any], T]) -> Steps[T]:
         overflow = overflow_after_ms or {}
         args = [f"{a}={overflow[a]}" if a in overflow else a for a in agencies]
-        return self._script("claim_next", now_ms, ring_timeout_ms, *args, parse=_claim)
+        return self._script("claim_next", now_ms, ring_timeout_ms, max_claims, *args, parse=parse)
 
     @operation
     def offer_answered(self, call_id: str, desk_id: str, *,

@@ -3,6 +3,11 @@
 ``claim_next`` picks caller and desk in one Lua call (so two bridges never offer the same
 caller or book the same desk); delivering is one AMI Redirect of the caller to
 ``hotline-deliver``, which rings the desk.
+
+In a surge one call claims a batch of pairs and their Redirects go out together: a
+Redirect's reply only acknowledges a scheduled goto, so waiting for each in turn would put
+every caller behind the one before. The batch starts at one pair each round and doubles
+while every Redirect is confirmed, so AMI trouble costs one claim, not a batch of them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from telephony.hangups import Hangups
 log = logging.getLogger("hotline.bridge.dispatcher")
 
 DISPATCH_TICK_S = 0.5  # wrap-ups end and missed wake-ups are caught at this pace
+DISPATCH_BATCH = 16    # the most pairs claimed in one call (bench/redis_claim.py measures it)
 
 
 class Delivery(StrEnum):
@@ -38,7 +44,8 @@ class Delivery(StrEnum):
 
 class Dispatcher:
     def __init__(self, routing: AsyncRouting, ami: AmiLink, hangups: Hangups, wake: asyncio.Event, *,
-                 agencies: list[str], ring_timeout_ms: int, overflow_after_ms: dict[str, int], missed_limit: int):
+                 agencies: list[str], ring_timeout_ms: int, overflow_after_ms: dict[str, int], missed_limit: int,
+                 max_batch: int = DISPATCH_BATCH):
         self.routing = routing
         self.ami = ami
         self.hangups = hangups
@@ -47,6 +54,7 @@ class Dispatcher:
         self.ring_timeout_ms = ring_timeout_ms
         self.overflow_after_ms = overflow_after_ms
         self.missed_limit = missed_limit
+        self.max_batch = max_batch
 
     async def run(self) -> None:
         while True:
@@ -69,20 +77,29 @@ class Dispatcher:
     async def dispatch_once(self) -> int:
         """Ring a desk for every caller a ready desk can take now; returns how many rang."""
         await self.routing.release_wrapups()
-        delivered = 0
+        delivered, batch = 0, 1
         while self.ami.ready.is_set():
-            claim = await self.routing.claim_next(self.agencies, self.ring_timeout_ms,
-                                                  overflow_after_ms=self.overflow_after_ms)
-            if claim is None:
+            claims = await self.routing.claim_batch(self.agencies, self.ring_timeout_ms, batch,
+                                                    overflow_after_ms=self.overflow_after_ms)
+            if not claims:
                 break
-            outcome = await self.deliver(claim)
-            if outcome in (Delivery.RETRY, Delivery.UNCONFIRMED):
+            outcomes = await self.deliver_all(claims)
+            delivered += outcomes.count(Delivery.RINGING)
+            if Delivery.RETRY in outcomes or Delivery.UNCONFIRMED in outcomes:
                 # The same caller and desk would be claimed again at once, or AMI is slow to
                 # answer: wait for the next tick.
                 break
-            if outcome == Delivery.RINGING:
-                delivered += 1
+            batch = min(batch * 2, self.max_batch)
         return delivered
+
+    async def deliver_all(self, claims: list[Claim]) -> list[Delivery]:
+        """Every claim's Redirect at once; each failure handled as :meth:`deliver` does. All of
+        them are settled before an error (Redis down while recording one) is raised."""
+        results = await asyncio.gather(*(self.deliver(claim) for claim in claims), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [result for result in results if isinstance(result, Delivery)]
 
     async def deliver(self, claim: Claim) -> Delivery:
         """Move the claimed caller to its desk."""

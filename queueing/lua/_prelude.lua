@@ -91,6 +91,8 @@ local function queue_key(queue) return PREFIX .. 'queue:' .. queue end
 local function ready_key(agency) return PREFIX .. 'desks:ready:' .. agency end
 local function callbacks_key(queue) return PREFIX .. 'callbacks:' .. queue end
 local function desks_of_key(agency) return PREFIX .. 'desks:of:' .. agency end
+local function ready_for_key(queue) return PREFIX .. 'desks:ready_for:' .. queue end
+local function logged_in_key(agency) return PREFIX .. 'desks:logged_in:' .. agency end
 local function handle_times_key(queue) return PREFIX .. 'handle_ms:' .. queue end
 
 -- A hash as a Lua table, or nil when the key does not exist.
@@ -120,11 +122,47 @@ local function wake(reason)
   redis.call('PUBLISH', PREFIX .. 'wake', reason)
 end
 
+-- The queues a desk is cross-trained for: its record's comma-separated cross_trained.
+local function cross_queues(cross_trained)
+  return string.gmatch(cross_trained or '', '[^,]+')
+end
+
+local function trained_for(cross_trained, queue)
+  return string.find(',' .. (cross_trained or '') .. ',', ',' .. queue .. ',', 1, true) ~= nil
+end
+
+-- Ready desks are indexed twice, both with score = ready since: by agency (desks:ready:) and,
+-- for overflow, by each queue the desk is cross-trained for (desks:ready_for:). claim_next
+-- then reads the head of a set instead of scanning every ready desk.
+local function index_ready_desk(desk_id, agency, cross_trained, since)
+  redis.call('ZADD', ready_key(agency), since, desk_id)
+  for queue in cross_queues(cross_trained) do redis.call('ZADD', ready_for_key(queue), since, desk_id) end
+end
+
+-- The desk is no longer ready (rung, booked, paused, offline): out of every ready index.
+-- cross_trained: the desk's, when the caller has read it (nil: read here).
+local function unindex_ready_desk(desk_id, agency, cross_trained)
+  redis.call('ZREM', ready_key(agency), desk_id)
+  if cross_trained == nil then cross_trained = redis.call('HGET', desk_key(desk_id), 'cross_trained') end
+  for queue in cross_queues(cross_trained) do redis.call('ZREM', ready_for_key(queue), desk_id) end
+end
+
+-- Logged in = any state but offline; desks:logged_in:<agency> holds them so claim_next and
+-- transfer_start ask SCARD instead of reading every desk of the agency.
+local function mark_logged_in(desk_id, agency, logged_in)
+  redis.call(logged_in and 'SADD' or 'SREM', logged_in_key(agency), desk_id)
+end
+
+local function any_logged_in(agency)
+  return redis.call('SCARD', logged_in_key(agency)) > 0
+end
+
 -- Puts a desk at the back of its agency's idle order (ready since now).
 local function make_desk_ready(desk_id, agency)
   redis.call('HSET', desk_key(desk_id), 'state', 'ready', 'call_id', '', 'since_ms', int_str(NOW),
     'reason', '', 'wrap_up_until_ms', '')
-  redis.call('ZADD', ready_key(agency), int_str(NOW), desk_id)
+  index_ready_desk(desk_id, agency, redis.call('HGET', desk_key(desk_id), 'cross_trained'), int_str(NOW))
+  mark_logged_in(desk_id, agency, true)
 end
 
 
@@ -312,7 +350,7 @@ local function pick_problem(call_id, call, desk_id, desk)
     return 'desk ' .. desk_id .. ' is ' .. desk.state .. '; only a ready desk can be picked'
   end
   if call.queue ~= GENERAL and call.queue ~= desk.agency
-      and not string.find(',' .. (desk.cross_trained or '') .. ',', ',' .. call.queue .. ',', 1, true) then
+      and not trained_for(desk.cross_trained, call.queue) then
     return 'desk ' .. desk_id .. ' is a ' .. desk.agency .. ' desk, not cross-trained for ' .. call.queue
   end
   return nil

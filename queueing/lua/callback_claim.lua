@@ -68,7 +68,7 @@ return run(function()
   if best_id == nil then return answer('no_desk') end
 
   local now = int_str(NOW)
-  redis.call('ZREM', ready_key(best_agency), best_id)
+  unindex_ready_desk(best_id, best_agency, nil)
   redis.call('HSET', desk_key(best_id), 'state', 'paused', 'call_id', '', 'since_ms', now,
     'reason', 'callback ' .. call_id)
   redis.call('HSET', callback_key(call_id), 'status', 'dialing', 'desk', best_id,

@@ -1,7 +1,8 @@
--- claim_next: takes the best waiting caller that has an eligible ready desk, and that desk.
--- ARGV[3..] ring_timeout_ms, agencies (one or more): "police", or "police=10000" to let
---           police callers overflow after 10 s (see below)
--- Reply: nil when nothing can be dispatched, else
+-- claim_next: takes the best waiting caller that has an eligible ready desk, and that desk;
+-- again, up to max_claims pairs in one call (a batch is the same as that many calls in a row).
+-- ARGV[3..] ring_timeout_ms, max_claims (1 to 1000), agencies (one or more): "police", or
+--           "police=10000" to let police callers overflow after 10 s (see below)
+-- Reply: a list of claims, empty when nothing can be dispatched; each claim is
 --        call_id, desk_id, channel, queue, caller, deadline_ms
 --
 -- Queues are each agency's queue plus general. An agency queue is served by that agency's
@@ -12,18 +13,22 @@
 -- to two desks or one desk two callers.
 --
 -- Overflow: once an agency's head caller has waited overflow_ms since arrival, or none of
--- the agency's desks is logged in, that queue is also served by ready desks of other
--- agencies cross-trained for it. The caller never leaves its own queue, so it keeps its
--- place there.
+-- the agency's desks is logged in (desks:logged_in:), that queue is also served by ready
+-- desks of other agencies cross-trained for it (desks:ready_for:). The caller never leaves
+-- its own queue, so it keeps its place there.
 --
 -- Picks first: a supervisor's pick (call_pick) of a caller for a desk of these agencies, oldest
 -- first, is offered before any other match. A pick that cannot be served now (the caller no
 -- longer waits, the desk is not ready or does not serve the caller's queue) is dropped (event
 -- pick_dropped) and the caller stays where it is, to be served as any other.
+--
+-- Cost: only the fields used are read (HMGET), each queue head and each agency's idle desk
+-- once per call; after an offer only the queue it left and the desk's agency are read again.
 return run(function()
   local ring_timeout = arg_int(3, 'ring_timeout_ms', 1)
+  local max_claims = arg_int(4, 'max_claims', 1, 1000)
   local agencies, seen, overflow_ms = {}, {}, {}
-  for i = 4, #ARGV do
+  for i = 5, #ARGV do
     local name, after = string.match(ARGV[i], '^([^=]+)=(.*)$')
     local agency = check_id(name or ARGV[i], 'agency')
     if after then
@@ -40,13 +45,29 @@ return run(function()
   end
   if #agencies == 0 then refuse('claim_next needs at least one agency') end
 
+  -- What an offer, its event and the checks below use of a call record (28 fields) and a desk's.
+  local CALL_FIELDS = { 'state', 'queue', 'arrived_ms', 'channel', 'caller', 'priority', 'choice',
+    'route_reason', 'language', 'ring_attempts' }
+  local function call_fields(call_id)
+    local values, call = redis.call('HMGET', call_key(call_id), unpack(CALL_FIELDS)), {}
+    for i, name in ipairs(CALL_FIELDS) do
+      if values[i] then call[name] = values[i] end
+    end
+    return call
+  end
+  local function desk_fields(desk_id)
+    local v = redis.call('HMGET', desk_key(desk_id), 'state', 'agency', 'cross_trained')
+    return { state = v[1] or nil, agency = v[2] or nil, cross_trained = v[3] or '' }
+  end
+
   -- One caller to one desk: both out of their sets, both ringing, the offer's deadline set.
-  local function offer(call_id, call, queue, desk_id, desk_agency, picked_by)
+  local function offer(call_id, call, queue, desk_id, desk_agency, desk_cross_trained, picked_by)
     local now, deadline = int_str(NOW), int_str(NOW + ring_timeout)
     redis.call('ZREM', queue_key(queue), call_id)
-    redis.call('ZREM', ready_key(desk_agency), desk_id)
-    redis.call('HSET', call_key(call_id), 'state', 'ringing', 'desk', desk_id, 'offered_ms', now)
-    local attempt = redis.call('HINCRBY', call_key(call_id), 'ring_attempts', 1)
+    unindex_ready_desk(desk_id, desk_agency, desk_cross_trained)
+    local attempt = (tonumber(call.ring_attempts) or 0) + 1
+    redis.call('HSET', call_key(call_id), 'state', 'ringing', 'desk', desk_id, 'offered_ms', now,
+      'ring_attempts', int_str(attempt))
     redis.call('HSET', desk_key(desk_id), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
     redis.call('ZADD', K_OFFERS, deadline, call_id)
     -- The desk's console draws its pop from this event at once (the record's details follow).
@@ -56,26 +77,45 @@ return run(function()
       'caller', call.caller or '', 'arrived_ms', call.arrived_ms or '', 'priority', call.priority or '',
       'choice', call.choice or '', 'route_reason', call.route_reason or '', 'language', call.language or '',
       'offered_ms', now, 'picked_by', picked_by)
-    return { 'call_id', call_id, 'desk_id', desk_id, 'channel', call.channel, 'queue', queue,
-      'caller', call.caller, 'deadline_ms', deadline }
+    return { 'call_id', call_id, 'desk_id', desk_id, 'channel', call.channel or '', 'queue', queue,
+      'caller', call.caller or '', 'deadline_ms', deadline }
   end
 
-  for _, call_id in ipairs(redis.call('ZRANGE', picks_key(), 0, -1)) do
-    local call = load_call(call_id)
-    local desk_id = call and call.picked_desk or ''
-    local desk = desk_id ~= '' and load_desk(desk_id) or nil
-    -- a ready desk of an agency this bridge does not serve: the bridge that serves it serves the pick
-    if not (desk and desk.state == 'ready' and not seen[desk.agency]) then
-      local problem = desk_id == '' and 'no pick on the call' or pick_problem(call_id, call, desk_id, desk)
-      if problem == nil and not redis.call('ZSCORE', queue_key(call.queue), call_id) then
-        problem = 'call ' .. call_id .. ' is not in queue ' .. call.queue
-      end
-      end_pick(call_id, desk_id)
-      if problem == nil then
-        return offer(call_id, call, call.queue, desk_id, desk.agency, call.picked_by or '')
-      end
-      emit('pick_dropped', 'call_id', call_id, 'desk_id', desk_id, 'reason', problem)
+  -- Reads kept for the rest of the call (false: read, nothing there); an offer forgets what it changed.
+  local idle_of, head_of, cross_for, logged_in = {}, {}, {}, {}
+  local function forget(queue, desk_id, desk_agency)
+    head_of[queue] = nil
+    idle_of[desk_agency] = nil
+    for q, desk in pairs(cross_for) do
+      if desk and desk.id == desk_id then cross_for[q] = nil end
     end
+  end
+
+  -- Picks, until a pass through them offers nothing: the ones left are other bridges' (their
+  -- desks' agencies are not ours), and no offer of ours changes that.
+  local picks_open = true
+  local function next_pick()
+    for _, call_id in ipairs(redis.call('ZRANGE', picks_key(), 0, -1)) do
+      local call = load_call(call_id)
+      local desk_id = call and call.picked_desk or ''
+      local desk = desk_id ~= '' and load_desk(desk_id) or nil
+      -- a ready desk of an agency this bridge does not serve: the bridge that serves it serves the pick
+      if not (desk and desk.state == 'ready' and not seen[desk.agency]) then
+        local problem = desk_id == '' and 'no pick on the call' or pick_problem(call_id, call, desk_id, desk)
+        if problem == nil and not redis.call('ZSCORE', queue_key(call.queue), call_id) then
+          problem = 'call ' .. call_id .. ' is not in queue ' .. call.queue
+        end
+        end_pick(call_id, desk_id)
+        if problem == nil then
+          forget(call.queue, desk_id, desk.agency)
+          return offer(call_id, call, call.queue, desk_id, desk.agency, desk.cross_trained or '',
+            call.picked_by or '')
+        end
+        emit('pick_dropped', 'call_id', call_id, 'desk_id', desk_id, 'reason', problem)
+      end
+    end
+    picks_open = false
+    return nil
   end
 
   -- The longest-idle ready desk of an agency. An entry whose desk is not really ready (a
@@ -83,32 +123,58 @@ return run(function()
   local function idle_desk(agency)
     while true do
       local top = redis.call('ZRANGE', ready_key(agency), 0, 0, 'WITHSCORES')
-      if #top == 0 then return nil end
+      if #top == 0 then return false end
       local desk_id = top[1]
-      local desk = load_desk(desk_id)
-      if desk and desk.state == 'ready' and desk.agency == agency then
-        return { id = desk_id, since = tonumber(top[2]) }
+      local desk = desk_fields(desk_id)
+      if desk.state == 'ready' and desk.agency == agency then
+        return { id = desk_id, since = tonumber(top[2]), agency = agency, cross_trained = desk.cross_trained }
       end
       redis.call('ZREM', ready_key(agency), desk_id)
-      emit('ready_entry_dropped', 'desk_id', desk_id, 'agency', agency,
-        'state', desk and desk.state or 'missing')
+      emit('ready_entry_dropped', 'desk_id', desk_id, 'agency', agency, 'state', desk.state or 'missing')
     end
   end
 
   -- The head of a queue. A head that is not a queued call of this queue would block
   -- everyone behind it forever, so it is dropped.
   local function queue_head(queue)
+    if head_of[queue] ~= nil then return head_of[queue] or nil end
     while true do
       local top = redis.call('ZRANGE', queue_key(queue), 0, 0, 'WITHSCORES')
-      if #top == 0 then return nil end
+      if #top == 0 then
+        head_of[queue] = false
+        return nil
+      end
       local call_id = top[1]
-      local call = load_call(call_id)
-      if call and call.state == 'queued' and call.queue == queue then
-        return { id = call_id, score = tonumber(top[2]), call = call }
+      local call = call_fields(call_id)
+      if call.state == 'queued' and call.queue == queue then
+        head_of[queue] = { id = call_id, score = tonumber(top[2]), call = call }
+        return head_of[queue]
       end
       redis.call('ZREM', queue_key(queue), call_id)
-      emit('queue_entry_dropped', 'call_id', call_id, 'queue', queue,
-        'state', call and call.state or 'missing')
+      emit('queue_entry_dropped', 'call_id', call_id, 'queue', queue, 'state', call.state or 'missing')
+    end
+  end
+
+  -- The longest-idle ready desk of another agency of ours that is cross-trained for `queue`.
+  -- A desk of an agency we do not serve is skipped (its bridge may take it), a stale entry dropped.
+  local function cross_trained_desk(queue)
+    local key, at = ready_for_key(queue), 0
+    while true do
+      local top = redis.call('ZRANGE', key, at, at, 'WITHSCORES')
+      if #top == 0 then return false end
+      local desk_id = top[1]
+      local desk = desk_fields(desk_id)
+      if desk.state == 'ready' and desk.agency and desk.agency ~= queue
+          and trained_for(desk.cross_trained, queue) then
+        if seen[desk.agency] then
+          return { id = desk_id, since = tonumber(top[2]), agency = desk.agency, cross_trained = desk.cross_trained }
+        end
+        at = at + 1
+      else
+        redis.call('ZREM', key, desk_id)
+        emit('ready_entry_dropped', 'desk_id', desk_id, 'agency', desk.agency or '',
+          'state', desk.state or 'missing', 'ready_for', queue)
+      end
     end
   end
 
@@ -119,72 +185,55 @@ return run(function()
     return a
   end
 
-  local idle_by_agency, any_idle = {}, nil
-  for _, agency in ipairs(agencies) do
-    local desk = idle_desk(agency)
-    if desk then desk.agency = agency end
-    idle_by_agency[agency] = desk
-    any_idle = idler(any_idle, desk)
-  end
-  if any_idle == nil then return false end
-
-  -- The longest-idle ready desk of another agency that is cross-trained for `queue`.
-  local function cross_trained_desk(queue)
-    local found
-    for _, agency in ipairs(agencies) do
-      if agency ~= queue then
-        local ready = redis.call('ZRANGE', ready_key(agency), 0, -1, 'WITHSCORES')
-        for i = 1, #ready, 2 do
-          local desk = load_desk(ready[i])
-          if desk and desk.state == 'ready'
-              and string.find(',' .. (desk.cross_trained or '') .. ',', ',' .. queue .. ',', 1, true) then
-            -- ordered by idle time: the first trained one is this agency's best
-            found = idler(found, { id = ready[i], since = tonumber(ready[i + 1]), agency = agency })
-            break
-          end
-        end
-      end
-    end
-    return found
-  end
-
-  local function any_logged_in(agency)
-    for _, desk_id in ipairs(redis.call('SMEMBERS', desks_of_key(agency))) do
-      local desk = load_desk(desk_id)
-      if desk and desk.agency == agency and desk.state ~= 'offline' then return true end
-    end
-    return false
-  end
-
   local function overflowing(agency)
     if overflow_ms[agency] == nil then return false end
     local head = queue_head(agency)
     if head == nil then return false end
-    local waited = NOW - (tonumber(head.call.arrived_ms) or NOW)
-    return waited >= overflow_ms[agency] or not any_logged_in(agency)
+    if NOW - (tonumber(head.call.arrived_ms) or NOW) >= overflow_ms[agency] then return true end
+    if logged_in[agency] == nil then logged_in[agency] = any_logged_in(agency) end
+    return not logged_in[agency]
   end
 
-  local eligible = {}
-  for _, agency in ipairs(agencies) do
-    -- the agency's own desk first; a cross-trained one only when it overflows
-    eligible[agency] = idle_by_agency[agency]
-    if eligible[agency] == nil and overflowing(agency) then
-      eligible[agency] = cross_trained_desk(agency)
+  local function next_match()
+    local any_idle
+    for _, agency in ipairs(agencies) do
+      if idle_of[agency] == nil then idle_of[agency] = idle_desk(agency) end
+      any_idle = idler(any_idle, idle_of[agency] or nil)
     end
-  end
+    if any_idle == nil then return nil end
 
-  local best
-  local function consider(queue, desk)
-    if desk == nil then return end
-    local head = queue_head(queue)
-    if head and (best == nil or head.score < best.head.score) then
-      best = { queue = queue, head = head, desk = desk }
+    local best
+    local function consider(queue, desk)
+      if desk == nil then return end
+      local head = queue_head(queue)
+      if head and (best == nil or head.score < best.head.score) then
+        best = { queue = queue, head = head, desk = desk }
+      end
     end
-  end
-  -- general first: on an exact tie it wins (it is the no-input, top-priority route).
-  consider(GENERAL, any_idle)
-  for _, agency in ipairs(agencies) do consider(agency, eligible[agency]) end
-  if best == nil then return false end
+    -- general first: on an exact tie it wins (it is the no-input, top-priority route).
+    consider(GENERAL, any_idle)
+    for _, agency in ipairs(agencies) do
+      -- the agency's own desk first; a cross-trained one only when it overflows
+      local desk = idle_of[agency] or nil
+      if desk == nil and overflowing(agency) then
+        if cross_for[agency] == nil then cross_for[agency] = cross_trained_desk(agency) end
+        desk = cross_for[agency] or nil
+      end
+      consider(agency, desk)
+    end
+    if best == nil then return nil end
 
-  return offer(best.head.id, best.head.call, best.queue, best.desk.id, best.desk.agency, '')
+    forget(best.queue, best.desk.id, best.desk.agency)
+    return offer(best.head.id, best.head.call, best.queue, best.desk.id, best.desk.agency,
+      best.desk.cross_trained, '')
+  end
+
+  local claims = {}
+  while #claims < max_claims do
+    local claim = picks_open and next_pick() or nil
+    if claim == nil then claim = next_match() end
+    if claim == nil then break end
+    claims[#claims + 1] = claim
+  end
+  return claims
 end)

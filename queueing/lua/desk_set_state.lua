@@ -51,7 +51,8 @@ return run(function()
     make_desk_ready(desk_id, desk.agency)
     redis.call('HSET', desk_key(desk_id), 'misses', '0', 'reason', reason, 'state_set_by', set_by)
   else
-    redis.call('ZREM', ready_key(desk.agency), desk_id)
+    unindex_ready_desk(desk_id, desk.agency, desk.cross_trained)
+    mark_logged_in(desk_id, desk.agency, target ~= 'offline')
     redis.call('HSET', desk_key(desk_id), 'state', target, 'call_id', '', 'reason', reason,
       'wrap_up_until_ms', '', 'since_ms', int_str(NOW), 'state_set_by', set_by)
   end

@@ -46,12 +46,7 @@ return run(function()
   if desk.agency == agency then
     refuse('desk ' .. desk_id .. ' is a ' .. agency .. ' desk already: transfer to another agency')
   end
-  local logged_in = false
-  for _, other in ipairs(redis.call('SMEMBERS', desks_of_key(agency))) do
-    local d = load_desk(other)
-    if d and d.agency == agency and d.state ~= 'offline' then logged_in = true end
-  end
-  if not logged_in then
+  if not any_logged_in(agency) then
     refuse('no ' .. agency .. ' desk is logged in: the caller would wait for nobody; keep the caller '
       .. 'or transfer to another agency')
   end
@@ -69,7 +64,7 @@ return run(function()
         .. 'waits at the head of its queue) or try again')
     end
     transfer_state, action = 'ringback', 'consult'
-    redis.call('ZREM', ready_key(agency), target)
+    unindex_ready_desk(target, agency, nil)
     redis.call('HSET', desk_key(target), 'state', 'ringing', 'call_id', call_id, 'since_ms', now)
     emit('desk_state', 'desk_id', target, 'agency', agency, 'state', 'ringing', 'previous', 'ready',
       'reason', 'consulted by ' .. desk_id)

@@ -63,7 +63,8 @@ return run(function()
       redis.call('HSET', call_key(call_id), 'desk', target, 'transferred_from', transfer.from_desk,
         'transferred_ms', now, 'conference_desk', '', 'consult_desk', '')
       local previous = t and t.state or 'offline'
-      redis.call('ZREM', ready_key(t and t.agency or transfer.target_agency), target)
+      unindex_ready_desk(target, t and t.agency or transfer.target_agency, t and t.cross_trained or '')
+      if t then mark_logged_in(target, t.agency, true) end
       redis.call('HSET', desk_key(target), 'state', 'on_call', 'call_id', call_id, 'since_ms', now)
       if previous ~= 'on_call' then
         emit('desk_state', 'desk_id', target, 'agency', t and t.agency or transfer.target_agency, 'state', 'on_call',

@@ -282,6 +282,75 @@ def test_dispatch_once_does_not_spin_on_a_lasting_ami_error(redis_url, r):
     assert desk(r, "desk-101")["state"] == "ready"
 
 
+DESKS = ["desk-101", "desk-102", "desk-201", "desk-301", "desk-401"]
+
+
+def test_dispatch_once_claims_in_growing_batches_and_redirects_each_batch_at_once(redis_url, r):
+    async def scenario(bridge):
+        for n, desk_id in enumerate(DESKS):
+            await waiting(bridge, f"c-{n}", "general", priority=0, ago_ms=9_000 - n * 1_000)
+            await ready(bridge, desk_id, ago_ms=9_000 - n * 1_000)
+        sizes, in_flight, most = [], 0, 0
+        claim_batch, redirect = bridge.routing.claim_batch, bridge.ami.redirect
+
+        async def counted_claim_batch(agencies, ring_timeout_ms, max_claims, **kwargs):
+            sizes.append(max_claims)
+            return await claim_batch(agencies, ring_timeout_ms, max_claims, **kwargs)
+
+        async def slow_redirect(channel, context, exten):
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.05)  # AMI's reply to a Redirect takes a while
+            in_flight -= 1
+            await redirect(channel, context, exten)
+
+        bridge.routing.claim_batch, bridge.ami.redirect = counted_claim_batch, slow_redirect
+        delivered = await bridge.dispatch_once()
+        return delivered, sizes, most, bridge.ami.redirects
+
+    delivered, sizes, most, redirects = run(redis_url, scenario)
+    assert delivered == 5
+    assert sizes == [1, 2, 4, 8]  # 1 + 2 + 2 pairs, then nothing left to claim
+    assert most == 2  # the second batch's two Redirects were out together
+    assert sorted((channel, exten) for channel, _, exten in redirects) == [
+        (f"PJSIP/citizens-c-{n}", desk_id) for n, desk_id in enumerate(DESKS)]
+    assert all(call(r, f"c-{n}")["state"] == "ringing" for n in range(5))
+    assert audit(r) == []
+
+
+def test_each_claim_of_a_batch_is_settled_on_its_own(redis_url, r):
+    # One batch, four Redirects: the caller left, AMI refused, AMI did not answer in time, rang.
+    async def scenario(bridge):
+        for n, desk_id in enumerate(DESKS[:4]):
+            await waiting(bridge, f"c-{n}", "general", priority=0, ago_ms=9_000 - n * 1_000)
+            await ready(bridge, desk_id, ago_ms=9_000 - n * 1_000)
+        claims = await bridge.routing.claim_batch(bridge.agencies, bridge.ring_timeout_ms, 4)
+        failures = {claims[1].channel: "AMI Redirect: Permission denied",
+                    claims[2].channel: "AMI Redirect got no reply within 5 s"}
+        bridge.ami.gone.add(claims[0].channel)
+        redirect = bridge.ami.redirect
+
+        async def failing_redirect(channel, context, exten):
+            await redirect(channel, context, exten)
+            if channel in failures:
+                raise ami_failure(failures[channel])
+
+        bridge.ami.redirect = failing_redirect
+        return claims, await bridge.dispatcher.deliver_all(claims)
+
+    claims, outcomes = run(redis_url, scenario)
+    assert [(c.call_id, c.desk_id) for c in claims] == [(f"c-{n}", d) for n, d in enumerate(DESKS[:4])]
+    assert outcomes == [Delivery.GONE, Delivery.RETRY, Delivery.UNCONFIRMED, Delivery.RINGING]
+    assert (call(r, "c-0")["state"], desk(r, "desk-101")["state"]) == ("abandoned", "ready")
+    assert (call(r, "c-1")["state"], call(r, "c-1")["last_ring_status"]) == ("queued", "BRIDGE_ERROR")
+    assert (desk(r, "desk-102")["state"], desk(r, "desk-102")["misses"]) == ("ready", "0")
+    assert (call(r, "c-2")["state"], desk(r, "desk-201")["call_id"]) == ("ringing", "c-2")  # offer left open
+    assert (call(r, "c-3")["state"], desk(r, "desk-301")["call_id"]) == ("ringing", "c-3")
+    assert r.zrange("hotline:queue:general", 0, -1) == ["c-1"]
+    assert audit(r) == []
+
+
 # --- what the dialplan reports ------------------------------------------------------------------
 
 def recorded_event(user_event: str, call_id: str):
