@@ -151,7 +151,10 @@ def test_one_recording_holds_the_caller_throughout_and_each_desk_in_its_part(hot
         assert heard["rx", hz].max() < SILENT, hz
     assert heard["tx", CALLER_HZ].max() < SILENT
     # The desks' side: police alone until the blind transfer; fire and medical together in the
-    # conference; medical alone after fire left.
+    # conference; medical alone after fire left. Not measured: fire alone after the blind transfer.
+    # There the caller hears desk-201 (its RTP carries the tone) but MixMonitor gets none of what is
+    # written to the caller's channel until Asterisk destroys desk-101's hung-up leg (its BYE's
+    # transaction, ~5 s): the first seconds of the new desk are missing from tx.
     parts = {(0.0, at["moving"]): {POLICE_HZ}, (at["conferenced"], at["completed"]): {FIRE_HZ, MEDICAL_HZ},
              (at["completed"], at["ended"]): {MEDICAL_HZ}}
     for (start, end), talking in parts.items():
