@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from rq import Queue
@@ -34,18 +33,26 @@ citizen_ring_s = 5
 """
 
 
-@pytest.fixture
-def auto_dial(hotline, tmp_path: Path) -> Iterator:
-    """The lab with its rq worker reading a city file that has auto-dial on."""
-    city = tmp_path / "city-auto-dial.toml"
+@pytest.fixture(scope="module")
+def auto_dial_worker(lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The session lab's rq worker reading a city file that has auto-dial on, for this module's
+    tests: one restart for all of them (it carries on through each test's flushed Redis, as
+    the usual worker does)."""
+    city = tmp_path_factory.mktemp("auto-dial") / "city-auto-dial.toml"
     city.write_text(CITY.read_text() + CALLBACKS_TABLE)
-    hotline.stop_worker()
-    hotline.start_worker(env={"HOTLINE_CITY_FILE": str(city)})
+    lab.stop_worker()
+    lab.start_worker(env={"HOTLINE_CITY_FILE": str(city)})
     try:
-        yield hotline
+        yield lab
     finally:
-        hotline.stop_worker()
-        hotline.start_worker()
+        lab.stop_worker()
+        lab.start_worker()
+
+
+@pytest.fixture
+def auto_dial(auto_dial_worker, hotline):
+    """The lab, reset, with its rq worker on auto-dial."""
+    return hotline
 
 
 def _callbacks(lab) -> Callbacks:
