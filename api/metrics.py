@@ -21,6 +21,10 @@ process answers the same and a restart loses nothing.
   ``hotline_bridge_event_loop_lag_seconds{bridge}``: each bridge's last heartbeat in Redis
   (``bridge_heartbeat``, every second): how old it is, its AMI link, how late its event loop woke.
   A bridge silent for a day is forgotten.
+* ``hotline_resource_shortages_total{resource}``, ``hotline_resource_refused_total{resource,party}``:
+  how often Asterisk ran out of RTP ports, channels or open files, and the callers it refused and
+  desk legs it could not ring for it (``party`` caller / desk), as the bridges read them in
+  Asterisk's warnings log (``resource_shortage``); kept in Redis, never reset.
 * ``hotline_lua_script_seconds{process,script}``: a histogram of each Lua script's round trip, as
   each bridge measured it (sent with its heartbeat; counted since that bridge started) and as this
   API process did (``process="api"``).
@@ -56,7 +60,7 @@ from queueing.ended_calls import EndedCalls
 from queueing.routing import Routing
 from queueing.script_timing import BUCKETS_S as SCRIPT_BUCKETS_S
 from queueing.script_timing import parse_snapshot
-from queueing.states import CallOutcome, CallState, DeskState
+from queueing.states import CallOutcome, CallState, DeskState, RefusedParty, Resource
 
 log = logging.getLogger("hotline.api.metrics")
 
@@ -124,8 +128,23 @@ class HotlineCollector(Collector):
             desks.add_metric([agency, state], count)
 
         yield from (callers, longest, ivr, fallback, desks)
+        yield from self._shortages()
         yield from self._bridges(now_ms)
         yield from self._today(now_ms)
+
+    def _shortages(self) -> Iterator[Metric]:
+        counted = self.routing.resource_shortage_counts()
+        shortages = CounterMetricFamily("hotline_resource_shortages",
+                                        "Times Asterisk ran out of a resource (RTP ports, channels, open files), read "
+                                        "in its warnings log", labels=["resource"])
+        refused = CounterMetricFamily("hotline_resource_refused",
+                                      "Callers refused and desk legs not rung because Asterisk ran out of a resource",
+                                      labels=["resource", "party"])
+        for resource in Resource:  # every resource from 0, so an alert rule sees the series before the first one
+            shortages.add_metric([resource], counted.get(resource, 0))
+            for party in RefusedParty:
+                refused.add_metric([resource, party], counted.get(f"{resource}:{party}", 0))
+        yield from (shortages, refused)
 
     def _bridges(self, now_ms: int) -> Iterator[Metric]:
         age = GaugeMetricFamily("hotline_bridge_heartbeat_age_seconds",

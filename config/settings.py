@@ -435,6 +435,10 @@ class AlertSettings(_Table):
     broken_recording_window_h: int = Field(default=24, ge=1, le=168)
     # A desk paused this long, seconds (a meal is longer than a break: set it for the longest usual pause).
     desk_paused_s: AlertAbove = Field(default_factory=lambda: AlertAbove(warning=900, critical=1800))
+    # Callers refused or desks left unrung because Asterisk ran out of RTP ports, channels or open
+    # files, per resource, in the last resource_shortage_window_min: any one is a call lost to the line.
+    resource_shortages: AlertAbove = Field(default_factory=lambda: AlertAbove(critical=1))
+    resource_shortage_window_min: int = Field(default=15, ge=1, le=1440)
     # An unacknowledged critical alert sounds again this often, seconds.
     repeat_critical_s: int = Field(default=30, ge=5, le=600)
 
@@ -695,6 +699,10 @@ class RuntimeSettings(BaseSettings):
     # Where Asterisk's file system is seen from this process: "/" on Asterisk's own host; the lab's
     # chroot; a shared mount's folder elsewhere. [recording] dir is read under it.
     asterisk_root: Path = Path("/")
+    # Asterisk's warnings log as Asterisk names it (read under asterisk_root): logger.conf's
+    # "warnings.log => warning,error" in Asterisk's log folder. The bridge reads there when a
+    # caller or a desk was refused for lack of RTP ports, channels or open files.
+    asterisk_warnings_log: Path = Path("/var/log/asterisk/warnings.log")
 
     @field_validator("redis_url")
     @classmethod

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 
 from config.settings import CitySettings
-from queueing.alerts import CALL_FIELDS, WINDOW_MS, Alert, DeskFact, Facts, evaluate
+from queueing.alerts import CALL_FIELDS, WINDOW_MS, Alert, DeskFact, Facts, ShortageFact, evaluate
 from queueing.keys import PRIORITY_FACTOR
 from queueing.routing import Routing, _fields, _text, _texts
 from queueing.states import CallState, RecordingStatus
@@ -24,6 +24,17 @@ ALERT_FIELDS = ("alert_id", "key", "kind", "subject", "level", "value", "thresho
 
 def _int(value: str) -> int | None:
     return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+def _shortages(batches: Sequence[str]) -> dict[str, ShortageFact]:
+    """``resources:recent`` entries (JSON, one per recorded batch) summed per resource."""
+    sums: dict[str, list[int]] = {}
+    for batch in batches:
+        entry = json.loads(batch)
+        total = sums.setdefault(str(entry["resource"]), [0, 0, 0])
+        for i, name in enumerate(("shortages", "callers_refused", "desks_unrung")):
+            total[i] += int(entry.get(name) or 0)
+    return {resource: ShortageFact(*total) for resource, total in sums.items()}
 
 
 class AlertStore(Routing):
@@ -41,7 +52,9 @@ class AlertStore(Routing):
         pipeline.smembers(keys.calls_active())
         pipeline.zrangebyscore(keys.calls(), now_ms - WINDOW_MS, "+inf")
         pipeline.zrangebyscore(keys.recordings(), now_ms - broken_window_ms - HOUR_MS, "+inf")
-        *waiting, desk_ids, active, recent_ids, recorded = pipeline.execute()
+        shortage_window_ms = city.supervision.alerts.resource_shortage_window_min * 60_000
+        pipeline.zrangebyscore(keys.resource_recent(), now_ms - shortage_window_ms, "+inf")
+        *waiting, desk_ids, active, recent_ids, recorded, shortage_batches = pipeline.execute()
         waits = {queue: [int(score) % PRIORITY_FACTOR for _, score in entries]
                  for queue, entries in zip(city.queues, waiting, strict=True)}
 
@@ -78,6 +91,7 @@ class AlertStore(Routing):
             recent_calls=recent,
             fallback_callers=sum(1 for s in states if s is not None and _text(s) == CallState.FALLBACK),
             broken_recordings=broken,
+            shortages=_shortages(_texts(shortage_batches)),
         )
 
     # -- the scripts -------------------------------------------------------------------------

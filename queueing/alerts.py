@@ -37,6 +37,13 @@ class DeskFact:
 
 
 @dataclass(frozen=True)
+class ShortageFact:
+    shortages: int = 0
+    callers_refused: int = 0
+    desks_unrung: int = 0
+
+
+@dataclass(frozen=True)
 class Facts:
     """What Redis said at ``now_ms``."""
 
@@ -47,6 +54,9 @@ class Facts:
     recent_calls: Sequence[Mapping[str, str]] = ()  # records of the calls that arrived in the last WINDOW_MS
     fallback_callers: int = 0                    # calls held by Asterisk's fallback queue now
     broken_recordings: Sequence[str] = ()        # call ids whose recording was checked broken or missing lately
+    # resource (queueing.states.Resource) → what Asterisk refused for lack of it within
+    # [supervision.alerts] resource_shortage_window_min (telephony/resource_watch.py records it)
+    shortages: Mapping[str, ShortageFact] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,15 @@ def evaluate(facts: Facts, settings: AlertSettings, service_level_within_s: int)
                             f"{broken} recordings broken or missing in the last {settings.broken_recording_window_h} h "
                             f"(newest: call {newest})",
                             {"count": broken, "hours": settings.broken_recording_window_h, "call_id": newest}))
+
+    for resource, shortage in sorted(facts.shortages.items()):
+        if hit := _above(shortage.shortages, settings.resource_shortages):
+            minutes = settings.resource_shortage_window_min
+            alerts.append(Alert(AlertKind.RESOURCE_SHORTAGE, hit[0], resource, shortage.shortages, hit[1],
+                                f"Asterisk ran out of {resource} {shortage.shortages} times in the last {minutes} min: "
+                                f"{shortage.callers_refused} callers refused, {shortage.desks_unrung} desks not rung",
+                                {"resource": resource, "count": shortage.shortages, "minutes": minutes,
+                                 "callers": shortage.callers_refused, "desks": shortage.desks_unrung}))
 
     for desk in facts.desks:
         if desk.state != DeskState.PAUSED or desk.since_ms is None:

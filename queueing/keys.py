@@ -135,6 +135,16 @@ SCHEMA: tuple[KeySpec, ...] = (
     KeySpec("alerts:history", "list", "ids of the newest 200 cleared alerts, newest first", "alerts_history"),
     KeySpec("alerts:evaluated_ms", "string", "when the facts of the last alert evaluation applied were read",
             "alerts_evaluated"),
+    KeySpec("resources:shortages", "hash",
+            "Asterisk's shortages since ever (`resource_shortage`): field `<resource>` = shortages, "
+            "`<resource>:caller` = callers refused, `<resource>:desk` = desks left unrung (`GET /metrics`)",
+            "resource_shortages"),
+    KeySpec("resources:recent", "zset",
+            "each recorded batch of shortages (JSON: `resource, shortages, callers_refused, desks_unrung`), "
+            "score = recorded at ms; the last day (the supervisors' alert)", "resource_recent"),
+    KeySpec("resources:log", "hash",
+            "how far Asterisk's warnings log has been recorded: field = the log's path, value = "
+            "`<file id> <offset>` (bridges read on from it; a part is recorded once)", "resource_log"),
 )
 
 
@@ -310,6 +320,17 @@ class Keys:
 
     def alerts_evaluated(self) -> str:
         return f"{self.prefix}alerts:evaluated_ms"
+
+    # -- Asterisk's shortages (telephony/resource_watch.py) -------------------------------
+
+    def resource_shortages(self) -> str:
+        return f"{self.prefix}resources:shortages"
+
+    def resource_recent(self) -> str:
+        return f"{self.prefix}resources:recent"
+
+    def resource_log(self) -> str:
+        return f"{self.prefix}resources:log"
 
     def wake(self) -> str:
         """Pub/sub channel, not a key."""

@@ -465,6 +465,15 @@ class RoutingBase(Generic[ClientT]):
         return self._script("bridge_heartbeat", now_ms, bridge_id, "1" if ami_up else "0", max(0, loop_lag_ms),
                             script_timings, parse=_fields)
 
+    @operation
+    def resource_shortage(self, log: str, file_id: str, from_offset: int, to_offset: int, bridge_id: str,
+                          tallies: str, *, restart: bool = False, now_ms: int | None = None) -> Steps[dict[str, str]]:
+        """Records the shortages a bridge read in Asterisk's warnings log between two offsets
+        (``tallies``: JSON, resource → counts); ``recorded`` 0 when another stretch was recorded
+        first (``file``, ``offset``: where to read on from)."""
+        return self._script("resource_shortage", now_ms, log, file_id, from_offset, to_offset,
+                            "1" if restart else "0", bridge_id, tallies, parse=_fields)
+
     # -- readers -----------------------------------------------------------------------
 
     @operation
@@ -546,6 +555,12 @@ class RoutingBase(Generic[ClientT]):
         replies = yield pipeline.execute
         return {call_id: {f: _text(v) if v is not None else "" for f, v in zip(fields, values, strict=True)}
                 for call_id, values in zip(call_ids, replies, strict=True)}
+
+    @operation
+    def resource_shortage_counts(self) -> Steps[dict[str, int]]:
+        """``resources:shortages``: per resource its shortages, and ``<resource>:<party>`` refused."""
+        return _one(lambda: self.redis.hgetall(self.keys.resource_shortages()),
+                    lambda reply: {k: int(v) for k, v in _fields(reply).items()})
 
     @operation
     def bridges(self) -> Steps[list[dict[str, str]]]:

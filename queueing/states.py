@@ -216,6 +216,7 @@ class AlertKind(StrEnum):
     FALLBACK_CALLERS = "fallback_callers"    # callers held by Asterisk's fallback queue
     BROKEN_RECORDING = "broken_recording"    # recordings checked broken or missing lately
     DESK_PAUSED = "desk_paused"              # a desk paused too long (subject: the desk)
+    RESOURCE_SHORTAGE = "resource_shortage"  # Asterisk ran out of RTP ports, channels or open files (subject: which)
 
 
 class AlertLevel(StrEnum):
@@ -253,3 +254,19 @@ class CallbackClaimResult(StrEnum):
     CLOSED = "closed"                    # the citizen got through since: now not_needed
     CALLERS_WAITING = "callers_waiting"  # incoming emergencies first
     NO_DESK = "no_desk"                  # no eligible desk is ready
+
+
+class Resource(StrEnum):
+    """What Asterisk ran out of when it refused a caller or could not ring a desk
+    (telephony/resource_lines.py reads it from Asterisk's log; ``resource_shortage``)."""
+
+    RTP_PORTS = "rtp_ports"                  # rtp.conf rtpstart..rtpend: a pair per channel with media
+    CHANNELS = "channels"                    # asterisk.conf maxcalls
+    FILE_DESCRIPTORS = "file_descriptors"    # asterisk.conf maxfiles / the process's open-file limit
+
+
+class RefusedParty(StrEnum):
+    """Who a shortage refused: a caller's incoming call, or a desk's leg that was never rung."""
+
+    CALLER = "caller"
+    DESK = "desk"

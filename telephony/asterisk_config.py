@@ -41,8 +41,15 @@ class AsteriskSite:
     sip_port: int = 5060
     sip_bind: str = "127.0.0.1"
     media_address: str = "127.0.0.1"
+    # RTP ports Asterisk takes from: each channel with media takes a pair (RTP and RTCP), so
+    # (rtp_end - rtp_start) / 2 calls with media at once; Asterisk's own default range.
     rtp_start: int = 10000
     rtp_end: int = 20000
+    # asterisk.conf maxfiles: Asterisk raises its open-file limit to this at start (as root).
+    # Every channel with media holds about four descriptors (RTP, RTCP, timer, SIP).
+    max_files: int = 65536
+    # asterisk.conf maxcalls: 0 is no limit. Above it Asterisk refuses a call outright.
+    max_calls: int = 0
     citizens_match: str = "127.0.0.1"  # address(es) of the carrier / SBC sending citizens' calls
     # Where calls *to* citizens go (automatic call-back): the carrier / SBC as a SIP URI, e.g.
     # "sip:198.51.100.7:5060". Empty: the citizens endpoint gets no AOR, and a callback

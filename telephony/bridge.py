@@ -35,6 +35,7 @@ from telephony.hangups import Hangups
 from telephony.ivr_call import IvrCall
 from telephony.reconcile import Reconciler
 from telephony.recorder import Recorder
+from telephony.resource_watch import ResourceWatch
 from telephony.speech import SpeechRule, SpeechWatch
 
 log = logging.getLogger("hotline.bridge")
@@ -82,6 +83,9 @@ class Bridge:
         self.bridge_id = consumer_name(runtime.agi_port)
         self.call_control = CallControl(self.redis, self.routing, self.ami, self.hangups, q.wrap_up_s * 1000,
                                         self.bridge_id)
+        # Asterisk tells a caller refused for lack of RTP ports, channels or files only in its log.
+        self.resources = ResourceWatch(self.routing, runtime.asterisk_root / str(runtime.asterisk_warnings_log).lstrip("/"),
+                                       self.bridge_id)
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- what the parts do, under the names the CLI and the tests use ------------------------
@@ -116,7 +120,7 @@ class Bridge:
         await self.ami.start()
         self._tasks = [asyncio.create_task(t) for t in (
             self.dispatcher.run(), self._heartbeat_loop(), self._wake_listener(), self.reconciler.run(),
-            self.call_control.run())]
+            self.call_control.run(), self.resources.run())]
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -36,6 +36,10 @@ const TEXTS = {
     alert_fallback_callers: "{count} người gọi ở hàng chờ dự phòng của Asterisk: dịch vụ suy giảm",
     alert_broken_recording: "{count} bản ghi âm hỏng hoặc thiếu trong {hours} giờ qua (mới nhất: {call_id})",
     alert_desk_paused: "{desk} tạm nghỉ ({reason}) đã {clock}",
+    alert_resource_shortage: "Asterisk hết {resource} {count} lần trong {minutes} phút qua: {callers} người gọi bị từ chối, {desks} lần không đổ chuông được bàn trực",
+    resource_rtp_ports: "cổng RTP",
+    resource_channels: "kênh (maxcalls)",
+    resource_file_descriptors: "bộ mô tả tệp (maxfiles)",
     alert_sound_on: "Bấm bất kỳ phím nào để bật âm thanh cảnh báo",
   },
   en: {
@@ -53,6 +57,10 @@ const TEXTS = {
     alert_fallback_callers: "{count} callers in Asterisk's fallback queue: service is degraded",
     alert_broken_recording: "{count} recordings broken or missing in the last {hours} h (newest: {call_id})",
     alert_desk_paused: "{desk} paused ({reason}) for {clock}",
+    alert_resource_shortage: "Asterisk ran out of {resource} {count} times in the last {minutes} min: {callers} callers refused, {desks} desk rings failed",
+    resource_rtp_ports: "RTP ports",
+    resource_channels: "channels (maxcalls)",
+    resource_file_descriptors: "open files (maxfiles)",
     alert_sound_on: "Press any key to turn the alert sound on",
   },
 };
@@ -97,6 +105,11 @@ function agencyName(id) {
   return (agency && (agency.name[language()] || agency.name[city.languages[0]])) || id;
 }
 
+function resourceName(id) {
+  const key = `resource_${id}`;
+  return key in (STRINGS[language()] || {}) || key in STRINGS.en ? t(key) : id;
+}
+
 function timeOfDay(ms) {
   return new Date(ms).toLocaleTimeString(language() === "vi" ? "vi-VN" : "en-GB", { hour12: false });
 }
@@ -111,6 +124,7 @@ function wording(alert) {
     desk: p.desk || alert.subject,
     clock: clock(Number(p.seconds) * 1000),
     reason: p.reason || "—",
+    resource: p.resource ? resourceName(p.resource) : "",
   };
   const key = `alert_${alert.kind}`;
   return key in (STRINGS[language()] || {}) || key in STRINGS.en ? t(key, values) : alert.detail;

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.lab.console import SUPERVISOR, add_lab_users
-from hotline.lab.lab import Lab
+from hotline.lab.lab import TESTER_RTP_PORTS, Lab
 from hotline.lab.sipp import SippRun, place_call, start_desk_phone, wait_registered
 from queueing.accounts import Accounts
 from queueing.routing import Routing
@@ -45,7 +45,8 @@ def _fmt_ms(a: str | None, b: str | None) -> str:
 
 def run_demo(city_file: Path, workdir: Path) -> int:
     started = time.monotonic()
-    lab = Lab(city_file=city_file, workdir=workdir, name="demo", redis_url=os.environ.get("REDIS_URL"))
+    lab = Lab(city_file=city_file, workdir=workdir, name="demo", redis_url=os.environ.get("REDIS_URL"),
+              rtp_ports=TESTER_RTP_PORTS)
     try:
         lab.start()
         print("registering demo desk phones (SIPp) and making every desk ready")
@@ -112,7 +113,8 @@ def _desk_saw(phone: SippRun | None, caller: str) -> str:
 
 
 def run_lab(city_file: Path, workdir: Path, info_file: Path) -> int:
-    lab = Lab(city_file=city_file, workdir=workdir, name="lab", redis_url=os.environ.get("REDIS_URL"))
+    lab = Lab(city_file=city_file, workdir=workdir, name="lab", redis_url=os.environ.get("REDIS_URL"),
+              rtp_ports=TESTER_RTP_PORTS)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:

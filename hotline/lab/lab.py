@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -31,6 +32,26 @@ from queueing.routing import Routing
 from telephony.asterisk_config import AsteriskSite, render
 
 HOLD_MUSIC_FILES = 2  # of Debian's opsound set: enough music, little disk
+# The tester's lab and the demo (./lab up, ./lab demo): Asterisk's own default range, 5000
+# channels with media, above the bench's highest held level (1500 callers and 400 desks).
+# The bench takes the same range (bench/rig.py): on one machine run one or the other;
+# Asterisk skips a port another process holds, so together they only share the room.
+TESTER_RTP_PORTS = (10000, 19999)
+
+OPEN_FILES = 65536  # the lab's processes' soft limit, at most: a few per call in the bridge and the API
+
+
+def raise_open_files_limit(upto: int = OPEN_FILES) -> int:
+    """This process's soft open-file limit up to ``upto`` (never past the hard one), for the
+    children it starts (the bridge holds a FastAGI socket per caller in the menu or hearing an
+    announcement; a login shell gives 1024). Returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = upto if hard == resource.RLIM_INFINITY else min(hard, upto)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return wanted
+    return soft
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,9 +69,13 @@ class Lab:
     # name → text): how the benchmark adds its native-baseline contexts beside hotline's
     # dialplan without changing it.
     extra_config: dict[str, str] = field(default_factory=dict)
-    # (first, last) RTP port; None: a 100-port slice of its own (50 calls with media),
-    # enough for tests. Each channel with media takes a port pair.
+    # (first, last) RTP port; None: a 200-port slice of its own (100 channels with media),
+    # enough for tests. Each channel with media takes a port pair. The tester's lab and the
+    # demo take TESTER_RTP_PORTS.
     rtp_ports: tuple[int, int] | None = None
+    # asterisk.conf maxfiles and maxcalls (0: no limit); a test makes them small to provoke refusals.
+    max_files: int = AsteriskSite.max_files
+    max_calls: int = AsteriskSite.max_calls
     city: CitySettings = field(init=False)
     asterisk: AsteriskInstance | None = None
     redis_server: RedisServer | None = None
@@ -102,6 +127,7 @@ class Lab:
 
     def start(self) -> Lab:
         self.progress("hotline lab: starting the real parts")
+        raise_open_files_limit()
         root = self._timed("Asterisk root (debootstrap, cached)", ensure_root, default_cache_dir(), self.progress)
         if self.redis_url is None:
             self.redis_server = self._timed("redis-server", start_redis_server, self.workdir / "redis", appendonly=True)
@@ -116,7 +142,7 @@ class Lab:
             # SIP is UDP; AMI and FastAGI are TCP: each port free for its own protocol.
             sip_port=free_port(), ami_port=free_port(TCP), agi_port=free_port(TCP),
             agi_backup_port=free_port(TCP),
-            rtp_start=rtp_start, rtp_end=rtp_end,
+            rtp_start=rtp_start, rtp_end=rtp_end, max_files=self.max_files, max_calls=self.max_calls,
             ami_secret=secrets.token_urlsafe(18),
             citizens_contact=f"sip:127.0.0.1:{self.carrier_port}",
             moh_dir=f"{self.asterisk.inner_dir}/moh", etc_dir=self.asterisk.etc_inner,
@@ -162,6 +188,7 @@ class Lab:
             "HOTLINE_AMI_SECRET": site.ami_secret,
             # The dialplan tries the first bridge's FastAGI port, then the second's.
             "HOTLINE_AGI_PORT": str(site.agi_port if index == 0 else site.agi_backup_port),
+            "HOTLINE_ASTERISK_WARNINGS_LOG": f"{site.state_dir}/log/warnings.log",
         }
 
     @property

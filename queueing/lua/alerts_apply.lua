@@ -8,7 +8,7 @@
 -- ARGV[3] JSON array of {key, kind, subject, level, value, threshold, detail, params (JSON text)}
 -- Reply: result (applied / stale), raised, changed, cleared
 local ALERT_KINDS = { longest_wait = true, service_level = true, no_desk = true, abandon_spike = true,
-  fallback_callers = true, broken_recording = true, desk_paused = true }
+  fallback_callers = true, broken_recording = true, desk_paused = true, resource_shortage = true }
 local RANK = { warning = 1, critical = 2 }
 local HISTORY_KEPT = 200
 

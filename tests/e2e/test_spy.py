@@ -152,8 +152,7 @@ def test_listen_then_whisper_then_barge_in_one_session(hotline, phones, tmp_path
 
 def test_the_desks_call_ending_ends_the_session_and_the_call_ends_as_any_answered_call(hotline, phones):
     """ChanSpy's E: the desk's leg gone, the supervisor's leg ends; the watcher ends the session."""
-    # The desk talks 5 s: the supervisor's leg answers about half a second after the desk.
-    desk = phones.desk("desk-101", talk_ms=5000)
+    desk = phones.desk("desk-101", talk_ms=9000)
     supervisor = phones.desk("desk-401", ready=False, talk_ms=60_000)
     phones.citizen("0977000002", "1", stay_ms=60_000)
     rec = wait_call(hotline, "0977000002", ("on_call",), timeout=30)

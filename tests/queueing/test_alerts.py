@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from config.settings import AlertAbove, AlertSettings
-from queueing.alerts import WINDOW_MS, Alert, DeskFact, Facts, evaluate
+from queueing.alerts import WINDOW_MS, Alert, DeskFact, Facts, ShortageFact, evaluate
 from queueing.states import AlertKind, AlertLevel, DeskState
 
 NOW = 1_700_000_000_000
@@ -87,6 +87,11 @@ def found(facts: Facts, settings: AlertSettings = SETTINGS) -> set[tuple[str, st
         ({"desks": paused(899)}, set()),
         ({"desks": paused(900)}, {(AlertKind.DESK_PAUSED, W, "desk-101")}),
         ({"desks": paused(1800)}, {(AlertKind.DESK_PAUSED, C, "desk-101")}),
+        # Asterisk ran out of something in the window: any one shortage is critical, per resource
+        ({"shortages": {"rtp_ports": ShortageFact(0, 0, 0)}}, set()),
+        ({"shortages": {"rtp_ports": ShortageFact(1, 1, 0)}}, {(AlertKind.RESOURCE_SHORTAGE, C, "rtp_ports")}),
+        ({"shortages": {"rtp_ports": ShortageFact(40, 30, 10), "file_descriptors": ShortageFact(2, 1, 0)}},
+         {(AlertKind.RESOURCE_SHORTAGE, C, "rtp_ports"), (AlertKind.RESOURCE_SHORTAGE, C, "file_descriptors")}),
     ],
 )
 def test_each_kind_at_each_level(change, expected):
@@ -127,3 +132,12 @@ def test_the_service_level_names_its_target():
     assert (alert.value, alert.threshold) == (70, 80)
     assert alert.params == {"queue": "police", "percent": 70, "within_s": 15, "answered": 10}
     assert alert.detail == ("police: 70 % of 10 calls answered within 15 s in the last 15 min (alert below 80 %)")
+
+
+def test_a_shortage_says_what_ran_out_and_whom_it_refused():
+    settings = AlertSettings(resource_shortages=AlertAbove(warning=1, critical=5), resource_shortage_window_min=10)
+    [alert] = evaluate(replace(CALM, shortages={"channels": ShortageFact(3, 2, 1)}), settings, 15)
+    assert (alert.level, alert.subject, alert.value, alert.threshold) == (W, "channels", 3, 1)
+    assert alert.params == {"resource": "channels", "count": 3, "minutes": 10, "callers": 2, "desks": 1}
+    assert alert.detail == ("Asterisk ran out of channels 3 times in the last 10 min: 2 callers refused, "
+                            "1 desks not rung")
