@@ -47,7 +47,9 @@ def raise_open_files_limit(upto: int = OPEN_FILES) -> int:
     announcement; a login shell gives 1024). Returns the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = upto if hard == resource.RLIM_INFINITY else min(hard, upto)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
+    if soft == resource.RLIM_INFINITY:
+        return upto
+    if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         return wanted
     return soft
@@ -127,7 +129,9 @@ class Lab:
 
     def start(self) -> Lab:
         self.progress("hotline lab: starting the real parts")
-        raise_open_files_limit()
+        # Asterisk's maxfiles sets its soft and hard limit alike: above the hard limit it inherits
+        # that fails without CAP_SYS_RESOURCE (a container), so it asks for no more than that.
+        open_files = min(self.max_files, raise_open_files_limit(self.max_files))
         root = self._timed("Asterisk root (debootstrap, cached)", ensure_root, default_cache_dir(), self.progress)
         if self.redis_url is None:
             self.redis_server = self._timed("redis-server", start_redis_server, self.workdir / "redis", appendonly=True)
@@ -142,7 +146,7 @@ class Lab:
             # SIP is UDP; AMI and FastAGI are TCP: each port free for its own protocol.
             sip_port=free_port(), ami_port=free_port(TCP), agi_port=free_port(TCP),
             agi_backup_port=free_port(TCP),
-            rtp_start=rtp_start, rtp_end=rtp_end, max_files=self.max_files, max_calls=self.max_calls,
+            rtp_start=rtp_start, rtp_end=rtp_end, max_files=open_files, max_calls=self.max_calls,
             ami_secret=secrets.token_urlsafe(18),
             citizens_contact=f"sip:127.0.0.1:{self.carrier_port}",
             moh_dir=f"{self.asterisk.inner_dir}/moh", etc_dir=self.asterisk.etc_inner,
