@@ -134,6 +134,10 @@ def run_lab(city_file: Path, workdir: Path, info_file: Path) -> int:
         print(f"Redis {info['redis_url']}")
         print(f"set a desk ready:  {info['set_desk_ready']}")
         print(f"Asterisk CLI:      {info['asterisk_cli']}")
+        limits = info["limits"]
+        print(f"limits:            RTP ports {limits['rtp_ports'][0]}-{limits['rtp_ports'][1]} "
+              f"({limits['channels_with_media']} channels with media), open files {limits['max_files']}, "
+              f"calls {limits['max_calls']} (README: Limits)")
         print(f"all of this as JSON: {info_file}")
         print(f"console:           {console_url}/console")
         print(f"  sign in as a desk's call-taker ({', '.join(u.name for u in users if u.desk)}) at that desk,")

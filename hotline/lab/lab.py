@@ -384,6 +384,10 @@ class Lab:
             "asterisk_cli": f"chroot {asterisk.root} asterisk -C {asterisk.etc_inner}/asterisk.conf -r",
             "logs": {"bridge": str(self.workdir / "bridge.log"), "asterisk": str(asterisk.log_file)},
             "recordings": str(asterisk.root / self.city.recording.dir.lstrip("/")),
+            # What Asterisk refuses past (README "Limits"); a shortage is on the supervisors' alerts.
+            "limits": {"rtp_ports": [site.rtp_start, site.rtp_end],
+                       "channels_with_media": (site.rtp_end - site.rtp_start + 1) // 2,
+                       "max_files": site.max_files, "max_calls": site.max_calls or "no limit"},
         }
 
     def write_info(self, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:

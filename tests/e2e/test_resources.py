@@ -79,3 +79,15 @@ def test_callers_refused_for_lack_of_rtp_ports_are_counted_alerted_and_audited(p
     assert trail and {e["resource"] for e in trail} == {"rtp_ports"}
     assert sum(int(e["callers_refused"]) for e in trail) == refused
     assert "couldn't allocate a port for RTP" in trail[0]["line"]
+
+
+def test_the_lab_tells_the_tester_its_limits(lab: Lab):
+    limits = lab.info()["limits"]
+    first = lab.started_site().rtp_start
+    assert limits["rtp_ports"] == [first, first + PORTS - 1]
+    assert limits["channels_with_media"] == PORTS // 2
+    assert limits["max_calls"] == "no limit"
+    # Asterisk was given what it can have: its open-file limit is the one the lab asked for
+    pid = lab.started_asterisk().proc.pid
+    soft = next(line.split()[3] for line in open(f"/proc/{pid}/limits") if line.startswith("Max open files"))
+    assert int(soft) == limits["max_files"]
