@@ -44,6 +44,37 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 
+class _HashedOnce:
+    """The accounts' own argon2 hasher, each password hashed once per session: a user added
+    to every test's fresh Redis gets the same real argon2id hash without a new ~0.2 s round
+    of it (verify, sign-in's half, still runs in full each time)."""
+
+    def __init__(self, hasher) -> None:
+        self._hasher = hasher
+        self._hashes: dict[str, str] = {}
+
+    def hash(self, password: str) -> str:
+        if password not in self._hashes:
+            self._hashes[password] = self._hasher.hash(password)
+        return self._hashes[password]
+
+    def __getattr__(self, name: str):
+        return getattr(self._hasher, name)
+
+
+@pytest.fixture(scope="session")
+def _hashed_once() -> _HashedOnce:
+    from queueing import accounts
+
+    return _HashedOnce(accounts._hasher)
+
+
+@pytest.fixture
+def hash_once(monkeypatch: pytest.MonkeyPatch, _hashed_once: _HashedOnce) -> None:
+    """Users added in this test reuse the session's argon2 hash of their password."""
+    monkeypatch.setattr("queueing.accounts._hasher", _hashed_once)
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No HOTLINE_* variable from the machine leaks into a test of the settings."""

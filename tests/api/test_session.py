@@ -25,7 +25,7 @@ IDLE_S = CITY.console.session_idle_min * 60
 
 
 @pytest.fixture
-def routing(redis_client):
+def routing(redis_client, hash_once):
     routing = Routing(redis_client)
     seed(routing)
     accounts = Accounts(redis_client)

@@ -57,6 +57,11 @@ def browser(playwright_driver):
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _users_hashed_once(hash_once) -> None:
+    """The tests' console users are added afresh in each test's Redis, their hashes made once."""
+
+
 class Server:
     """The API served by uvicorn in a thread on 127.0.0.1:<free port>; ``stop()`` cuts every
     connection (the events stream included), as a dead server would."""
