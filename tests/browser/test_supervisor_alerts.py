@@ -7,6 +7,7 @@ The evaluation step is called here directly (the API's loop is off in tests)."""
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import quote
 
@@ -116,3 +117,24 @@ def test_an_unacknowledged_critical_alert_sounds_again_until_acknowledged(page: 
     expect(bar.locator(".alert-acked-by")).to_be_visible()
     page.clock.run_for(3 * repeat_ms)
     expect(bar).to_have_attribute("data-beeps", "3")  # acknowledged: silent
+
+
+def test_asterisk_out_of_rtp_ports_is_worded_in_each_language(page: Page, server: Server) -> None:
+    for desk in CITY.desks:
+        server.routing.set_desk_state(desk.id, "ready")
+    Accounts(server.client).add_user(check_user(CITY, SUPERVISOR, "supervisor", None, None), PASSWORD)
+    tally = {"shortages": 9, "callers_refused": 7, "desks_unrung": 2, "desks": ["desk-101"],
+             "line": "ERROR[1] res_rtp_asterisk.c: Oh dear... we couldn't allocate a port for RTP instance '0x1'"}
+    server.routing.resource_shortage("/var/log/asterisk/warnings.log", "8:1", 0, 900, "host:4573",
+                                     json.dumps({"rtp_ports": tally}))
+    store = AlertStore(server.client)
+    store.evaluate(CITY)
+    (alert,) = store.active()
+    open_board(page, SUPERVISOR)
+    line = page.locator(f'#alerts li[data-alert-id="{alert["alert_id"]}"]')
+    expect(line.locator(".alert-level")).to_have_text("▲ NGHIÊM TRỌNG")
+    expect(line.locator(".alert-text")).to_have_text(
+        "Asterisk hết cổng RTP 9 lần trong 15 phút qua: 7 người gọi bị từ chối, 2 lần không đổ chuông được bàn trực")
+    page.evaluate("document.documentElement.lang = 'en'")
+    expect(line.locator(".alert-text")).to_have_text(
+        "Asterisk ran out of RTP ports 9 times in the last 15 min: 7 callers refused, 2 desk rings failed")
