@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.names import IvrMode
 from hotline.lab.console import SUPERVISOR, add_lab_users
 from hotline.lab.lab import TESTER_RTP_PORTS, Lab
 from hotline.lab.sipp import SippRun, place_call, start_desk_phone, wait_registered
@@ -43,6 +44,50 @@ def _fmt_ms(a: str | None, b: str | None) -> str:
     return f"{(int(b) - int(a)) / 1000:.1f} s"
 
 
+def _demo_calls(lab: Lab, first_number: int) -> list[DemoCall]:
+    calls = [DemoCall(f"presses {a.digit} ({a.name['en']})", f"09{first_number + i:08d}", a.digit)
+             for i, a in enumerate(lab.city.agencies)]
+    calls.append(DemoCall("silent caller (presses nothing)", f"09{first_number + 90:08d}", ""))
+    return calls
+
+
+def _place(lab: Lab, calls: list[DemoCall]) -> None:
+    for call in calls:
+        call.phone = place_call(lab.sip_target, lab.city.hotline.number, call.caller, lab.workdir / "citizens",
+                                digits=call.digits, stay_ms=150000, name=f"citizen-{call.caller}")
+        time.sleep(0.3)
+
+
+def _wait_done(routing: Routing, calls: list[DemoCall], timeout: float) -> dict[str, dict[str, str]]:
+    deadline = time.monotonic() + timeout
+    records: dict[str, dict[str, str]] = {}
+    while time.monotonic() < deadline:
+        records = {c.caller: _record_of(routing, c.caller) for c in calls}
+        if all(r and r.get("state") in ("ended", "abandoned", "fallback") for r in records.values()):
+            break
+        time.sleep(0.5)
+    return records
+
+
+def _table(calls: list[DemoCall], records: dict[str, dict[str, str]], phones: dict[str, SippRun]) -> int:
+    """Prints where each call went; returns how many were not answered."""
+    print(f"{'caller':12} {'what they did':44} {'queue':9} {'route':10} {'desk':10} {'IVR':>6} {'wait':>6} "
+          f"{'ring':>6} {'talk':>6}  outcome")
+    failures = 0
+    for c in calls:
+        r = records.get(c.caller) or {}
+        seen = _desk_saw(phones.get(r.get("desk", "")), c.caller)
+        outcome = r.get("outcome") or r.get("state") or "no record"
+        if r.get("outcome") != "answered":
+            failures += 1
+        print(f"{c.caller:12} {c.label:44} {r.get('queue', '—'):9} {r.get('route_reason', '—'):10} {r.get('desk', '—'):10} "
+              f"{_fmt_ms(r.get('arrived_ms'), r.get('queued_ms')):>6} {_fmt_ms(r.get('queued_ms'), r.get('offered_ms')):>6} "
+              f"{_fmt_ms(r.get('offered_ms'), r.get('answered_ms')):>6} {_fmt_ms(r.get('answered_ms'), r.get('ended_ms')):>6}  "
+              f"{outcome}{'; desk screen: ' + seen if seen else ''}")
+    print()
+    return failures
+
+
 def run_demo(city_file: Path, workdir: Path) -> int:
     started = time.monotonic()
     lab = Lab(city_file=city_file, workdir=workdir, name="demo", redis_url=os.environ.get("REDIS_URL"),
@@ -51,40 +96,35 @@ def run_demo(city_file: Path, workdir: Path) -> int:
         lab.start()
         print("registering demo desk phones (SIPp) and making every desk ready")
         phones = start_desks(lab)
-        calls = [DemoCall(f"presses {a.digit} ({a.name['en']})", f"09{10000000 + i:08d}", a.digit)
-                 for i, a in enumerate(lab.city.agencies)]
-        calls.append(DemoCall("silent caller (presses nothing)", "0987654321", ""))
-        print(f"placing {len(calls)} demo calls to {lab.city.hotline.number}")
-        for call in calls:
-            call.phone = place_call(lab.sip_target, lab.city.hotline.number, call.caller, lab.workdir / "citizens",
-                                    digits=call.digits, stay_ms=150000, name=f"citizen-{call.caller}")
-            time.sleep(0.3)
         routing = lab.routing()
-        deadline = time.monotonic() + 170
-        records = {}
-        while time.monotonic() < deadline:
-            records = {c.caller: _record_of(routing, c.caller) for c in calls}
-            if all(r and r.get("state") in ("ended", "abandoned", "fallback") for r in records.values()):
-                break
-            time.sleep(0.5)
+        calls = _demo_calls(lab, 10000000)
+        print(f"placing {len(calls)} demo calls to {lab.city.hotline.number}, every desk free")
+        _place(lab, calls)
         print()
-        print(f"{'caller':12} {'what they did':44} {'queue':9} {'desk':10} {'IVR':>6} {'wait':>6} {'ring':>6} {'talk':>6}  outcome")
-        failures = 0
-        for c in calls:
-            r = records.get(c.caller) or {}
-            seen = _desk_saw(phones.get(r.get("desk", "")), c.caller)
-            outcome = r.get("outcome") or r.get("state") or "no record"
-            if r.get("outcome") != "answered":
-                failures += 1
-            print(f"{c.caller:12} {c.label:44} {r.get('queue', '—'):9} {r.get('desk', '—'):10} "
-                  f"{_fmt_ms(r.get('arrived_ms'), r.get('queued_ms')):>6} {_fmt_ms(r.get('queued_ms'), r.get('offered_ms')):>6} "
-                  f"{_fmt_ms(r.get('offered_ms'), r.get('answered_ms')):>6} {_fmt_ms(r.get('answered_ms'), r.get('ended_ms')):>6}  "
-                  f"{outcome}{'; desk screen: ' + seen if seen else ''}")
-        print()
+        failures = _table(calls, _wait_done(routing, calls, 170), phones)
+        every = list(calls)
+        if lab.city.ivr.mode is IvrMode.HUMAN_FIRST:
+            # human_first skips the menu while a desk is idle: show it when none is.
+            fillers = [DemoCall("silent caller, keeps a desk busy", f"09{20000000 + i:08d}", "")
+                       for i in range(len(lab.city.desks))]
+            print(f"every desk busy: {len(fillers)} callers take the {len(lab.city.desks)} desks, then "
+                  f"{len(calls)} more demo calls hear the menu")
+            _place(lab, fillers)
+            wait_all_busy = time.monotonic() + 30
+            while time.monotonic() < wait_all_busy and any(
+                    routing.desk(d.id).get("state") == "ready" for d in lab.city.desks):
+                time.sleep(0.2)
+            busy = _demo_calls(lab, 30000000)
+            _place(lab, busy)
+            print()
+            failures += _table(busy, _wait_done(routing, busy + fillers, 170), phones)
+            every += fillers + busy
         print("IVR = arrival → queued (menu and choice); wait = queued → desk rung; ring = rung → answered.")
+        print("route: chosen (a menu key), no_input, invalid, spoke (talked, no key), desk_free ([ivr] mode "
+              "human_first: a desk was idle, so no menu).")
         print("lab timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in lab.timings.items()))
         print(f"demo finished in {time.monotonic() - started:.0f} s; logs in {workdir}")
-        for p in list(phones.values()) + [c.phone for c in calls if c.phone]:
+        for p in list(phones.values()) + [c.phone for c in every if c.phone]:
             p.stop()
         return 1 if failures else 0
     finally:
